@@ -1,0 +1,124 @@
+from django.contrib.auth import authenticate
+from rest_framework import serializers
+
+from annotation.models import Pairing, Project, ProjectKind, Role
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know, so a typo is an error rather than a silent no-op."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {}
+            for name in data:
+                field = self.fields.get(name)
+                if field is None:
+                    errors[name] = ["Unknown field."]
+                elif field.read_only:
+                    errors[name] = ["This field cannot be changed."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class TokenRequestSerializer(StrictSerializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    name = serializers.CharField(required=False, max_length=100, default="api")
+
+    def validate(self, attrs):
+        user = authenticate(
+            request=self.context.get("request"),
+            username=attrs["username"],
+            password=attrs["password"],
+        )
+        if user is None:
+            raise serializers.ValidationError("Wrong username or password.")
+        attrs["user"] = user
+        return attrs
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+    name = serializers.CharField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    prompts = serializers.IntegerField()
+    tasks = serializers.IntegerField()
+    tasks_in_batches = serializers.IntegerField()
+    gold_tasks = serializers.IntegerField()
+    judgments = serializers.IntegerField()
+
+
+class ProjectSerializer(StrictSerializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(choices=ProjectKind.choices)
+    guidelines = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Markdown."
+    )
+    guidelines_version = serializers.IntegerField(read_only=True)
+    overlap = serializers.IntegerField(min_value=1, max_value=50, default=1)
+    lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=15)
+    gold_rate = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
+    pairing = serializers.ChoiceField(choices=Pairing.choices, default=Pairing.ALL_PAIRS)
+    baseline_model = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    rubric = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list, max_length=20
+    )
+    role = serializers.ChoiceField(choices=Role.choices, read_only=True)
+    progress = ProgressSerializer(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def validate(self, attrs):
+        pairing = attrs.get("pairing", getattr(self.instance, "pairing", Pairing.ALL_PAIRS))
+        baseline = attrs.get("baseline_model", getattr(self.instance, "baseline_model", ""))
+        if pairing == Pairing.BASELINE and not baseline:
+            raise serializers.ValidationError(
+                {"baseline_model": ["Name the baseline model when pairing is 'baseline'."]}
+            )
+        return attrs
+
+
+class ProjectUpdateSerializer(ProjectSerializer):
+    kind = serializers.ChoiceField(choices=ProjectKind.choices, read_only=True)
+
+    class Meta:
+        ref_name = "ProjectUpdate"
+
+
+class MemberRequestSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberSerializer(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.CharField()
+    pseudonym = serializers.CharField()
+
+
+def project_representation(project: Project, *, role: str, progress: dict, guidelines) -> dict:
+    return {
+        "id": project.pk,
+        "name": project.name,
+        "description": project.description,
+        "kind": project.kind,
+        "guidelines": guidelines.body if guidelines else "",
+        "guidelines_version": guidelines.version if guidelines else None,
+        "overlap": project.overlap,
+        "lease_minutes": project.lease_minutes,
+        "gold_rate": project.gold_rate,
+        "pairing": project.pairing,
+        "baseline_model": project.baseline_model,
+        "rubric": project.rubric,
+        "role": role,
+        "progress": progress,
+        "created_at": project.created_at,
+        "updated_at": project.updated_at,
+    }

@@ -1,0 +1,114 @@
+"""REST endpoints of the human side. Thin: validate, call one service or selector, render."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.serializers import (
+    MemberRequestSerializer,
+    MemberSerializer,
+    ProjectSerializer,
+    ProjectUpdateSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+    project_representation,
+)
+from annotation.models import Guidelines, Project
+from annotation.selectors import (
+    membership_get,
+    project_get_for_lead,
+    project_list_for_user,
+    project_progress,
+)
+from annotation.services import api_token_create, membership_set, project_create, project_update
+from ftapp.errors import Forbidden
+
+
+def _current_guidelines(project: Project) -> Guidelines | None:
+    return project.guidelines.order_by("-version").first()
+
+
+def _render_project(project: Project, role: str) -> dict:
+    data = project_representation(
+        project,
+        role=role,
+        progress=project_progress(project=project),
+        guidelines=_current_guidelines(project),
+    )
+    return ProjectSerializer(data).data
+
+
+class TokenView(APIView):
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={201: TokenSerializer},
+        summary="Exchange a username and password for a new API token",
+        auth=[],
+    )
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        token, key = api_token_create(
+            user=serializer.validated_data["user"], name=serializer.validated_data["name"]
+        )
+        return Response({"token": key, "name": token.name}, status=status.HTTP_201_CREATED)
+
+
+class ProjectListView(APIView):
+    @extend_schema(responses=ProjectSerializer(many=True), summary="The caller's projects")
+    def get(self, request):
+        memberships = {
+            m.project_id: m.role for m in request.user.memberships.only("project_id", "role")
+        }
+        projects = project_list_for_user(user=request.user)
+        return Response([_render_project(p, memberships[p.pk]) for p in projects])
+
+    @extend_schema(
+        request=ProjectSerializer,
+        responses={201: ProjectSerializer},
+        summary="Create a project; the caller becomes its lead",
+    )
+    def post(self, request):
+        if not request.user.has_perm("annotation.add_project"):
+            raise Forbidden("You may not create projects; ask an admin for that permission.")
+        serializer = ProjectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = project_create(creator=request.user, **serializer.validated_data)
+        return Response(_render_project(project, "lead"), status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailView(APIView):
+    @extend_schema(responses=ProjectSerializer, summary="One project with progress counts")
+    def get(self, request, project_id: int):
+        membership = membership_get(user=request.user, project_id=project_id)
+        return Response(_render_project(membership.project, membership.role))
+
+    @extend_schema(
+        request=ProjectUpdateSerializer,
+        responses=ProjectSerializer,
+        summary="Change a project's settings; new guidelines publish a new version",
+    )
+    def patch(self, request, project_id: int):
+        project = project_get_for_lead(user=request.user, project_id=project_id)
+        serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = project_update(project=project, editor=request.user, **serializer.validated_data)
+        return Response(_render_project(project, "lead"))
+
+
+class MemberView(APIView):
+    @extend_schema(
+        request=MemberRequestSerializer,
+        responses={200: MemberSerializer},
+        summary="Add a user to the project, or change their role",
+    )
+    def post(self, request, project_id: int):
+        project = project_get_for_lead(user=request.user, project_id=project_id)
+        serializer = MemberRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = membership_set(project=project, **serializer.validated_data)
+        return Response(MemberSerializer(membership).data)

@@ -1,0 +1,138 @@
+"""``manage.py demo``: a ready-to-try ftapp on whatever database is configured.
+
+Migrates, creates an admin, a lead and two annotators, seeds a rating and a pairwise project
+from ``annotation/fixtures/demo_prompts.jsonl``, assigns their tasks, and serves the app.
+Running it again reuses what is there and prints the same passwords.
+"""
+
+import json
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from annotation.models import Project, ProjectKind, Role, Task
+from annotation.services import batch_create, membership_set, project_create, prompt_records_load
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo_prompts.jsonl"
+USERS = [
+    ("admin", "admin"),
+    ("lead", "lead"),
+    ("annotator1", "annotator"),
+    ("annotator2", "annotator"),
+]
+GUIDELINES = """\
+# How to judge
+
+You are reviewing answers that an assistant gave to customers, patients and developers.
+Judge each answer as the **expert in the field** would, for the person who asked.
+
+1. **Correct first.** A wrong fact, an invented policy or unsafe advice makes an answer poor,
+   however well written.
+2. **Helpful next.** Does it answer *this* question, with the steps the person needs?
+3. **Then clear and safe.** Plain language, the right caveats (see a doctor, check your policy,
+   this is not legal advice), no padding.
+
+Rewrite an answer when you can fix it in a minute or two: your rewrite becomes training data.
+Skip a task when you lack the expertise to judge it, and say why.
+"""
+ANCHORS = {
+    "1": "Wrong, unsafe or useless",
+    "2": "Major problems: misleading or misses the point",
+    "3": "Acceptable but with gaps or errors a customer would notice",
+    "4": "Good: correct and helpful, minor polish needed",
+    "5": "Excellent: what a senior expert would send",
+}
+PROJECTS = [
+    ("Support answers — rating", ProjectKind.RATING, "Rate each answer 1–5."),
+    ("Support answers — which is better", ProjectKind.PAIRWISE, "Pick the better of two."),
+]
+
+
+class Command(BaseCommand):
+    help = "Sets up a demo (users, two seeded projects) and serves it on 127.0.0.1:8000."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addrport", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--no-serve", action="store_true", help="Set up the demo data and exit."
+        )
+
+    def handle(self, *args, addrport: str, no_serve: bool, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        passwords = self._users()
+        created = self._projects()
+        self.stdout.write(self.style.SUCCESS("ftapp demo is ready."))
+        for project, is_new in created:
+            state = "created" if is_new else "already there"
+            self.stdout.write(f"  project {project.name!r} ({project.kind}): {state}")
+        self.stdout.write("\nLog in with:")
+        for username, role in USERS:
+            self.stdout.write(f"  {role:<10} {username:<11} password: {passwords[username]}")
+        self.stdout.write(f"(passwords kept in {self._credentials_file()})\n")
+        if not no_serve:
+            host = addrport if "://" in addrport else f"http://{addrport}"
+            self.stdout.write(f"Open {host}/ — press Ctrl-C to stop.\n")
+            call_command("runserver", addrport, use_reloader=False)
+
+    def _credentials_file(self) -> Path:
+        return Path(settings.VAR_DIR) / "demo_credentials.json"
+
+    def _users(self) -> dict[str, str]:
+        path = self._credentials_file()
+        passwords = json.loads(path.read_text()) if path.exists() else {}
+        User = get_user_model()
+        add_project = Permission.objects.get(
+            content_type__app_label="annotation", codename="add_project"
+        )
+        for username, role in USERS:
+            password = passwords.setdefault(username, secrets.token_urlsafe(9))
+            user, _ = User.objects.get_or_create(username=username)
+            user.set_password(password)
+            user.email = f"{username}@example.com"
+            user.is_staff = user.is_superuser = role == "admin"
+            user.save()
+            if role == "lead":
+                user.user_permissions.add(add_project)
+        path.write_text(json.dumps(passwords, indent=2))
+        path.chmod(0o600)
+        return passwords
+
+    @transaction.atomic
+    def _projects(self) -> list[tuple[Project, bool]]:
+        User = get_user_model()
+        lead = User.objects.get(username="lead")
+        annotators = [User.objects.get(username=u) for u, role in USERS if role == "annotator"]
+        records = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+        results = []
+        for name, kind, description in PROJECTS:
+            project = Project.objects.filter(name=name).first()
+            if project is not None:
+                results.append((project, False))
+                continue
+            project = project_create(
+                creator=lead,
+                name=name,
+                kind=kind,
+                description=description,
+                guidelines=GUIDELINES,
+                rating_anchors=ANCHORS,
+                overlap=2,
+            )
+            for annotator in annotators:
+                membership_set(project=project, username=annotator.username, role=Role.ANNOTATOR)
+            prompt_records_load(project=project, records=records)
+            batch_create(
+                project=project,
+                creator=lead,
+                name="Round 1",
+                tasks=Task.objects.filter(project=project),
+                annotators=annotators,
+            )
+            results.append((project, True))
+        return results

@@ -1,0 +1,40 @@
+from annotation.models.data import Prompt, Response
+from annotation.models.project import (
+    Guidelines,
+    Membership,
+    Pairing,
+    Project,
+    ProjectKind,
+    Role,
+)
+from annotation.models.tokens import ApiToken
+from annotation.models.work import (
+    Batch,
+    BatchAssignment,
+    BatchStatus,
+    Choice,
+    Claim,
+    ClaimStatus,
+    Judgment,
+    Task,
+)
+
+__all__ = [
+    "ApiToken",
+    "Batch",
+    "BatchAssignment",
+    "BatchStatus",
+    "Choice",
+    "Claim",
+    "ClaimStatus",
+    "Guidelines",
+    "Judgment",
+    "Membership",
+    "Pairing",
+    "Project",
+    "ProjectKind",
+    "Prompt",
+    "Response",
+    "Role",
+    "Task",
+]

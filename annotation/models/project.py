@@ -1,0 +1,140 @@
+"""Projects, their guidelines and the people in them."""
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class ProjectKind(models.TextChoices):
+    RATING = "rating", "Rating (1–5)"
+    PAIRWISE = "pairwise", "Pairwise (A/B)"
+
+
+class Pairing(models.TextChoices):
+    ALL_PAIRS = "all_pairs", "Every pair of models"
+    BASELINE = "baseline", "Each model against the baseline"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=ProjectKind.choices)
+    overlap = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Independent judgments each task needs (the default for new batches).",
+    )
+    lease_minutes = models.PositiveSmallIntegerField(
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="How long a claimed task stays reserved for its annotator.",
+    )
+    gold_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of served tasks drawn from gold tasks.",
+    )
+    pairing = models.CharField(max_length=16, choices=Pairing.choices, default=Pairing.ALL_PAIRS)
+    baseline_model = models.CharField(max_length=200, blank=True)
+    rubric = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Optional rating dimensions, e.g. ["accuracy", "tone"].',
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ProjectKind.values), name="project_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(overlap__gte=1, overlap__lte=50), name="project_overlap_range"
+            ),
+            models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_min"),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0.0, gold_rate__lte=1.0), name="project_gold_rate_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(pairing=Pairing.ALL_PAIRS) | ~Q(baseline_model=""),
+                name="project_baseline_named",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Guidelines(models.Model):
+    """One published version of a project's guidelines; the newest version is current."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guidelines")
+    version = models.PositiveIntegerField()
+    body = models.TextField(help_text="Markdown.")
+    rating_anchors = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What each rating means, e.g. {"1": "Wrong or harmful", "5": "Expert-level"}.',
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        verbose_name_plural = "guidelines"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "version"], name="guidelines_unique_version"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="guidelines_version_min"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} guidelines v{self.version}"
+
+
+class Role(models.TextChoices):
+    LEAD = "lead", "Lead"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+def _new_pseudonym() -> str:
+    return f"ann-{secrets.token_hex(5)}"
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    pseudonym = models.CharField(
+        max_length=32,
+        default=_new_pseudonym,
+        editable=False,
+        help_text="Stable id that stands for the annotator in exports and the API.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "role", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user"),
+            models.UniqueConstraint(
+                fields=["project", "pseudonym"], name="membership_unique_pseudonym"
+            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.role} of {self.project}"

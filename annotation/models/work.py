@@ -1,0 +1,248 @@
+"""The work itself: batches, tasks, leases (claims) and judgments."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from annotation.models.data import Prompt, Response
+from annotation.models.project import Project, ProjectKind
+
+
+class BatchStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Batch(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="batches")
+    name = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(default=0, help_text="Queue order among batches.")
+    overlap = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.OPEN)
+    annotators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="BatchAssignment", related_name="assigned_batches"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "position", "id"]
+        verbose_name_plural = "batches"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(overlap__gte=1, overlap__lte=50), name="batch_overlap_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=BatchStatus.values), name="batch_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BatchAssignment(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batch_assignments"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "annotator"], name="batch_assignment_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on {self.batch}"
+
+
+class Choice(models.TextChoices):
+    """A pairwise verdict. In a judgment, A and B are the left and right of the screen; in a
+    gold answer or an adjudication, they are the task's ``response_a`` and ``response_b``."""
+
+    A = "A", "A is better"
+    B = "B", "B is better"
+    TIE = "tie", "Tie"
+    BOTH_BAD = "both_bad", "Both bad"
+
+
+class Task(models.Model):
+    """A unit of review: one response to rate, or two responses of one prompt to compare."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    kind = models.CharField(max_length=16, choices=ProjectKind.choices)
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
+    response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    response_b = models.ForeignKey(
+        Response, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    batch = models.ForeignKey(
+        Batch, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    is_gold = models.BooleanField(default=False)
+    gold_rating_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    gold_rating_max = models.PositiveSmallIntegerField(null=True, blank=True)
+    gold_choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "id"]
+        indexes = [models.Index(fields=["batch", "id"], name="task_batch_order")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind=ProjectKind.RATING) & Q(response_b__isnull=True))
+                | (
+                    Q(kind=ProjectKind.PAIRWISE)
+                    & Q(response_b__isnull=False)
+                    & ~Q(response_a=F("response_b"))
+                ),
+                name="task_shape_matches_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "response_a"],
+                condition=Q(response_b__isnull=True),
+                name="task_unique_rating",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "response_a", "response_b"],
+                condition=Q(response_b__isnull=False),
+                name="task_unique_pair",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_gold=True)
+                | (
+                    Q(gold_rating_min__isnull=True)
+                    & Q(gold_rating_max__isnull=True)
+                    & Q(gold_choice="")
+                ),
+                name="task_gold_answer_only_on_gold",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(gold_rating_min__isnull=True)
+                    | Q(gold_rating_min__gte=1, gold_rating_min__lte=5)
+                )
+                & (
+                    Q(gold_rating_max__isnull=True)
+                    | Q(gold_rating_max__gte=1, gold_rating_max__lte=5)
+                )
+                & (
+                    Q(gold_rating_min__isnull=True)
+                    | Q(gold_rating_max__isnull=True)
+                    | Q(gold_rating_min__lte=F("gold_rating_max"))
+                ),
+                name="task_gold_rating_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk} ({self.kind})"
+
+
+class ClaimStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+    RELEASED = "released", "Released"
+
+
+class Claim(models.Model):
+    """An annotator's lease on one slot of a task. An active claim past ``expires_at`` no
+    longer holds its slot; nothing needs to sweep it."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="claims")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims"
+    )
+    status = models.CharField(
+        max_length=16, choices=ClaimStatus.choices, default=ClaimStatus.ACTIVE
+    )
+    swapped = models.BooleanField(
+        default=False, help_text="Pairwise: response_b was shown on the left."
+    )
+    skip_reason = models.TextField(blank=True)
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["task", "status", "expires_at"], name="claim_slot_lookup"),
+            models.Index(fields=["annotator", "status"], name="claim_annotator_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="claim_unique_annotator"),
+            models.CheckConstraint(
+                condition=Q(status__in=ClaimStatus.values), name="claim_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("claimed_at")), name="claim_expires_after_claimed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on task {self.task_id} ({self.status})"
+
+
+class Judgment(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments"
+    )
+    claim = models.OneToOneField(
+        Claim, on_delete=models.SET_NULL, null=True, blank=True, related_name="judgment"
+    )
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rubric_scores = models.JSONField(default=dict, blank=True)
+    choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    swapped = models.BooleanField(
+        default=False, help_text="Pairwise: response_b was on the left when judged."
+    )
+    chosen_response = models.ForeignKey(
+        Response, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rejected_response = models.ForeignKey(
+        Response, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    rewrite = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    guidelines_version = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=128, blank=True, default="")
+    late = models.BooleanField(
+        default=False, help_text="Arrived after its lease had expired; kept all the same."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="judgment_unique_annotator"),
+            models.UniqueConstraint(
+                fields=["annotator", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="judgment_unique_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=(Q(rating__isnull=False, rating__gte=1, rating__lte=5) & Q(choice=""))
+                | (Q(rating__isnull=True) & Q(choice__in=Choice.values)),
+                name="judgment_rating_xor_choice",
+            ),
+            models.CheckConstraint(
+                condition=Q(chosen_response__isnull=True)
+                | Q(rejected_response__isnull=True)
+                | ~Q(chosen_response=F("rejected_response")),
+                name="judgment_chosen_differs",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"judgment {self.pk} on task {self.task_id}"

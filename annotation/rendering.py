@@ -1,0 +1,72 @@
+"""Markdown for untrusted text (model output, guidelines): rendered, then sanitized.
+
+Raw HTML in the source is not passed through; it shows as text. nh3 then keeps only a small
+set of tags and attributes and only http(s)/mailto links, so nothing a model writes can run.
+"""
+
+import nh3
+from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
+
+_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(
+    ["table", "strikethrough"]
+)
+
+_ALLOWED_TAGS = {
+    "a",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "strong",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "s",
+}
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "code": {"class"},
+    "th": {"style"},
+    "td": {"style"},
+    "ol": {"start"},
+}
+
+_TABLE_ALIGNMENTS = {"text-align:left", "text-align:center", "text-align:right"}
+
+
+def _keep_attribute(tag: str, name: str, value: str) -> str | None:
+    if name == "class":
+        return value if value.startswith("language-") and value[9:].isidentifier() else None
+    if name == "style":
+        return value if value in _TABLE_ALIGNMENTS else None
+    return value
+
+
+def render_markdown(text: str) -> SafeString:
+    html = _markdown.render(text or "")
+    clean = nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        attribute_filter=_keep_attribute,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return mark_safe(clean)  # noqa: S308 - sanitized by nh3 just above

@@ -1,0 +1,34 @@
+"""Domain exceptions raised by services. ``ftapp.api_errors`` maps them to HTTP responses for
+the API; pages turn them into messages. A service never returns an HTTP status itself."""
+
+
+class DomainError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+    status = 400
+
+
+class NotFound(DomainError):
+    """Also what a non-member gets for a project's objects: their existence is not disclosed."""
+
+    code = "not_found"
+    status = 404
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409

@@ -1,0 +1,169 @@
+"""Session wiring: stop at once when PostgreSQL or Redis is down, and run a real Celery
+worker process against the test database for the tests marked ``worker``."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+import redis
+from django.conf import settings
+
+from tests.factories import (
+    AnnotatorFactory,
+    LeadFactory,
+    ProjectFactory,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+# Password hashing is deliberately slow; the tests hash a password for every user they make.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The manifest storage needs collectstatic, which a deployment runs and a test run does not.
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+QUEUES = ",".join(q.name for q in settings.CELERY_TASK_QUEUES)
+HOW_TO_START = (
+    "Start them on Debian/Ubuntu with `apt-get install postgresql redis-server`, then "
+    "`pg_ctlcluster <version> main start` and `redis-server --daemonize yes`; or with "
+    "`docker compose up -d postgres redis` and "
+    "DATABASE_URL=postgres://ftapp:ftapp@127.0.0.1:5432/ftapp.\n"
+    "For a quick loop without them: DATABASE_URL=sqlite:// REDIS_URL= scripts/test"
+)
+
+
+def _is_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def _postgres_problem() -> str | None:
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=db["HOST"] or None,
+            port=db["PORT"] or None,
+            user=db["USER"] or None,
+            password=db["PASSWORD"] or None,
+            dbname=db["NAME"] or "postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.Error as exc:
+        return f"PostgreSQL is not reachable at {db['HOST']}:{db['PORT']} ({exc})."
+    return None
+
+
+def _redis_problem() -> str | None:
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis is not reachable at {settings.REDIS_URL} ({exc})."
+    return None
+
+
+def pytest_sessionstart(session):
+    problems = []
+    if _is_postgres():
+        problems.append(_postgres_problem())
+    if settings.REDIS_URL:
+        problems.append(_redis_problem())
+    problems = [p for p in problems if p]
+    if problems:
+        pytest.exit("\n".join([*problems, HOW_TO_START]), returncode=3)
+
+
+def pytest_collection_modifyitems(config, items):
+    worker_ready = bool(settings.REDIS_URL) and _is_postgres()
+    for item in items:
+        if "worker" in item.keywords:
+            item.add_marker(
+                pytest.mark.skipif(
+                    not worker_ready,
+                    reason="needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL)",
+                )
+            )
+
+
+def _database_url(db: dict) -> str:
+    auth = quote(db["USER"] or "")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"])
+    host = db["HOST"] or "127.0.0.1"
+    port = db["PORT"] or 5432
+    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, tmp_path_factory):
+    """A ``celery worker`` subprocess on every queue, using the test database through Redis.
+    Yields its node name; the tests using it need ``django_db(transaction=True)`` so that
+    what they write is committed and visible to the worker."""
+    from ftapp.celery import app
+
+    app.control.purge()
+    name = f"ftapp-test-{os.getpid()}@{socket.gethostname()}"
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = dict(os.environ, DATABASE_URL=_database_url(settings.DATABASES["default"]))
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ftapp",
+                "worker",
+                "-Q",
+                QUEUES,
+                "--hostname",
+                name,
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[name], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"The Celery worker did not start:\n{log.read_text()[-4000:]}")
+    yield name
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def lead(db):
+    return LeadFactory()
+
+
+@pytest.fixture
+def annotator(db):
+    return AnnotatorFactory()
+
+
+@pytest.fixture
+def rating_project(lead):
+    return ProjectFactory(created_by=lead, kind="rating")
+
+
+@pytest.fixture
+def pairwise_project(lead):
+    return ProjectFactory(created_by=lead, kind="pairwise")

@@ -1,0 +1,94 @@
+"""The README's run command, end to end: with no DATABASE_URL or REDIS_URL the demo serves on
+SQLite with in-process Celery, and the lead and an annotator can log in and see projects."""
+
+import http.cookiejar
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    var_dir = tmp_path_factory.mktemp("demo-var")
+    port = _free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(DEBUG="true", FTAPP_VAR_DIR=str(var_dir))
+    log = var_dir / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "demo", "--addrport", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz/", timeout=2) as response:
+                health = json.load(response)
+                break
+        except (urllib.error.URLError, ConnectionError):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"demo server did not come up:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield {"base": base, "var_dir": var_dir, "health": health, "log": log}
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def _login(base: str, username: str, password: str) -> tuple[str, str]:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(f"{base}/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    ).encode()
+    response = opener.open(urllib.request.Request(f"{base}/login/", data=data))
+    return response.geturl(), response.read().decode()
+
+
+def test_demo_runs_on_sqlite_with_in_process_celery(demo_server):
+    assert demo_server["health"] == {"database": "ok", "broker": "in-process"}
+    assert (demo_server["var_dir"] / "ftapp.sqlite3").exists()
+    log = demo_server["log"].read_text()
+    assert "password:" in log
+
+
+@pytest.mark.parametrize("username", ["lead", "annotator1"])
+def test_lead_and_annotator_log_in_and_see_their_projects(demo_server, username):
+    passwords = json.loads((demo_server["var_dir"] / "demo_credentials.json").read_text())
+    url, page = _login(demo_server["base"], username, passwords[username])
+    assert url == demo_server["base"] + "/"
+    assert "Support answers — rating" in page and "Support answers — which is better" in page
+    queue_links = re.findall(r'href="(/projects/\d+/queue/)"', page)
+    if username == "lead":
+        assert queue_links == []
+    else:
+        assert len(queue_links) == 2
+        assert "0 judged," in page
