@@ -87,6 +87,11 @@ class Task(models.Model):
         Batch, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
     is_gold = models.BooleanField(default=False)
+    is_complete = models.BooleanField(
+        default=False,
+        help_text="Has as many judgments as its batch's overlap. Kept up to date by the "
+        "judgment services so the queue never scans finished tasks.",
+    )
     gold_rating_min = models.PositiveSmallIntegerField(null=True, blank=True)
     gold_rating_max = models.PositiveSmallIntegerField(null=True, blank=True)
     gold_choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
@@ -94,7 +99,14 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["project", "id"]
-        indexes = [models.Index(fields=["batch", "id"], name="task_batch_order")]
+        indexes = [
+            models.Index(fields=["batch", "id"], name="task_batch_order"),
+            models.Index(
+                fields=["batch", "is_gold", "id"],
+                condition=Q(is_complete=False),
+                name="task_open_in_batch",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(Q(kind=ProjectKind.RATING) & Q(response_b__isnull=True))

@@ -1,5 +1,6 @@
-"""Writes. Every state change on the human side goes through one function here, which the
-pages, the API, the CLI and the Celery tasks all call."""
+"""Writes about projects, people, tokens, prompts, tasks and batches. Every state change on the
+human side goes through one function in this package, which the pages, the API, the CLI and
+the Celery tasks all call."""
 
 from collections.abc import Iterable
 from itertools import combinations

@@ -1,0 +1,348 @@
+"""The annotator's queue: claiming the next task, judging it, skipping it, undoing a judgment.
+
+A task has ``overlap`` slots (its batch's). A slot is held by an unexpired active claim or by
+a submitted one; a skipped, released or expired claim holds none. Every claim on a task is
+made while holding that task's row lock and after counting its slots afresh, so two
+annotators never take the same slot. On PostgreSQL the candidate is picked with
+``FOR UPDATE SKIP LOCKED``, so concurrent annotators pass over each other's rows instead of
+queueing on them; SQLite serializes writers (``BEGIN IMMEDIATE``), which is equally safe.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotation.models import (
+    Batch,
+    BatchStatus,
+    Choice,
+    Claim,
+    ClaimStatus,
+    Judgment,
+    Project,
+    ProjectKind,
+    Role,
+    Task,
+)
+from annotation.selectors import NotAMember, guidelines_current, membership_get
+from ftapp.errors import Conflict, Forbidden, InvalidInput
+
+# Each claim is first tried in the gold pool with this probability (the project's gold rate).
+_random = random.SystemRandom()
+
+
+class NotClaimed(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("This task is not claimed by you; take the next task from your queue.")
+
+
+class AlreadyJudged(Conflict):
+    def __init__(self) -> None:
+        super().__init__("You have already judged this task.")
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    judgment: Judgment
+    created: bool
+
+
+def _slot_holders(now) -> Q:
+    """Claims that hold a slot: submitted ones, and active ones whose lease runs."""
+    return Q(status=ClaimStatus.SUBMITTED) | Q(status=ClaimStatus.ACTIVE, expires_at__gt=now)
+
+
+def _annotator_member(user: AbstractBaseUser, project: Project) -> None:
+    membership = membership_get(user=user, project_id=project.pk)
+    if membership.role != Role.ANNOTATOR:
+        raise Forbidden("Only annotators of this project have a queue in it.")
+
+
+def _held_claim(user: AbstractBaseUser, project: Project, now) -> Claim | None:
+    return (
+        Claim.objects.select_related("task")
+        .filter(
+            annotator=user,
+            task__project=project,
+            status=ClaimStatus.ACTIVE,
+            expires_at__gt=now,
+            task__batch__status=BatchStatus.OPEN,
+        )
+        .order_by("claimed_at")
+        .first()
+    )
+
+
+def _candidates(batch: Batch, user: AbstractBaseUser, *, gold: bool, now) -> QuerySet[Task]:
+    mine = Claim.objects.filter(
+        task=OuterRef("pk"),
+        annotator=user,
+        status__in=[ClaimStatus.ACTIVE, ClaimStatus.SUBMITTED, ClaimStatus.SKIPPED],
+    )
+    tasks = Task.objects.filter(batch=batch, is_complete=False, is_gold=gold).exclude(Exists(mine))
+    if not gold:
+        # Gold tasks are shown to every assigned annotator; others only fill their slots.
+        taken = (
+            Claim.objects.filter(_slot_holders(now), task=OuterRef("pk"))
+            .order_by()
+            .values("task")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        tasks = tasks.alias(taken=Coalesce(Subquery(taken), 0)).filter(taken__lt=batch.overlap)
+    return tasks.order_by("id")
+
+
+def _lock_first_free(batch: Batch, user: AbstractBaseUser, *, gold: bool, now) -> Task | None:
+    """Locks the first task of the batch with a free slot for this annotator, skipping rows
+    other transactions hold. Re-counts after the lock: the candidate query's snapshot may
+    predate a claim committed just before the lock was granted."""
+    while True:
+        task = (
+            _candidates(batch, user, gold=gold, now=now)
+            .select_for_update(skip_locked=True, no_key=True)
+            .only("id", "kind", "project_id", "batch_id", "is_gold")
+            .first()
+        )
+        if task is None:
+            return None
+        if gold:
+            return task
+        taken = Claim.objects.filter(_slot_holders(now), task=task).count()
+        if taken < batch.overlap:
+            return task
+        # Filled between the snapshot and the lock: mark nothing, just look further. The
+        # row stays locked until commit, so the next query skips it.
+
+
+def _open_batches(user: AbstractBaseUser, project: Project) -> list[Batch]:
+    return list(
+        Batch.objects.filter(
+            project=project, status=BatchStatus.OPEN, assignments__annotator=user
+        ).order_by(F("due_at").asc(nulls_last=True), "position", "id")
+    )
+
+
+@transaction.atomic
+def claim_next(*, user: AbstractBaseUser, project: Project) -> Claim | None:
+    """The annotator's current claim if they hold one, else a new claim on the next task with
+    a free slot in their open batches (due date, batch order, task order); ``None`` when the
+    queue is empty. Gold tasks are drawn at the project's gold rate."""
+    _annotator_member(user, project)
+    now = timezone.now()
+    held = _held_claim(user, project, now)
+    if held is not None:
+        return held
+    # The annotator's own lapsed leases hold nothing; released, their tasks can come back
+    # to them (or go to someone else), and a judgment still sent for one is kept as late.
+    Claim.objects.filter(
+        annotator=user, task__project=project, status=ClaimStatus.ACTIVE, expires_at__lte=now
+    ).update(status=ClaimStatus.RELEASED, updated_at=now)
+    batches = _open_batches(user, project)
+    gold_first = project.gold_rate > 0 and _random.random() < project.gold_rate
+    for gold in (gold_first, not gold_first):
+        for batch in batches:
+            task = _lock_first_free(batch, user, gold=gold, now=now)
+            if task is not None:
+                return _lease(task, user, project, now)
+    return None
+
+
+def _lease(task: Task, user: AbstractBaseUser, project: Project, now) -> Claim:
+    expires = now + timedelta(minutes=project.lease_minutes)
+    swapped = task.kind == ProjectKind.PAIRWISE and _random.random() < 0.5
+    claim, _ = Claim.objects.update_or_create(
+        task=task,
+        annotator=user,
+        defaults={
+            "status": ClaimStatus.ACTIVE,
+            "claimed_at": now,
+            "expires_at": expires,
+            "swapped": swapped,
+            "skip_reason": "",
+        },
+    )
+    claim.task = task
+    return claim
+
+
+def _validate(task: Task, project: Project, data: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    rating, choice = data.get("rating"), data.get("choice") or ""
+    if task.kind == ProjectKind.RATING:
+        if choice:
+            errors["choice"] = ["A rating task takes a rating, not a choice."]
+        if rating is None:
+            errors["rating"] = ["Give a rating from 1 to 5."]
+        elif isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            errors["rating"] = ["A rating is a whole number from 1 to 5."]
+    else:
+        if rating is not None:
+            errors["rating"] = ["A pairwise task takes a choice, not a rating."]
+        if choice not in Choice.values:
+            errors["choice"] = [f"Choose one of {', '.join(Choice.values)}."]
+    scores = data.get("rubric_scores") or {}
+    if not isinstance(scores, dict):
+        errors["rubric_scores"] = ["Give rubric scores as an object of dimension: 1..5."]
+    else:
+        for name, value in scores.items():
+            if name not in project.rubric:
+                errors.setdefault("rubric_scores", []).append(f"Unknown dimension {name!r}.")
+            elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+                errors.setdefault("rubric_scores", []).append(f"{name}: a whole number 1 to 5.")
+    duration = data.get("duration_ms")
+    if duration is not None and (not isinstance(duration, int) or duration < 0):
+        errors["duration_ms"] = ["A duration is a non-negative number of milliseconds."]
+    if errors:
+        raise InvalidInput("The judgment is not valid.", fields=errors)
+    return {
+        "rating": rating if task.kind == ProjectKind.RATING else None,
+        "choice": choice if task.kind == ProjectKind.PAIRWISE else "",
+        "rubric_scores": scores,
+        "comment": (data.get("comment") or "").strip(),
+        "rewrite": (data.get("rewrite") or "").strip(),
+        "duration_ms": duration,
+    }
+
+
+def _resolve_pair(task: Task, swapped: bool, choice: str):
+    """Left/right on screen → chosen/rejected responses. ``A`` is the left response."""
+    left, right = (
+        (task.response_b, task.response_a) if swapped else (task.response_a, task.response_b)
+    )
+    if choice == Choice.A:
+        return left, right
+    if choice == Choice.B:
+        return right, left
+    return None, None
+
+
+def _refresh_completion(task: Task) -> None:
+    overlap = Batch.objects.filter(pk=task.batch_id).values_list("overlap", flat=True).first()
+    judged = Judgment.objects.filter(task=task).count()
+    complete = not task.is_gold and overlap is not None and judged >= overlap
+    Task.objects.filter(pk=task.pk).update(is_complete=complete)
+
+
+def judgment_submit(
+    *, user: AbstractBaseUser, task_id: int, idempotency_key: str = "", **data: Any
+) -> SubmitResult:
+    """Records a judgment on a task the annotator claimed. The same idempotency key again
+    returns the first judgment. A judgment whose lease expired is kept and marked ``late``."""
+    key = (idempotency_key or "").strip()[:128]
+    if key:
+        existing = Judgment.objects.filter(annotator=user, idempotency_key=key).first()
+        if existing is not None:
+            if existing.task_id != task_id:
+                raise Conflict(
+                    "This idempotency key was used for another task.",
+                    fields={"idempotency_key": ["Already used for another task."]},
+                )
+            return SubmitResult(existing, created=False)
+    try:
+        with transaction.atomic():
+            return SubmitResult(_submit(user, task_id, key, data), created=True)
+    except IntegrityError:
+        # A concurrent request with the same key or for the same task won the race.
+        if key:
+            existing = Judgment.objects.filter(annotator=user, idempotency_key=key).first()
+            if existing is not None and existing.task_id == task_id:
+                return SubmitResult(existing, created=False)
+        raise AlreadyJudged() from None
+
+
+def _submit(user: AbstractBaseUser, task_id: int, key: str, data: dict[str, Any]) -> Judgment:
+    task = (
+        Task.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("project", "response_a", "response_b")
+        .filter(pk=task_id)
+        .first()
+    )
+    if task is None:
+        raise NotAMember()
+    membership_get(user=user, project_id=task.project_id)
+    claim = Claim.objects.filter(task=task, annotator=user).first()
+    if claim is None or claim.status == ClaimStatus.SKIPPED:
+        raise NotClaimed()
+    if claim.status == ClaimStatus.SUBMITTED:
+        raise AlreadyJudged()
+    clean = _validate(task, task.project, data)
+    now = timezone.now()
+    chosen = rejected = None
+    if task.kind == ProjectKind.PAIRWISE:
+        chosen, rejected = _resolve_pair(task, claim.swapped, clean["choice"])
+    guidelines = guidelines_current(project=task.project)
+    judgment = Judgment.objects.create(
+        task=task,
+        annotator=user,
+        claim=claim,
+        swapped=claim.swapped,
+        chosen_response=chosen,
+        rejected_response=rejected,
+        guidelines_version=guidelines.version if guidelines else None,
+        idempotency_key=key,
+        late=claim.status != ClaimStatus.ACTIVE or claim.expires_at <= now,
+        **clean,
+    )
+    claim.status = ClaimStatus.SUBMITTED
+    claim.save(update_fields=["status", "updated_at"])
+    _refresh_completion(task)
+    return judgment
+
+
+@transaction.atomic
+def task_skip(*, user: AbstractBaseUser, task_id: int, reason: str) -> Claim:
+    """Gives the slot back; the task is never offered to this annotator again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why you skip.", fields={"reason": ["This field is required."]})
+    claim = (
+        Claim.objects.select_for_update()
+        .select_related("task")
+        .filter(task_id=task_id, annotator=user)
+        .first()
+    )
+    if claim is None:
+        task = Task.objects.filter(pk=task_id).only("project_id").first()
+        if task is None:
+            raise NotAMember()
+        membership_get(user=user, project_id=task.project_id)
+        raise NotClaimed()
+    if claim.status == ClaimStatus.SUBMITTED:
+        raise AlreadyJudged()
+    claim.status = ClaimStatus.SKIPPED
+    claim.skip_reason = reason[:2000]
+    claim.save(update_fields=["status", "skip_reason", "updated_at"])
+    return claim
+
+
+@transaction.atomic
+def judgment_undo(*, user: AbstractBaseUser, project: Project) -> Claim | None:
+    """Withdraws the annotator's most recent judgment in the project and gives them the task
+    back under a fresh lease. ``None`` when there is nothing to undo."""
+    _annotator_member(user, project)
+    judgment = (
+        Judgment.objects.select_for_update(of=("self",))
+        .select_related("task", "claim")
+        .filter(annotator=user, task__project=project)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if judgment is None:
+        return None
+    task, claim = judgment.task, judgment.claim
+    judgment.delete()
+    _refresh_completion(task)
+    now = timezone.now()
+    claim.status = ClaimStatus.ACTIVE
+    claim.claimed_at = now
+    claim.expires_at = now + timedelta(minutes=project.lease_minutes)
+    claim.save(update_fields=["status", "claimed_at", "expires_at", "updated_at"])
+    return claim
