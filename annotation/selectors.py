@@ -1,7 +1,7 @@
 """Reads: what a user may see, and the figures pages and the API show."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from annotation.models import (
     BatchStatus,
@@ -70,22 +70,62 @@ def project_progress(*, project: Project) -> dict[str, int]:
 
 
 def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str, int]:
-    """Task slots in the open batches assigned to this annotator, and what they did with them."""
-    assigned = Task.objects.filter(
+    """The annotator's figures in their open batches: tasks judged and skipped, and tasks they
+    may still be given (not yet complete, not yet judged or skipped by them)."""
+    open_tasks = Task.objects.filter(
         project=project,
         batch__status=BatchStatus.OPEN,
         batch__assignments__annotator=user,
     )
-    counts = Claim.objects.filter(task__in=assigned, annotator=user).aggregate(
+    counts = Claim.objects.filter(task__in=open_tasks, annotator=user).aggregate(
         judged=Count("id", filter=Q(status=ClaimStatus.SUBMITTED)),
         skipped=Count("id", filter=Q(status=ClaimStatus.SKIPPED)),
     )
-    total = assigned.count()
+    done_by_me = Claim.objects.filter(
+        task=OuterRef("pk"),
+        annotator=user,
+        status__in=[ClaimStatus.SUBMITTED, ClaimStatus.SKIPPED],
+    )
+    remaining = open_tasks.filter(is_complete=False).exclude(Exists(done_by_me)).count()
     return {
-        "assigned": total,
         "judged": counts["judged"],
         "skipped": counts["skipped"],
-        "remaining": total - counts["judged"] - counts["skipped"],
+        "remaining": remaining,
+        "total": counts["judged"] + counts["skipped"] + remaining,
+    }
+
+
+def claim_view(*, claim: Claim) -> dict:
+    """What an annotator sees of a claimed task: the conversation and the responses in the
+    order shown to them. Never the model names."""
+    task = (
+        Task.objects.select_related("prompt", "response_a", "response_b")
+        .only(
+            "id",
+            "kind",
+            "prompt__system",
+            "prompt__text",
+            "prompt__messages",
+            "response_a__text",
+            "response_b__text",
+        )
+        .get(pk=claim.task_id)
+    )
+    shown = [task.response_a] if task.response_b is None else [task.response_a, task.response_b]
+    if claim.swapped:
+        shown.reverse()
+    labels = ["A", "B"] if len(shown) == 2 else [None]
+    return {
+        "task_id": task.pk,
+        "kind": task.kind,
+        "system": task.prompt.system,
+        "turns": task.prompt.turns(),
+        "responses": [
+            {"position": label, "text": response.text}
+            for label, response in zip(labels, shown, strict=True)
+        ],
+        "expires_at": claim.expires_at,
+        "claim_id": claim.pk,
     }
 
 

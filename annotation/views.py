@@ -1,16 +1,28 @@
-"""Pages of the human side. Thin: they read through selectors and write through services."""
+"""Pages of the human side. Thin: they read through selectors and write through services.
 
+The annotator's workspace is one page whose ``#workspace`` element htmx swaps after each
+action; without JavaScript every form is a plain POST followed by a redirect.
+"""
+
+import uuid
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from annotation.models import Project, Role, Task
 from annotation.selectors import (
     annotator_progress,
+    claim_view,
     guidelines_current,
     home_projects,
     membership_get,
 )
-from ftapp.errors import NotFound
+from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
+from ftapp.errors import DomainError, InvalidInput, NotFound
 
 
 @login_required
@@ -18,20 +30,131 @@ def home(request):
     return render(request, "annotation/home.html", {"rows": home_projects(user=request.user)})
 
 
-@login_required
-def queue(request, project_id: int):
-    """The annotator's entry to a project: their progress and the current guidelines."""
+def _annotator_project(request, project_id: int) -> Project:
     try:
         membership = membership_get(user=request.user, project_id=project_id)
     except NotFound:
         raise Http404 from None
-    project = membership.project
-    return render(
-        request,
-        "annotation/queue.html",
-        {
-            "project": project,
-            "progress": annotator_progress(project=project, user=request.user),
-            "guidelines": guidelines_current(project=project),
-        },
-    )
+    if membership.role != Role.ANNOTATOR:
+        raise PermissionDenied("Only annotators of this project have a queue in it.")
+    return membership.project
+
+
+def _workspace_context(request, project: Project, *, errors=None, notice="", values=None):
+    claim = claim_next(user=request.user, project=project)
+    guidelines = guidelines_current(project=project)
+    return {
+        "project": project,
+        "claim": claim,
+        "view": claim_view(claim=claim) if claim else None,
+        "progress": annotator_progress(project=project, user=request.user),
+        "guidelines": guidelines,
+        "anchors": [
+            (str(n), (guidelines.rating_anchors or {}).get(str(n), "") if guidelines else "")
+            for n in range(1, 6)
+        ],
+        "idempotency_key": uuid.uuid4().hex,
+        "errors": errors or {},
+        "notice": notice,
+        "values": values or {},
+    }
+
+
+def _render_workspace(request, project: Project, *, status: int = 200, **extra):
+    context = _workspace_context(request, project, **extra)
+    template = "annotation/partials/workspace.html" if request.htmx else "annotation/queue.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+def queue(request, project_id: int):
+    """The annotator's workspace: their current task (claimed on arrival), or the empty
+    state when their queue has nothing more for them."""
+    project = _annotator_project(request, project_id)
+    return _render_workspace(request, project)
+
+
+def _task_project(request, task_id: int) -> Project:
+    task = get_object_or_404(Task.objects.only("project_id"), pk=task_id)
+    return _annotator_project(request, task.project_id)
+
+
+def _int_or_none(raw: str | None):
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return raw  # the service reports it as invalid, with the field named
+
+
+def _after_action(request, project: Project, notice: str):
+    if request.htmx:
+        return _render_workspace(request, project, notice=notice)
+    messages.success(request, notice)
+    return redirect("queue", project_id=project.pk)
+
+
+def _failed(request, project: Project, error: DomainError, values: dict):
+    if request.htmx:
+        # Rendered with 200 so htmx swaps it in; the errors show beside the fields.
+        return _render_workspace(
+            request, project, errors={**error.fields, "general": [error.message]}, values=values
+        )
+    messages.error(request, error.message)
+    return redirect("queue", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def task_judge(request, task_id: int):
+    project = _task_project(request, task_id)
+    post = request.POST
+    rubric = {
+        name: _int_or_none(post.get(f"rubric_{name}"))
+        for name in project.rubric
+        if post.get(f"rubric_{name}")
+    }
+    data = {
+        "rating": _int_or_none(post.get("rating")),
+        "choice": post.get("choice", ""),
+        "comment": post.get("comment", ""),
+        "rewrite": post.get("rewrite", ""),
+        "duration_ms": _int_or_none(post.get("duration_ms")),
+        "rubric_scores": rubric,
+    }
+    try:
+        judgment_submit(
+            user=request.user,
+            task_id=task_id,
+            idempotency_key=post.get("idempotency_key", ""),
+            **data,
+        )
+    except InvalidInput as error:
+        return _failed(request, project, error, values=post)
+    except DomainError as error:
+        return _failed(request, project, error, values={})
+    return _after_action(request, project, "Saved. Press u to undo.")
+
+
+@login_required
+@require_POST
+def task_skip_view(request, task_id: int):
+    project = _task_project(request, task_id)
+    try:
+        task_skip(user=request.user, task_id=task_id, reason=request.POST.get("reason", ""))
+    except DomainError as error:
+        return _failed(request, project, error, values=request.POST)
+    return _after_action(request, project, "Skipped.")
+
+
+@login_required
+@require_POST
+def queue_undo(request, project_id: int):
+    project = _annotator_project(request, project_id)
+    try:
+        undone = judgment_undo(user=request.user, project=project)
+    except DomainError as error:
+        return _failed(request, project, error, values={})
+    notice = "Your last judgment was withdrawn: judge it again." if undone else "Nothing to undo."
+    return _after_action(request, project, notice)

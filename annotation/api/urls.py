@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.api import views
+from annotation.api import queue, views
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
@@ -9,4 +9,16 @@ urlpatterns = [
     path(
         "projects/<int:project_id>/members/", views.MemberView.as_view(), name="api-project-members"
     ),
+    path(
+        "projects/<int:project_id>/queue/next/",
+        queue.QueueNextView.as_view(),
+        name="api-queue-next",
+    ),
+    path(
+        "projects/<int:project_id>/queue/undo/",
+        queue.QueueUndoView.as_view(),
+        name="api-queue-undo",
+    ),
+    path("tasks/<int:task_id>/judgments/", queue.JudgmentCreateView.as_view(), name="api-judge"),
+    path("tasks/<int:task_id>/skip/", queue.SkipView.as_view(), name="api-skip"),
 ]

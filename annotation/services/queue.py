@@ -75,7 +75,7 @@ def _held_claim(user: AbstractBaseUser, project: Project, now) -> Claim | None:
             expires_at__gt=now,
             task__batch__status=BatchStatus.OPEN,
         )
-        .order_by("claimed_at")
+        .order_by("-claimed_at")  # an undone task, re-leased, comes back first
         .first()
     )
 
@@ -275,6 +275,14 @@ def _submit(user: AbstractBaseUser, task_id: int, key: str, data: dict[str, Any]
         raise AlreadyJudged()
     clean = _validate(task, task.project, data)
     now = timezone.now()
+    if clean["duration_ms"] is None:
+        # No client timing (a plain form post): the time since the claim is the best estimate.
+        clean["duration_ms"] = int((now - claim.claimed_at).total_seconds() * 1000)
+    originals = {task.response_a.text.strip()}
+    if task.response_b is not None:
+        originals.add(task.response_b.text.strip())
+    if clean["rewrite"] in originals:
+        clean["rewrite"] = ""  # an unedited copy of a response is not a rewrite
     chosen = rejected = None
     if task.kind == ProjectKind.PAIRWISE:
         chosen, rejected = _resolve_pair(task, claim.swapped, clean["choice"])

@@ -1,0 +1,164 @@
+"""The annotator's queue over the API: claim the next task, judge it, skip it, undo."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.serializers import StrictSerializer
+from annotation.models import Choice, Judgment, Project
+from annotation.selectors import claim_view, membership_get
+from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
+
+
+class MessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField()
+
+
+class ShownResponseSerializer(serializers.Serializer):
+    position = serializers.CharField(
+        allow_null=True, help_text="A (left) or B (right) in a pairwise task; null in rating."
+    )
+    text = serializers.CharField()
+
+
+class LeaseSerializer(serializers.Serializer):
+    claim_id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class QueueTaskSerializer(serializers.Serializer):
+    task_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    system = serializers.CharField(allow_blank=True)
+    turns = MessageSerializer(many=True)
+    responses = ShownResponseSerializer(many=True)
+    rubric = serializers.ListField(child=serializers.CharField())
+    lease = LeaseSerializer()
+
+
+class JudgmentRequestSerializer(StrictSerializer):
+    rating = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
+    choice = serializers.ChoiceField(choices=Choice.choices, required=False, allow_blank=True)
+    rubric_scores = serializers.DictField(
+        child=serializers.IntegerField(min_value=1, max_value=5), required=False
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    rewrite = serializers.CharField(
+        required=False, allow_blank=True, max_length=200_000, trim_whitespace=False
+    )
+    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=128)
+
+
+class JudgmentSerializer(serializers.ModelSerializer):
+    task_id = serializers.IntegerField()
+    chosen_response_id = serializers.IntegerField(allow_null=True)
+    rejected_response_id = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = Judgment
+        fields = [
+            "id",
+            "task_id",
+            "rating",
+            "choice",
+            "rubric_scores",
+            "swapped",
+            "chosen_response_id",
+            "rejected_response_id",
+            "comment",
+            "rewrite",
+            "duration_ms",
+            "guidelines_version",
+            "idempotency_key",
+            "late",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class SkipRequestSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class SkipSerializer(serializers.Serializer):
+    task_id = serializers.IntegerField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+
+
+def _task_payload(claim, project: Project) -> dict:
+    view = claim_view(claim=claim)
+    return {
+        "task_id": view["task_id"],
+        "kind": view["kind"],
+        "system": view["system"],
+        "turns": view["turns"],
+        "responses": view["responses"],
+        "rubric": project.rubric,
+        "lease": {"claim_id": view["claim_id"], "expires_at": view["expires_at"]},
+    }
+
+
+class QueueNextView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: QueueTaskSerializer, 204: OpenApiResponse(description="Queue empty.")},
+        summary="Claim the caller's next task (or get the one they hold)",
+    )
+    def post(self, request, project_id: int):
+        project = membership_get(user=request.user, project_id=project_id).project
+        claim = claim_next(user=request.user, project=project)
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(QueueTaskSerializer(_task_payload(claim, project)).data)
+
+
+class QueueUndoView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: QueueTaskSerializer, 204: OpenApiResponse(description="Nothing to undo.")},
+        summary="Withdraw the caller's last judgment; its task comes back under a new lease",
+    )
+    def post(self, request, project_id: int):
+        project = membership_get(user=request.user, project_id=project_id).project
+        claim = judgment_undo(user=request.user, project=project)
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(QueueTaskSerializer(_task_payload(claim, project)).data)
+
+
+class JudgmentCreateView(APIView):
+    @extend_schema(
+        request=JudgmentRequestSerializer,
+        responses={
+            201: JudgmentSerializer,
+            200: OpenApiResponse(JudgmentSerializer, description="Same idempotency key again."),
+        },
+        summary="Judge a task claimed by the caller",
+    )
+    def post(self, request, task_id: int):
+        serializer = JudgmentRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = judgment_submit(user=request.user, task_id=task_id, **serializer.validated_data)
+        return Response(
+            JudgmentSerializer(result.judgment).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class SkipView(APIView):
+    @extend_schema(
+        request=SkipRequestSerializer,
+        responses={200: SkipSerializer},
+        summary="Skip a claimed task, with a reason; it is not offered to the caller again",
+    )
+    def post(self, request, task_id: int):
+        serializer = SkipRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        claim = task_skip(user=request.user, task_id=task_id, **serializer.validated_data)
+        return Response(
+            {"task_id": claim.task_id, "status": claim.status, "reason": claim.skip_reason}
+        )
