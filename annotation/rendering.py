@@ -8,9 +8,16 @@ import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
-_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(
-    ["table", "strikethrough"]
-)
+# Model output keeps its single line breaks, as chat interfaces show them; documents such as
+# guidelines are wrapped prose, where a single newline is only a space.
+_RENDERERS = {
+    "chat": MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(
+        ["table", "strikethrough"]
+    ),
+    "document": MarkdownIt("commonmark", {"html": False, "breaks": False}).enable(
+        ["table", "strikethrough"]
+    ),
+}
 
 _ALLOWED_TAGS = {
     "a",
@@ -59,8 +66,8 @@ def _keep_attribute(tag: str, name: str, value: str) -> str | None:
     return value
 
 
-def render_markdown(text: str) -> SafeString:
-    html = _markdown.render(text or "")
+def render_markdown(text: str, style: str = "chat") -> SafeString:
+    html = _RENDERERS[style].render(text or "")
     clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,

@@ -6,5 +6,5 @@ register = template.Library()
 
 
 @register.filter(name="markdown")
-def markdown_filter(text: str):
-    return render_markdown(text)
+def markdown_filter(text: str, style: str = "chat"):
+    return render_markdown(text, style)
