@@ -41,7 +41,7 @@ def _annotator_project(request, project_id: int) -> Project:
 
 
 def _workspace_context(request, project: Project, *, errors=None, notice="", values=None):
-    claim = claim_next(user=request.user, project=project)
+    claim = claim_next(user=request.user, project_id=project.pk)
     guidelines = guidelines_current(project=project)
     return {
         "project": project,
@@ -153,7 +153,7 @@ def task_skip_view(request, task_id: int):
 def queue_undo(request, project_id: int):
     project = _annotator_project(request, project_id)
     try:
-        undone = judgment_undo(user=request.user, project=project)
+        undone = judgment_undo(user=request.user, project_id=project.pk)
     except DomainError as error:
         return _failed(request, project, error, values={})
     notice = "Your last judgment was withdrawn: judge it again." if undone else "Nothing to undo."

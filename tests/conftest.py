@@ -81,7 +81,7 @@ def pytest_sessionstart(session):
 def pytest_collection_modifyitems(config, items):
     worker_ready = bool(settings.REDIS_URL) and _is_postgres()
     for item in items:
-        if "worker" in item.keywords:
+        if item.get_closest_marker("worker"):
             item.add_marker(
                 pytest.mark.skipif(
                     not worker_ready,

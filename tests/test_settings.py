@@ -24,6 +24,7 @@ def run(args: list[str], var_dir: Path, **env: str) -> subprocess.CompletedProce
         k: v
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "HTTPS", "ALLOWED_HOSTS"}
+        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"  # set by the browser tests for their own process
     }
     return subprocess.run(
         [sys.executable, *args],

@@ -6,8 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import StrictSerializer
-from annotation.models import Choice, Judgment, Project
-from annotation.selectors import claim_view, membership_get
+from annotation.models import Choice, Judgment
+from annotation.selectors import claim_view
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
 
 
@@ -89,7 +89,7 @@ class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-def _task_payload(claim, project: Project) -> dict:
+def _task_payload(claim) -> dict:
     view = claim_view(claim=claim)
     return {
         "task_id": view["task_id"],
@@ -97,7 +97,7 @@ def _task_payload(claim, project: Project) -> dict:
         "system": view["system"],
         "turns": view["turns"],
         "responses": view["responses"],
-        "rubric": project.rubric,
+        "rubric": claim.task.project.rubric,
         "lease": {"claim_id": view["claim_id"], "expires_at": view["expires_at"]},
     }
 
@@ -109,11 +109,10 @@ class QueueNextView(APIView):
         summary="Claim the caller's next task (or get the one they hold)",
     )
     def post(self, request, project_id: int):
-        project = membership_get(user=request.user, project_id=project_id).project
-        claim = claim_next(user=request.user, project=project)
+        claim = claim_next(user=request.user, project_id=project_id)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(QueueTaskSerializer(_task_payload(claim, project)).data)
+        return Response(QueueTaskSerializer(_task_payload(claim)).data)
 
 
 class QueueUndoView(APIView):
@@ -123,11 +122,10 @@ class QueueUndoView(APIView):
         summary="Withdraw the caller's last judgment; its task comes back under a new lease",
     )
     def post(self, request, project_id: int):
-        project = membership_get(user=request.user, project_id=project_id).project
-        claim = judgment_undo(user=request.user, project=project)
+        claim = judgment_undo(user=request.user, project_id=project_id)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(QueueTaskSerializer(_task_payload(claim, project)).data)
+        return Response(QueueTaskSerializer(_task_payload(claim)).data)
 
 
 class JudgmentCreateView(APIView):

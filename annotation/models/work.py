@@ -87,10 +87,11 @@ class Task(models.Model):
         Batch, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
     is_gold = models.BooleanField(default=False)
+    # Kept up to date by the judgment services, in the same statement for both, so the queue
+    # never scans finished tasks and never counts judgments on its hot path.
+    judgment_count = models.PositiveIntegerField(default=0)
     is_complete = models.BooleanField(
-        default=False,
-        help_text="Has as many judgments as its batch's overlap. Kept up to date by the "
-        "judgment services so the queue never scans finished tasks.",
+        default=False, help_text="Has as many judgments as its batch's overlap (never gold)."
     )
     gold_rating_min = models.PositiveSmallIntegerField(null=True, blank=True)
     gold_rating_max = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -15,7 +15,18 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -25,13 +36,15 @@ from annotation.models import (
     Choice,
     Claim,
     ClaimStatus,
+    Guidelines,
     Judgment,
+    Membership,
     Project,
     ProjectKind,
     Role,
     Task,
 )
-from annotation.selectors import NotAMember, guidelines_current, membership_get
+from annotation.selectors import NotAMember, membership_get
 from ftapp.errors import Conflict, Forbidden, InvalidInput
 
 # Each claim is first tried in the gold pool with this probability (the project's gold rate).
@@ -59,25 +72,37 @@ def _slot_holders(now) -> Q:
     return Q(status=ClaimStatus.SUBMITTED) | Q(status=ClaimStatus.ACTIVE, expires_at__gt=now)
 
 
-def _annotator_member(user: AbstractBaseUser, project: Project) -> None:
-    membership = membership_get(user=user, project_id=project.pk)
+def _annotator_project(user: AbstractBaseUser, project_id: int) -> Project:
+    membership = membership_get(user=user, project_id=project_id)
     if membership.role != Role.ANNOTATOR:
         raise Forbidden("Only annotators of this project have a queue in it.")
+    return membership.project
 
 
 def _held_claim(user: AbstractBaseUser, project: Project, now) -> Claim | None:
-    return (
+    """The annotator's unexpired claim in an open batch, newest first (an undone task,
+    re-leased, comes back before the task shown after it). Their lapsed leases are released
+    on the way: they hold nothing, their tasks can come back to them or go to someone else,
+    and a judgment still sent for one is kept as late."""
+    active = list(
         Claim.objects.select_related("task")
-        .filter(
-            annotator=user,
-            task__project=project,
-            status=ClaimStatus.ACTIVE,
-            expires_at__gt=now,
-            task__batch__status=BatchStatus.OPEN,
-        )
-        .order_by("-claimed_at")  # an undone task, re-leased, comes back first
-        .first()
+        .filter(annotator=user, task__project=project, status=ClaimStatus.ACTIVE)
+        .order_by("-claimed_at")
     )
+    lapsed = [c.pk for c in active if c.expires_at <= now]
+    if lapsed:
+        Claim.objects.filter(pk__in=lapsed, status=ClaimStatus.ACTIVE).update(
+            status=ClaimStatus.RELEASED, updated_at=now
+        )
+    held = [c for c in active if c.expires_at > now]
+    if not held:
+        return None
+    open_batches = set(
+        Batch.objects.filter(
+            pk__in={c.task.batch_id for c in held}, status=BatchStatus.OPEN
+        ).values_list("pk", flat=True)
+    )
+    return next((c for c in held if c.task.batch_id in open_batches), None)
 
 
 def _candidates(batch: Batch, user: AbstractBaseUser, *, gold: bool, now) -> QuerySet[Task]:
@@ -131,44 +156,57 @@ def _open_batches(user: AbstractBaseUser, project: Project) -> list[Batch]:
 
 
 @transaction.atomic
-def claim_next(*, user: AbstractBaseUser, project: Project) -> Claim | None:
+def claim_next(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
     """The annotator's current claim if they hold one, else a new claim on the next task with
     a free slot in their open batches (due date, batch order, task order); ``None`` when the
     queue is empty. Gold tasks are drawn at the project's gold rate."""
-    _annotator_member(user, project)
+    project = _annotator_project(user, project_id)
     now = timezone.now()
     held = _held_claim(user, project, now)
     if held is not None:
+        held.task.project = project
         return held
-    # The annotator's own lapsed leases hold nothing; released, their tasks can come back
-    # to them (or go to someone else), and a judgment still sent for one is kept as late.
-    Claim.objects.filter(
-        annotator=user, task__project=project, status=ClaimStatus.ACTIVE, expires_at__lte=now
-    ).update(status=ClaimStatus.RELEASED, updated_at=now)
     batches = _open_batches(user, project)
     gold_first = project.gold_rate > 0 and _random.random() < project.gold_rate
     for gold in (gold_first, not gold_first):
         for batch in batches:
             task = _lock_first_free(batch, user, gold=gold, now=now)
             if task is not None:
+                task.project = project
                 return _lease(task, user, project, now)
     return None
 
 
 def _lease(task: Task, user: AbstractBaseUser, project: Project, now) -> Claim:
+    """One statement: a new claim, or the annotator's released claim on the task renewed."""
     expires = now + timedelta(minutes=project.lease_minutes)
     swapped = task.kind == ProjectKind.PAIRWISE and _random.random() < 0.5
-    claim, _ = Claim.objects.update_or_create(
-        task=task,
-        annotator=user,
-        defaults={
-            "status": ClaimStatus.ACTIVE,
-            "claimed_at": now,
-            "expires_at": expires,
-            "swapped": swapped,
-            "skip_reason": "",
-        },
+    (claim,) = Claim.objects.bulk_create(
+        [
+            Claim(
+                task=task,
+                annotator=user,
+                status=ClaimStatus.ACTIVE,
+                claimed_at=now,
+                expires_at=expires,
+                swapped=swapped,
+                skip_reason="",
+                updated_at=now,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["task", "annotator"],
+        update_fields=[
+            "status",
+            "claimed_at",
+            "expires_at",
+            "swapped",
+            "skip_reason",
+            "updated_at",
+        ],
     )
+    if claim.pk is None:  # backends that cannot return ids from an upsert (SQLite < 3.35)
+        claim = Claim.objects.get(task=task, annotator=user)
     claim.task = task
     return claim
 
@@ -224,11 +262,16 @@ def _resolve_pair(task: Task, swapped: bool, choice: str):
     return None, None
 
 
-def _refresh_completion(task: Task) -> None:
-    overlap = Batch.objects.filter(pk=task.batch_id).values_list("overlap", flat=True).first()
-    judged = Judgment.objects.filter(task=task).count()
-    complete = not task.is_gold and overlap is not None and judged >= overlap
-    Task.objects.filter(pk=task.pk).update(is_complete=complete)
+def _count_judgment(task: Task, overlap: int | None, delta: int) -> None:
+    """Adds ``delta`` to the task's judgment count and sets ``is_complete`` in one UPDATE:
+    the row lock it takes serializes concurrent submits, and each sees the other's count."""
+    count = F("judgment_count") + delta
+    complete = (
+        Value(False)
+        if task.is_gold or overlap is None
+        else Case(When(judgment_count__gte=overlap - delta, then=True), default=False)
+    )
+    Task.objects.filter(pk=task.pk).update(judgment_count=count, is_complete=complete)
 
 
 def judgment_submit(
@@ -259,20 +302,35 @@ def judgment_submit(
 
 
 def _submit(user: AbstractBaseUser, task_id: int, key: str, data: dict[str, Any]) -> Judgment:
-    task = (
-        Task.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("project", "response_a", "response_b")
-        .filter(pk=task_id)
+    current_version = (
+        Guidelines.objects.filter(project=OuterRef("task__project"))
+        .order_by("-version")
+        .values("version")[:1]
+    )
+    claim = (
+        Claim.objects.select_related(
+            "task__project", "task__batch", "task__response_a", "task__response_b"
+        )
+        .annotate(
+            is_member=Exists(
+                Membership.objects.filter(project=OuterRef("task__project"), user=user)
+            ),
+            guidelines_version=Subquery(current_version),
+        )
+        .filter(task_id=task_id, annotator=user)
         .first()
     )
-    if task is None:
-        raise NotAMember()
-    membership_get(user=user, project_id=task.project_id)
-    claim = Claim.objects.filter(task=task, annotator=user).first()
-    if claim is None or claim.status == ClaimStatus.SKIPPED:
+    if claim is None or not claim.is_member:
+        task = Task.objects.filter(pk=task_id).only("project_id").first()
+        if task is None:
+            raise NotAMember()
+        membership_get(user=user, project_id=task.project_id)
+        raise NotClaimed()
+    if claim.status == ClaimStatus.SKIPPED:
         raise NotClaimed()
     if claim.status == ClaimStatus.SUBMITTED:
         raise AlreadyJudged()
+    task = claim.task
     clean = _validate(task, task.project, data)
     now = timezone.now()
     if clean["duration_ms"] is None:
@@ -286,7 +344,13 @@ def _submit(user: AbstractBaseUser, task_id: int, key: str, data: dict[str, Any]
     chosen = rejected = None
     if task.kind == ProjectKind.PAIRWISE:
         chosen, rejected = _resolve_pair(task, claim.swapped, clean["choice"])
-    guidelines = guidelines_current(project=task.project)
+    # Only a claim still open turns into a judgment: a skip racing this submit wins or loses
+    # on the claim's row lock, never both.
+    moved = Claim.objects.filter(
+        pk=claim.pk, status__in=[ClaimStatus.ACTIVE, ClaimStatus.RELEASED]
+    ).update(status=ClaimStatus.SUBMITTED, updated_at=now)
+    if not moved:
+        raise AlreadyJudged()
     judgment = Judgment.objects.create(
         task=task,
         annotator=user,
@@ -294,14 +358,12 @@ def _submit(user: AbstractBaseUser, task_id: int, key: str, data: dict[str, Any]
         swapped=claim.swapped,
         chosen_response=chosen,
         rejected_response=rejected,
-        guidelines_version=guidelines.version if guidelines else None,
+        guidelines_version=claim.guidelines_version,
         idempotency_key=key,
         late=claim.status != ClaimStatus.ACTIVE or claim.expires_at <= now,
         **clean,
     )
-    claim.status = ClaimStatus.SUBMITTED
-    claim.save(update_fields=["status", "updated_at"])
-    _refresh_completion(task)
+    _count_judgment(task, task.batch.overlap if task.batch else None, +1)
     return judgment
 
 
@@ -311,34 +373,30 @@ def task_skip(*, user: AbstractBaseUser, task_id: int, reason: str) -> Claim:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why you skip.", fields={"reason": ["This field is required."]})
-    claim = (
-        Claim.objects.select_for_update()
-        .select_related("task")
-        .filter(task_id=task_id, annotator=user)
-        .first()
-    )
+    task = Task.objects.filter(pk=task_id).only("project_id").first()
+    if task is None:
+        raise NotAMember()
+    membership_get(user=user, project_id=task.project_id)
+    claim = Claim.objects.filter(task_id=task_id, annotator=user).first()
     if claim is None:
-        task = Task.objects.filter(pk=task_id).only("project_id").first()
-        if task is None:
-            raise NotAMember()
-        membership_get(user=user, project_id=task.project_id)
         raise NotClaimed()
-    if claim.status == ClaimStatus.SUBMITTED:
-        raise AlreadyJudged()
-    claim.status = ClaimStatus.SKIPPED
-    claim.skip_reason = reason[:2000]
-    claim.save(update_fields=["status", "skip_reason", "updated_at"])
+    skipped = Claim.objects.filter(
+        pk=claim.pk, status__in=[ClaimStatus.ACTIVE, ClaimStatus.RELEASED]
+    ).update(status=ClaimStatus.SKIPPED, skip_reason=reason[:2000], updated_at=timezone.now())
+    if not skipped:
+        raise AlreadyJudged() if claim.status == ClaimStatus.SUBMITTED else NotClaimed()
+    claim.refresh_from_db()
     return claim
 
 
 @transaction.atomic
-def judgment_undo(*, user: AbstractBaseUser, project: Project) -> Claim | None:
+def judgment_undo(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
     """Withdraws the annotator's most recent judgment in the project and gives them the task
     back under a fresh lease. ``None`` when there is nothing to undo."""
-    _annotator_member(user, project)
+    project = _annotator_project(user, project_id)
     judgment = (
         Judgment.objects.select_for_update(of=("self",))
-        .select_related("task", "claim")
+        .select_related("task__batch", "claim")
         .filter(annotator=user, task__project=project)
         .order_by("-created_at", "-id")
         .first()
@@ -347,10 +405,12 @@ def judgment_undo(*, user: AbstractBaseUser, project: Project) -> Claim | None:
         return None
     task, claim = judgment.task, judgment.claim
     judgment.delete()
-    _refresh_completion(task)
+    _count_judgment(task, task.batch.overlap if task.batch else None, -1)
     now = timezone.now()
     claim.status = ClaimStatus.ACTIVE
     claim.claimed_at = now
     claim.expires_at = now + timedelta(minutes=project.lease_minutes)
     claim.save(update_fields=["status", "claimed_at", "expires_at", "updated_at"])
+    claim.task = task
+    task.project = project
     return claim

@@ -61,10 +61,10 @@ class TestClaiming:
     def test_holds_one_claim_until_judged_then_moves_on_in_task_order(self, lead, annotator):
         project = make_project(lead, prompts=3)
         assign(project, [annotator])
-        first = claim_next(user=annotator, project=project)
-        assert claim_next(user=annotator, project=project).pk == first.pk
+        first = claim_next(user=annotator, project_id=project.pk)
+        assert claim_next(user=annotator, project_id=project.pk).pk == first.pk
         judge(annotator, first)
-        second = claim_next(user=annotator, project=project)
+        second = claim_next(user=annotator, project_id=project.pk)
         assert second.task_id > first.task_id
         assert second.expires_at - second.claimed_at == timedelta(minutes=15)
 
@@ -76,7 +76,7 @@ class TestClaiming:
         due = assign(project, [annotator], name="due", tasks=[t3])
         Batch.objects.filter(pk=due.pk).update(due_at=timezone.now() + timedelta(days=1))
         order = []
-        while (claim := claim_next(user=annotator, project=project)) is not None:
+        while (claim := claim_next(user=annotator, project_id=project.pk)) is not None:
             order.append(claim.task_id)
             judge(annotator, claim)
         assert order == [t3.pk, t1.pk, t2.pk]
@@ -85,12 +85,12 @@ class TestClaiming:
         a, b, c = AnnotatorFactory(), AnnotatorFactory(), AnnotatorFactory()
         project = make_project(lead, prompts=1)
         assign(project, [a, b, c], overlap=2)
-        claim_a = claim_next(user=a, project=project)
-        claim_b = claim_next(user=b, project=project)
+        claim_a = claim_next(user=a, project_id=project.pk)
+        claim_b = claim_next(user=b, project_id=project.pk)
         assert claim_a.task_id == claim_b.task_id
-        assert claim_next(user=c, project=project) is None
+        assert claim_next(user=c, project_id=project.pk) is None
         judge(a, claim_a)
-        assert claim_next(user=c, project=project) is None
+        assert claim_next(user=c, project_id=project.pk) is None
         judge(b, claim_b)
         assert Task.objects.get(pk=claim_a.task_id).is_complete
 
@@ -98,39 +98,39 @@ class TestClaiming:
         a, b = AnnotatorFactory(), AnnotatorFactory()
         project = make_project(lead, prompts=1)
         assign(project, [a, b])
-        claim = claim_next(user=a, project=project)
-        assert claim_next(user=b, project=project) is None
+        claim = claim_next(user=a, project_id=project.pk)
+        assert claim_next(user=b, project_id=project.pk) is None
         Claim.objects.filter(pk=claim.pk).update(
             claimed_at=timezone.now() - timedelta(minutes=20),
             expires_at=timezone.now() - timedelta(minutes=5),
         )
-        taken_over = claim_next(user=b, project=project)
+        taken_over = claim_next(user=b, project_id=project.pk)
         assert taken_over is not None and taken_over.task_id == claim.task_id
 
     def test_own_expired_lease_comes_back_when_the_slot_is_free(self, lead, annotator):
         project = make_project(lead, prompts=1)
         assign(project, [annotator])
-        claim = claim_next(user=annotator, project=project)
+        claim = claim_next(user=annotator, project_id=project.pk)
         Claim.objects.filter(pk=claim.pk).update(
             claimed_at=timezone.now() - timedelta(minutes=20),
             expires_at=timezone.now() - timedelta(minutes=5),
         )
-        again = claim_next(user=annotator, project=project)
+        again = claim_next(user=annotator, project_id=project.pk)
         assert again.pk == claim.pk and again.expires_at > timezone.now()
 
     def test_late_judgment_is_kept_and_flagged(self, lead):
         a, b = AnnotatorFactory(), AnnotatorFactory()
         project = make_project(lead, prompts=1)
         assign(project, [a, b])
-        claim = claim_next(user=a, project=project)
+        claim = claim_next(user=a, project_id=project.pk)
         Claim.objects.filter(pk=claim.pk).update(
             claimed_at=timezone.now() - timedelta(minutes=20),
             expires_at=timezone.now() - timedelta(minutes=5),
         )
-        claim_next(user=b, project=project)  # b takes the lapsed slot
+        claim_next(user=b, project_id=project.pk)  # b takes the lapsed slot
         late = judge(a, claim, rating=2, comment="sorry, was away")
         assert late.late and late.rating == 2
-        on_time = judge(b, claim_next(user=b, project=project), rating=3)
+        on_time = judge(b, claim_next(user=b, project_id=project.pk), rating=3)
         assert not on_time.late
         assert Judgment.objects.filter(task_id=claim.task_id).count() == 2
 
@@ -138,27 +138,27 @@ class TestClaiming:
         a, b = AnnotatorFactory(), AnnotatorFactory()
         project = make_project(lead, prompts=1)
         assign(project, [a, b])
-        claim = claim_next(user=a, project=project)
+        claim = claim_next(user=a, project_id=project.pk)
         with pytest.raises(InvalidInput):
             task_skip(user=a, task_id=claim.task_id, reason="  ")
         task_skip(user=a, task_id=claim.task_id, reason="not my field")
-        assert claim_next(user=a, project=project) is None
-        assert claim_next(user=b, project=project).task_id == claim.task_id
+        assert claim_next(user=a, project_id=project.pk) is None
+        assert claim_next(user=b, project_id=project.pk).task_id == claim.task_id
         assert Claim.objects.get(pk=claim.pk).skip_reason == "not my field"
 
     def test_non_annotators_have_no_queue(self, lead):
         project = make_project(lead)
         with pytest.raises(Exception, match="Only annotators"):
-            claim_next(user=lead, project=project)
+            claim_next(user=lead, project_id=project.pk)
         with pytest.raises(NotFound):
-            claim_next(user=AnnotatorFactory(), project=project)
+            claim_next(user=AnnotatorFactory(), project_id=project.pk)
 
     def test_closed_batches_leave_the_queue(self, lead, annotator):
         project = make_project(lead, prompts=2)
         batch = assign(project, [annotator])
-        claim_next(user=annotator, project=project)
+        claim_next(user=annotator, project_id=project.pk)
         Batch.objects.filter(pk=batch.pk).update(status="closed")
-        assert claim_next(user=annotator, project=project) is None
+        assert claim_next(user=annotator, project_id=project.pk) is None
 
 
 @pytest.mark.django_db
@@ -166,7 +166,7 @@ class TestJudging:
     def test_rating_is_validated_with_field_errors(self, lead, annotator):
         project = make_project(lead, prompts=1)
         assign(project, [annotator])
-        claim = claim_next(user=annotator, project=project)
+        claim = claim_next(user=annotator, project_id=project.pk)
         for bad in [{"rating": 0}, {"rating": 6}, {"rating": "4"}, {"choice": "A"}, {}]:
             with pytest.raises(InvalidInput) as error:
                 judgment_submit(user=annotator, task_id=claim.task_id, **bad)
@@ -176,7 +176,7 @@ class TestJudging:
     def test_rubric_scores_must_name_the_projects_dimensions(self, lead, annotator):
         project = make_project(lead, prompts=1, rubric=["accuracy", "tone"])
         assign(project, [annotator])
-        claim = claim_next(user=annotator, project=project)
+        claim = claim_next(user=annotator, project_id=project.pk)
         with pytest.raises(InvalidInput) as error:
             judge(annotator, claim, rating=4, rubric_scores={"speed": 3})
         assert "rubric_scores" in error.value.fields
@@ -188,7 +188,7 @@ class TestJudging:
     ):
         project = make_project(lead, prompts=1)
         assign(project, [annotator])
-        claim = claim_next(user=annotator, project=project)
+        claim = claim_next(user=annotator, project_id=project.pk)
         judgment = judge(
             annotator,
             claim,
@@ -207,7 +207,7 @@ class TestJudging:
     def test_same_idempotency_key_returns_the_first_judgment(self, lead, annotator):
         project = make_project(lead, prompts=2)
         assign(project, [annotator])
-        claim = claim_next(user=annotator, project=project)
+        claim = claim_next(user=annotator, project_id=project.pk)
         first = judgment_submit(
             user=annotator, task_id=claim.task_id, rating=5, idempotency_key="k"
         )
@@ -216,7 +216,7 @@ class TestJudging:
         )
         assert first.created and not again.created
         assert again.judgment.pk == first.judgment.pk and again.judgment.rating == 5
-        other = claim_next(user=annotator, project=project)
+        other = claim_next(user=annotator, project_id=project.pk)
         with pytest.raises(Conflict):
             judgment_submit(user=annotator, task_id=other.task_id, rating=5, idempotency_key="k")
         with pytest.raises(AlreadyJudged):
@@ -244,7 +244,7 @@ class TestJudging:
     def test_pairwise_choice_resolves_screen_order(self, lead, annotator, swapped, choice, chosen):
         project = make_project(lead, kind="pairwise", prompts=1, models=("m1", "m2"))
         assign(project, [annotator])
-        claim = claim_next(user=annotator, project=project)
+        claim = claim_next(user=annotator, project_id=project.pk)
         Claim.objects.filter(pk=claim.pk).update(swapped=swapped)
         judgment = judge(annotator, claim, choice=choice)
         task = claim.task
@@ -262,7 +262,7 @@ class TestJudging:
         annotator = AnnotatorFactory()
         assign(project, [annotator])
         swaps = []
-        while (claim := claim_next(user=annotator, project=project)) is not None:
+        while (claim := claim_next(user=annotator, project_id=project.pk)) is not None:
             swaps.append(claim.swapped)
             judge(annotator, claim)
         assert len(swaps) == 40 and 5 < sum(swaps) < 35
@@ -270,23 +270,23 @@ class TestJudging:
     def test_undo_withdraws_the_last_judgment_and_gives_the_task_back(self, lead, annotator):
         project = make_project(lead, prompts=2)
         assign(project, [annotator])
-        first = claim_next(user=annotator, project=project)
+        first = claim_next(user=annotator, project_id=project.pk)
         judge(annotator, first, rating=2)
-        second = claim_next(user=annotator, project=project)
+        second = claim_next(user=annotator, project_id=project.pk)
         judge(annotator, second, rating=5)
         assert Task.objects.get(pk=second.task_id).is_complete
-        undone = judgment_undo(user=annotator, project=project)
+        undone = judgment_undo(user=annotator, project_id=project.pk)
         assert undone.task_id == second.task_id
         assert list(Judgment.objects.values_list("rating", flat=True)) == [2]
         assert not Task.objects.get(pk=second.task_id).is_complete
-        assert claim_next(user=annotator, project=project).task_id == second.task_id
+        assert claim_next(user=annotator, project_id=project.pk).task_id == second.task_id
         judge(annotator, undone, rating=4)
         assert sorted(Judgment.objects.values_list("rating", flat=True)) == [2, 4]
 
     def test_undo_with_nothing_to_undo(self, lead, annotator):
         project = make_project(lead, prompts=1)
         assign(project, [annotator])
-        assert judgment_undo(user=annotator, project=project) is None
+        assert judgment_undo(user=annotator, project_id=project.pk) is None
 
 
 @pytest.mark.django_db
@@ -300,7 +300,7 @@ def test_gold_tasks_are_mixed_in_at_the_gold_rate(lead):
     assign(project, [annotator])
     served = []
     for _ in range(240):
-        claim = claim_next(user=annotator, project=project)
+        claim = claim_next(user=annotator, project_id=project.pk)
         served.append(claim.task.is_gold)
         judge(annotator, claim)
     # Binomial(240, 0.25): mean 60, sd 6.7; the band is about ±4.5 sd.
@@ -313,7 +313,7 @@ def test_gold_tasks_go_to_every_annotator_regardless_of_overlap(lead):
     Task.objects.filter(project=project).update(is_gold=True)
     annotators = [AnnotatorFactory() for _ in range(3)]
     assign(project, annotators, overlap=1)
-    claims = [claim_next(user=a, project=project) for a in annotators]
+    claims = [claim_next(user=a, project_id=project.pk) for a in annotators]
     assert all(c is not None for c in claims)
     assert len({c.task_id for c in claims}) == 1
 
@@ -333,7 +333,7 @@ def test_sixteen_annotators_at_once_fill_every_slot_exactly(lead):
     def work(user):
         try:
             start.wait()
-            while (claim := claim_next(user=user, project=project)) is not None:
+            while (claim := claim_next(user=user, project_id=project.pk)) is not None:
                 with lock:
                     handed.append((claim.task_id, user.pk))
                 judgment_submit(user=user, task_id=claim.task_id, rating=3)
