@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import StrictSerializer
-from annotation.models import Choice, Judgment
+from annotation.models import Choice
 from annotation.selectors import claim_view
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
 
@@ -52,31 +52,27 @@ class JudgmentRequestSerializer(StrictSerializer):
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=128)
 
 
-class JudgmentSerializer(serializers.ModelSerializer):
+class JudgmentSerializer(serializers.Serializer):
+    """Declared field by field (not a ModelSerializer): this runs on every submit."""
+
+    id = serializers.IntegerField()
     task_id = serializers.IntegerField()
+    rating = serializers.IntegerField(allow_null=True)
+    choice = serializers.CharField(allow_blank=True)
+    rubric_scores = serializers.DictField(child=serializers.IntegerField())
+    swapped = serializers.BooleanField(
+        help_text="Pairwise: response B of the task was on the left."
+    )
     chosen_response_id = serializers.IntegerField(allow_null=True)
     rejected_response_id = serializers.IntegerField(allow_null=True)
-
-    class Meta:
-        model = Judgment
-        fields = [
-            "id",
-            "task_id",
-            "rating",
-            "choice",
-            "rubric_scores",
-            "swapped",
-            "chosen_response_id",
-            "rejected_response_id",
-            "comment",
-            "rewrite",
-            "duration_ms",
-            "guidelines_version",
-            "idempotency_key",
-            "late",
-            "created_at",
-            "updated_at",
-        ]
+    comment = serializers.CharField(allow_blank=True)
+    rewrite = serializers.CharField(allow_blank=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    guidelines_version = serializers.IntegerField(allow_null=True)
+    idempotency_key = serializers.CharField(allow_blank=True)
+    late = serializers.BooleanField(help_text="Arrived after its lease had expired.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
 
 class SkipRequestSerializer(StrictSerializer):

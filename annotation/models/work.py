@@ -189,6 +189,7 @@ class Claim(models.Model):
         indexes = [
             models.Index(fields=["task", "status", "expires_at"], name="claim_slot_lookup"),
             models.Index(fields=["annotator", "status"], name="claim_annotator_status"),
+            models.Index(fields=["annotator", "task"], name="claim_annotator_task"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["task", "annotator"], name="claim_unique_annotator"),

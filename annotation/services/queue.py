@@ -127,24 +127,41 @@ def _candidates(batch: Batch, user: AbstractBaseUser, *, gold: bool, now) -> Que
 
 def _lock_first_free(batch: Batch, user: AbstractBaseUser, *, gold: bool, now) -> Task | None:
     """Locks the first task of the batch with a free slot for this annotator, skipping rows
-    other transactions hold. Re-counts after the lock: the candidate query's snapshot may
-    predate a claim committed just before the lock was granted."""
+    other transactions hold.
+
+    The search starts after the last task the annotator was given in this batch, so someone
+    working far ahead of the others does not re-scan every task they already judged; only
+    when nothing is free there does it look from the start again (a lease that lapsed or a
+    skip may have freed a slot behind them)."""
+    candidates = _candidates(batch, user, gold=gold, now=now)
+    last_given = (
+        Claim.objects.filter(annotator=user, task__batch=batch)
+        .order_by("-task_id")
+        .values("task_id")[:1]
+    )
+    after_last = candidates.filter(id__gt=Coalesce(Subquery(last_given), 0))
+    for scope in (after_last, candidates):
+        task = _first_free(scope, batch, gold=gold, now=now)
+        if task is not None:
+            return task
+    return None
+
+
+def _first_free(candidates: QuerySet[Task], batch: Batch, *, gold: bool, now) -> Task | None:
+    """Re-counts after the lock: the candidate query's snapshot may predate a claim that was
+    committed just before the lock was granted."""
     while True:
         task = (
-            _candidates(batch, user, gold=gold, now=now)
-            .select_for_update(skip_locked=True, no_key=True)
+            candidates.select_for_update(skip_locked=True, no_key=True)
             .only("id", "kind", "project_id", "batch_id", "is_gold")
             .first()
         )
-        if task is None:
-            return None
-        if gold:
+        if task is None or gold:
             return task
-        taken = Claim.objects.filter(_slot_holders(now), task=task).count()
-        if taken < batch.overlap:
+        if Claim.objects.filter(_slot_holders(now), task=task).count() < batch.overlap:
             return task
-        # Filled between the snapshot and the lock: mark nothing, just look further. The
-        # row stays locked until commit, so the next query skips it.
+        # Filled in the meantime. The row stays locked until commit, so the next query
+        # skips it.
 
 
 def _open_batches(user: AbstractBaseUser, project: Project) -> list[Batch]:
