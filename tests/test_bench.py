@@ -1,0 +1,51 @@
+"""The benchmarks keep working: each runs here in a smoke size and prints its JSON line.
+Nothing here asserts on time; the figures come from full runs by hand."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
+def test_queue_bench_smoke_run_over_assigns_nothing():
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    url = f"postgres://{db['USER']}@{host}:{port}/ftapp_bench_smoke"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/queue.py",
+            "--database-url",
+            url,
+            "--sizes",
+            "120",
+            "--concurrency",
+            "1,4",
+            "--judgments",
+            "20,60",
+            "--workers",
+            "2",
+            "--port",
+            "8719",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [(r["tasks"], r["concurrency"], r["judgments"]) for r in figures["results"]] == [
+        (120, 1, 20),
+        (120, 4, 60),
+    ]
+    assert all(not r["errors"] for r in figures["results"])
+    assert figures["over_assigned_tasks"] == 0
+    for run in figures["results"]:
+        assert run["claim_ms"]["n"] == run["judgments"] and run["claim_ms"]["p50"] > 0
