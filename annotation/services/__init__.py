@@ -1,3 +1,4 @@
+from annotation.services.imports import ImportReport, prompts_import, tasks_create_for_responses
 from annotation.services.projects import (
     api_token_create,
     api_token_revoke,
@@ -7,7 +8,6 @@ from annotation.services.projects import (
     project_create,
     project_update,
     prompt_records_load,
-    tasks_create_for_responses,
 )
 from annotation.services.queue import (
     AlreadyJudged,
@@ -21,6 +21,7 @@ from annotation.services.queue import (
 
 __all__ = [
     "AlreadyJudged",
+    "ImportReport",
     "NotClaimed",
     "SubmitResult",
     "api_token_create",
@@ -34,6 +35,7 @@ __all__ = [
     "project_create",
     "project_update",
     "prompt_records_load",
+    "prompts_import",
     "task_skip",
     "tasks_create_for_responses",
 ]

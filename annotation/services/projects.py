@@ -2,8 +2,9 @@
 human side goes through one function in this package, which the pages, the API, the CLI and
 the Celery tasks all call."""
 
+import io
+import json
 from collections.abc import Iterable
-from itertools import combinations
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -17,15 +18,12 @@ from annotation.models import (
     BatchAssignment,
     Guidelines,
     Membership,
-    Pairing,
     Project,
-    ProjectKind,
-    Prompt,
-    Response,
     Role,
     Task,
 )
 from annotation.models.tokens import TOKEN_PREFIX_LENGTH, hash_token_key, new_token_key
+from annotation.services.imports import ImportReport, prompts_import
 from ftapp.errors import Conflict, InvalidInput, NotFound
 
 User = get_user_model()
@@ -148,69 +146,19 @@ def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
     return token
 
 
-@transaction.atomic
-def prompt_records_load(*, project: Project, records: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """Stores records already in the SPEC's import shape (``id``, ``prompt`` or ``messages``,
-    ``system``, ``metadata``, ``responses``) and creates the tasks their responses call for.
-
-    Keyed by ``id``: a known prompt keeps its text, and only responses it does not already
-    have (same model, same text) are added.
-    """
-    counts = {"prompts": 0, "responses": 0, "tasks": 0}
+def prompt_records_load(*, project: Project, records: Iterable[dict[str, Any]]) -> ImportReport:
+    """Imports records given as Python objects (the demo, the tests), through the same
+    validation as a file; raises ``InvalidInput`` listing the errors if any record is bad."""
+    body = io.BytesIO()
     for record in records:
-        prompt, created = Prompt.objects.get_or_create(
-            project=project,
-            external_id=str(record["id"]),
-            defaults={
-                "text": record.get("prompt", "") if "messages" not in record else "",
-                "messages": record.get("messages"),
-                "system": record.get("system", ""),
-                "metadata": record.get("metadata", {}),
-            },
+        body.write(json.dumps(record).encode() + b"\n")
+    report = prompts_import(project=project, stream=body, name="records.jsonl")
+    if not report.ok:
+        raise InvalidInput(
+            "The records are not valid.",
+            fields={"records": [f"line {e.line}: {e.message}" for e in report.errors]},
         )
-        counts["prompts"] += created
-        existing = set(prompt.responses.values_list("model_name", "text"))
-        new_responses = [
-            Response(prompt=prompt, model_name=r["model"], text=r["text"])
-            for r in record.get("responses", [])
-            if (r["model"], r["text"]) not in existing
-        ]
-        for response in new_responses:
-            response.save()
-        counts["responses"] += len(new_responses)
-        counts["tasks"] += len(tasks_create_for_responses(project=project, prompt=prompt))
-    return counts
-
-
-def tasks_create_for_responses(*, project: Project, prompt: Prompt) -> list[Task]:
-    """The tasks a prompt's responses call for that do not exist yet: one per response in a
-    rating project; one per pair of responses from different models in a pairwise project
-    (every pair, or each model against the baseline)."""
-    responses = list(prompt.responses.order_by("id"))
-    if project.kind == ProjectKind.RATING:
-        wanted = [(r, None) for r in responses]
-    else:
-        pairs = [(a, b) for a, b in combinations(responses, 2) if a.model_name != b.model_name]
-        if project.pairing == Pairing.BASELINE:
-            baseline = project.baseline_model
-            pairs = [
-                (a, b) if a.model_name == baseline else (b, a)
-                for a, b in pairs
-                if baseline in (a.model_name, b.model_name)
-            ]
-        wanted = pairs
-    have = set(
-        Task.objects.filter(project=project, prompt=prompt).values_list(
-            "response_a_id", "response_b_id"
-        )
-    )
-    have |= {(b, a) for a, b in have if b is not None}
-    tasks = [
-        Task(project=project, kind=project.kind, prompt=prompt, response_a=a, response_b=b)
-        for a, b in wanted
-        if (a.pk, b.pk if b else None) not in have
-    ]
-    return Task.objects.bulk_create(tasks)
+    return report
 
 
 @transaction.atomic

@@ -22,7 +22,7 @@ def _violates(model, **fields):
 @pytest.fixture
 def rating_task(rating_project):
     response = ResponseFactory(prompt=PromptFactory(project=rating_project))
-    (task,) = tasks_create_for_responses(project=rating_project, prompt=response.prompt)
+    (task,) = tasks_create_for_responses(project=rating_project, responses=[response])
     return task
 
 
@@ -44,7 +44,7 @@ def test_judgment_has_a_rating_or_a_choice_not_both(rating_task, annotator):
 
 def test_idempotency_key_is_unique_per_annotator(rating_project, rating_task, annotator):
     other = ResponseFactory(prompt=rating_task.prompt)
-    (second,) = tasks_create_for_responses(project=rating_project, prompt=other.prompt)
+    (second,) = tasks_create_for_responses(project=rating_project, responses=[other])
     Judgment.objects.create(task=rating_task, annotator=annotator, rating=4, idempotency_key="k1")
     _violates(Judgment, task=second, annotator=annotator, rating=4, idempotency_key="k1")
     Judgment.objects.create(task=second, annotator=annotator, rating=4, idempotency_key="")
@@ -130,7 +130,9 @@ def test_pairwise_tasks_pair_different_models_once(pairwise_project):
     for model in ["base-v1", "ft-r1", "ft-r2"]:
         ResponseFactory(prompt=prompt, model_name=model)
     ResponseFactory(prompt=prompt, model_name="ft-r2", text="second sample of ft-r2")
-    tasks = tasks_create_for_responses(project=pairwise_project, prompt=prompt)
+    tasks = tasks_create_for_responses(
+        project=pairwise_project, responses=list(prompt.responses.all())
+    )
     pairs = {frozenset((t.response_a.model_name, t.response_b.model_name)) for t in tasks}
     assert pairs == {
         frozenset({"base-v1", "ft-r1"}),
@@ -138,7 +140,10 @@ def test_pairwise_tasks_pair_different_models_once(pairwise_project):
         frozenset({"ft-r1", "ft-r2"}),
     }
     assert len(tasks) == 5  # ft-r2 has two samples, each paired with base-v1 and ft-r1
-    assert tasks_create_for_responses(project=pairwise_project, prompt=prompt) == []
+    assert (
+        tasks_create_for_responses(project=pairwise_project, responses=list(prompt.responses.all()))
+        == []
+    )
 
 
 def test_baseline_pairing_puts_the_baseline_first(lead):
@@ -150,7 +155,7 @@ def test_baseline_pairing_puts_the_baseline_first(lead):
     prompt = PromptFactory(project=project)
     for model in ["ft-r1", "base-v1", "ft-r2"]:
         ResponseFactory(prompt=prompt, model_name=model)
-    tasks = tasks_create_for_responses(project=project, prompt=prompt)
+    tasks = tasks_create_for_responses(project=project, responses=list(prompt.responses.all()))
     assert sorted((t.response_a.model_name, t.response_b.model_name) for t in tasks) == [
         ("base-v1", "ft-r1"),
         ("base-v1", "ft-r2"),
