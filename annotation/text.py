@@ -2,16 +2,13 @@
 
 import hashlib
 import json
-import re
 import unicodedata
-
-_WHITESPACE = re.compile(r"\s+")
 
 
 def normalize_text(text: str) -> str:
     """Unicode NFKC, case-folded, whitespace collapsed: two prompts that differ only in
     spacing, case or compatibility characters count as the same prompt."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def conversation_hash(system: str, turns: list[dict[str, str]]) -> str:

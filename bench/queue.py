@@ -10,31 +10,22 @@ whether any task ever held more active claims plus judgments than its overlap.
 It creates (and drops first) the database named by --database-url.
 """
 
-import os
-import sys
-
-# This file is named queue.py, like the standard library module psycopg imports: keep its
-# folder off the import path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
 import argparse
 import http.client
 import json
+import os
 import random
 import subprocess
+import sys
 import threading
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import DEFAULT_DATABASE_URL, ROOT, fresh_django
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ftapp_bench")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--sizes", default="1000,100000", help="tasks per project")
     parser.add_argument("--concurrency", default="1,32", help="annotators working at once")
     parser.add_argument(
@@ -45,17 +36,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--port", type=int, default=8711)
     return parser.parse_args()
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -214,26 +194,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     levels = [int(c) for c in args.concurrency.split(",")]
     per_level = [int(j) for j in args.judgments.split(",")]
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": "bench-only-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "ftapp.settings",
-    }
-    env.pop("REDIS_URL", None)
-    os.environ.update(env)
-    recreate_database(args.database_url)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True
-    )
-
-    import django
-
-    django.setup()
+    env = fresh_django(args.database_url)
     from django.db import connection
 
     seeded = {}

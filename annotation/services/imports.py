@@ -15,6 +15,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import combinations
 from typing import IO, Any
 
@@ -106,7 +107,7 @@ class Record:
             self.messages if self.messages is not None else [{"role": "user", "content": self.text}]
         )
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return conversation_hash(self.system, self.turns())
 
