@@ -1,7 +1,10 @@
 """Reads: what a user may see, and the figures pages and the API show."""
 
+from datetime import timedelta
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from annotation.models import (
     BatchStatus,
@@ -144,4 +147,154 @@ def home_projects(*, user: AbstractBaseUser) -> list[dict]:
         else:
             figures = project_progress(project=project)
         rows.append({"project": project, "role": membership.role, "figures": figures})
+    return rows
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def gold_correct(task: Task, judgment: Judgment) -> bool:
+    """Whether a judgment of a gold task gives its expected answer. For pairwise, the gold
+    choice names the task's responses, the judgment's the screen: compare the resolved
+    winner."""
+    if task.kind == "rating":
+        return task.gold_rating_min <= judgment.rating <= task.gold_rating_max
+    if task.gold_choice in ("tie", "both_bad"):
+        return judgment.choice == task.gold_choice
+    expected = task.response_a_id if task.gold_choice == "A" else task.response_b_id
+    return judgment.chosen_response_id == expected
+
+
+def project_dashboard(*, project: Project, now=None) -> dict:
+    """Per batch and per annotator: judged, claimed, skipped, remaining, median seconds per
+    task, judgments in the last hour, gold accuracy."""
+    now = now or timezone.now()
+    hour_ago = now - timedelta(hours=1)
+    batches = []
+    for batch in project.batches.order_by("position", "id"):
+        tasks = Task.objects.filter(batch=batch)
+        claims = Claim.objects.filter(task__batch=batch)
+        counts = tasks.aggregate(
+            tasks=Count("id"),
+            complete=Count("id", filter=Q(is_complete=True)),
+            gold=Count("id", filter=Q(is_gold=True)),
+        )
+        slots = (counts["tasks"] - counts["gold"]) * batch.overlap
+        judged = Judgment.objects.filter(task__batch=batch, task__is_gold=False).count()
+        row = {
+            "batch": batch,
+            **counts,
+            "slots": slots,
+            "judged": judged,
+            "claimed": claims.filter(status=ClaimStatus.ACTIVE, expires_at__gt=now).count(),
+            "skipped": claims.filter(status=ClaimStatus.SKIPPED).count(),
+            "remaining": max(slots - judged, 0),
+            "annotators": list(
+                batch.assignments.order_by("annotator__username").values_list(
+                    "annotator__username", flat=True
+                )
+            ),
+        }
+        row["percent"] = round(100 * min(judged, slots) / slots) if slots else 0
+        batches.append(row)
+
+    memberships = {
+        m.user_id: m
+        for m in Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
+            "user"
+        )
+    }
+    per_user: dict[int, dict] = {
+        uid: {
+            "membership": m,
+            "judged": 0,
+            "last_hour": 0,
+            "durations": [],
+            "gold_judged": 0,
+            "gold_correct": 0,
+        }
+        for uid, m in memberships.items()
+    }
+    judgments = Judgment.objects.filter(task__project=project, annotator_id__in=memberships)
+    for judgment in judgments.select_related("task").only(
+        "annotator_id",
+        "created_at",
+        "duration_ms",
+        "rating",
+        "choice",
+        "chosen_response_id",
+        "task__kind",
+        "task__is_gold",
+        "task__gold_rating_min",
+        "task__gold_rating_max",
+        "task__gold_choice",
+        "task__response_a_id",
+        "task__response_b_id",
+    ):
+        row = per_user[judgment.annotator_id]
+        row["judged"] += 1
+        row["last_hour"] += judgment.created_at >= hour_ago
+        if judgment.duration_ms is not None:
+            row["durations"].append(judgment.duration_ms / 1000)
+        if judgment.task.is_gold:
+            row["gold_judged"] += 1
+            row["gold_correct"] += gold_correct(judgment.task, judgment)
+    claim_counts = Claim.objects.filter(task__project=project, annotator_id__in=memberships)
+    for uid, claimed, skipped in (
+        claim_counts.values("annotator_id")
+        .annotate(
+            claimed=Count("id", filter=Q(status=ClaimStatus.ACTIVE, expires_at__gt=now)),
+            skipped=Count("id", filter=Q(status=ClaimStatus.SKIPPED)),
+        )
+        .values_list("annotator_id", "claimed", "skipped")
+    ):
+        per_user[uid]["claimed"], per_user[uid]["skipped"] = claimed, skipped
+    annotators = []
+    for row in per_user.values():
+        membership = row.pop("membership")
+        durations = row.pop("durations")
+        row.setdefault("claimed", 0)
+        row.setdefault("skipped", 0)
+        row["username"] = membership.user.username
+        row["pseudonym"] = membership.pseudonym
+        row["excluded"] = membership.excluded_from_exports
+        row["median_seconds"] = _median(durations)
+        row["remaining"] = annotator_progress(project=project, user=membership.user)["remaining"]
+        row["gold_accuracy"] = (
+            row["gold_correct"] / row["gold_judged"] if row["gold_judged"] else None
+        )
+        annotators.append(row)
+    annotators.sort(key=lambda r: r["username"])
+    return {"batches": batches, "annotators": annotators, "generated_at": now}
+
+
+def conflicts(*, project: Project, include_adjudicated: bool = False) -> list[dict]:
+    """Tasks whose judgments disagree: ratings two or more apart, or pairwise verdicts that
+    differ (the winner, a tie or both bad)."""
+    tasks = Task.objects.filter(project=project, judgment_count__gte=2)
+    if not include_adjudicated:
+        tasks = tasks.filter(adjudication__isnull=True)
+    rows = []
+    by_task: dict[int, list[Judgment]] = {}
+    for judgment in Judgment.objects.filter(task__in=tasks).order_by("id"):
+        by_task.setdefault(judgment.task_id, []).append(judgment)
+    for task in tasks.select_related("prompt").order_by("id"):
+        judged = by_task.get(task.pk, [])
+        if task.kind == "rating":
+            ratings = [j.rating for j in judged]
+            disagree = bool(ratings) and max(ratings) - min(ratings) >= 2
+            summary = ", ".join(str(r) for r in ratings)
+        else:
+            verdicts = [j.chosen_response_id or j.choice for j in judged]
+            disagree = len(set(verdicts)) > 1
+            summary = f"{len(set(verdicts))} different verdicts"
+        if disagree:
+            rows.append({"task": task, "judgments": judged, "summary": summary})
     return rows

@@ -1,11 +1,24 @@
 from django.urls import path
 
-from annotation import views
+from annotation.views import annotator, lead
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("projects/<int:project_id>/queue/", views.queue, name="queue"),
-    path("projects/<int:project_id>/queue/undo/", views.queue_undo, name="queue-undo"),
-    path("tasks/<int:task_id>/judge/", views.task_judge, name="task-judge"),
-    path("tasks/<int:task_id>/skip/", views.task_skip_view, name="task-skip"),
+    path("", annotator.home, name="home"),
+    path("projects/<int:project_id>/queue/", annotator.queue, name="queue"),
+    path("projects/<int:project_id>/queue/undo/", annotator.queue_undo, name="queue-undo"),
+    path("tasks/<int:task_id>/judge/", annotator.task_judge, name="task-judge"),
+    path("tasks/<int:task_id>/skip/", annotator.task_skip_view, name="task-skip"),
+    path("projects/<int:project_id>/", lead.dashboard, name="project"),
+    path("projects/<int:project_id>/import/", lead.import_prompts, name="project-import"),
+    path("projects/<int:project_id>/batches/new/", lead.batch_new, name="batch-new"),
+    path("batches/<int:batch_id>/", lead.batch_detail, name="batch"),
+    path("projects/<int:project_id>/members/", lead.member_add, name="member-add"),
+    path(
+        "projects/<int:project_id>/members/<str:username>/exclusion/",
+        lead.member_exclusion,
+        name="member-exclusion",
+    ),
+    path("projects/<int:project_id>/conflicts/", lead.conflict_list, name="conflicts"),
+    path("tasks/<int:task_id>/review/", lead.task_review, name="task-review"),
+    path("projects/<int:project_id>/guidelines/", lead.guidelines_edit, name="guidelines"),
 ]

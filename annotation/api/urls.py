@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.api import imports, queue, views
+from annotation.api import batches, imports, queue, views
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
@@ -8,6 +8,11 @@ urlpatterns = [
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
     path(
         "projects/<int:project_id>/members/", views.MemberView.as_view(), name="api-project-members"
+    ),
+    path(
+        "projects/<int:project_id>/batches/",
+        batches.BatchListView.as_view(),
+        name="api-project-batches",
     ),
     path(
         "projects/<int:project_id>/import/", imports.ImportView.as_view(), name="api-project-import"

@@ -9,6 +9,7 @@ from annotation.models.project import (
 )
 from annotation.models.tokens import ApiToken
 from annotation.models.work import (
+    Adjudication,
     Batch,
     BatchAssignment,
     BatchStatus,
@@ -20,6 +21,7 @@ from annotation.models.work import (
 )
 
 __all__ = [
+    "Adjudication",
     "ApiToken",
     "Batch",
     "BatchAssignment",

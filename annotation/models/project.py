@@ -124,6 +124,9 @@ class Membership(models.Model):
         editable=False,
         help_text="Stable id that stands for the annotator in exports and the API.",
     )
+    excluded_from_exports = models.BooleanField(
+        default=False, help_text="A lead set this annotator's judgments aside for exports."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

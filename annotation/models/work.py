@@ -260,3 +260,35 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk} on task {self.task_id}"
+
+
+class Adjudication(models.Model):
+    """A lead's final label for a task whose judgments disagree; exports use it instead of
+    the judgments. For pairwise, ``choice`` A and B are the task's ``response_a`` and
+    ``response_b``, not screen positions."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="adjudication")
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    chosen_response = models.ForeignKey(
+        Response, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rejected_response = models.ForeignKey(
+        Response, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(rating__isnull=False, rating__gte=1, rating__lte=5) & Q(choice=""))
+                | (Q(rating__isnull=True) & Q(choice__in=Choice.values)),
+                name="adjudication_rating_xor_choice",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"adjudication of task {self.task_id}"

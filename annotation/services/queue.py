@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.models import (
+    Adjudication,
     Batch,
     BatchStatus,
     Choice,
@@ -420,6 +421,8 @@ def judgment_undo(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
     )
     if judgment is None:
         return None
+    if Adjudication.objects.filter(task_id=judgment.task_id).exists():
+        raise Conflict("A lead has adjudicated this task; the judgment can no longer be undone.")
     task, claim = judgment.task, judgment.claim
     judgment.delete()
     _count_judgment(task, task.batch.overlap if task.batch else None, -1)

@@ -1,0 +1,82 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.serializers import StrictSerializer
+from annotation.models import Batch
+from annotation.selectors import project_get_for_lead
+from annotation.services.leads import batch_cut
+
+
+class BatchFilterSerializer(StrictSerializer):
+    metadata = serializers.DictField(required=False, help_text="Prompt metadata key → value.")
+    model = serializers.CharField(required=False, help_text="A response's model name.")
+    unjudged = serializers.BooleanField(required=False, help_text="Only tasks never judged.")
+    gold = serializers.BooleanField(
+        required=False, allow_null=True, help_text="true: only gold; false: no gold."
+    )
+
+
+class BatchRequestSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    size = serializers.IntegerField(min_value=1)
+    annotators = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    filter = BatchFilterSerializer(required=False)
+    due_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class BatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    position = serializers.IntegerField()
+    overlap = serializers.IntegerField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.CharField()
+    tasks = serializers.IntegerField()
+    annotators = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+
+
+def batch_data(batch: Batch) -> dict:
+    return {
+        "id": batch.pk,
+        "name": batch.name,
+        "position": batch.position,
+        "overlap": batch.overlap,
+        "due_at": batch.due_at,
+        "status": batch.status,
+        "tasks": batch.tasks.count(),
+        "annotators": sorted(batch.assignments.values_list("annotator__username", flat=True)),
+        "created_at": batch.created_at,
+    }
+
+
+class BatchListView(APIView):
+    @extend_schema(responses=BatchSerializer(many=True), summary="The project's batches")
+    def get(self, request, project_id: int):
+        project = project_get_for_lead(user=request.user, project_id=project_id)
+        batches = project.batches.order_by("position", "id")
+        return Response(BatchSerializer([batch_data(b) for b in batches], many=True).data)
+
+    @extend_schema(
+        request=BatchRequestSerializer,
+        responses={201: BatchSerializer},
+        summary="Cut a batch from unbatched tasks and assign it",
+    )
+    def post(self, request, project_id: int):
+        serializer = BatchRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        batch = batch_cut(
+            by=request.user,
+            project_id=project_id,
+            name=data["name"],
+            size=data["size"],
+            annotators=data["annotators"],
+            overlap=data.get("overlap"),
+            filters=data.get("filter") or {},
+            due_at=data.get("due_at"),
+        )
+        return Response(BatchSerializer(batch_data(batch)).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,266 @@
+"""What a lead does to run a project: cut and assign batches, mark gold tasks, adjudicate
+conflicts, set annotators aside. Each function checks that the caller leads the project."""
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from annotation.models import (
+    Adjudication,
+    Batch,
+    BatchAssignment,
+    BatchStatus,
+    Choice,
+    Claim,
+    ClaimStatus,
+    Judgment,
+    Membership,
+    Project,
+    ProjectKind,
+    Role,
+    Task,
+)
+from annotation.selectors import project_get_for_lead
+from annotation.services.projects import batch_create
+from ftapp.errors import InvalidInput, NotFound
+
+User = get_user_model()
+FILTER_KEYS = {"metadata", "model", "unjudged", "gold"}
+
+
+def _annotators(project: Project, usernames: list[str]) -> list[AbstractBaseUser]:
+    users = list(User.objects.filter(username__in=usernames, is_active=True))
+    found = {u.username for u in users}
+    missing = [name for name in usernames if name not in found]
+    if missing:
+        message = f"No such user: {', '.join(missing)}."
+        raise InvalidInput(message, fields={"annotators": [message]})
+    return users
+
+
+def tasks_matching(*, project: Project, filters: dict[str, Any]) -> QuerySet[Task]:
+    """Unbatched tasks of the project that match a batch filter: ``metadata`` (key → value
+    of the prompt's metadata), ``model`` (a response's model), ``unjudged`` (no judgment
+    yet), ``gold`` (true: only gold tasks; false: no gold tasks)."""
+    unknown = sorted(set(filters) - FILTER_KEYS)
+    if unknown:
+        raise InvalidInput(
+            "Unknown filter.", fields={"filter": [f"Unknown key {k!r}." for k in unknown]}
+        )
+    tasks = Task.objects.filter(project=project, batch__isnull=True)
+    metadata = filters.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise InvalidInput("Bad filter.", fields={"filter": ["metadata must be an object."]})
+    for key, value in metadata.items():
+        tasks = tasks.filter(**{f"prompt__metadata__{key}": value})
+    if filters.get("model"):
+        model = filters["model"]
+        tasks = tasks.filter(Q(response_a__model_name=model) | Q(response_b__model_name=model))
+    if filters.get("unjudged"):
+        tasks = tasks.exclude(Exists(Judgment.objects.filter(task=OuterRef("pk"))))
+    if filters.get("gold") is not None:
+        tasks = tasks.filter(is_gold=bool(filters["gold"]))
+    return tasks.order_by("id")
+
+
+@transaction.atomic
+def batch_cut(
+    *,
+    by: AbstractBaseUser,
+    project_id: int,
+    name: str,
+    size: int,
+    annotators: list[str] = (),
+    overlap: int | None = None,
+    filters: dict[str, Any] | None = None,
+    due_at: datetime | None = None,
+) -> Batch:
+    """A new batch of up to ``size`` unbatched tasks matching ``filters``, in task order,
+    assigned to ``annotators`` (usernames of the project's annotators)."""
+    project = project_get_for_lead(user=by, project_id=project_id)
+    if size < 1:
+        raise InvalidInput("A batch needs at least one task.", fields={"size": ["At least 1."]})
+    ids = list(
+        tasks_matching(project=project, filters=filters or {})
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)[:size]
+    )
+    if not ids:
+        raise InvalidInput(
+            "No unbatched task matches.", fields={"filter": ["No unbatched task matches."]}
+        )
+    batch = batch_create(
+        project=project,
+        creator=by,
+        name=name,
+        tasks=Task.objects.filter(pk__in=ids),
+        annotators=_annotators(project, list(annotators)),
+        overlap=overlap,
+    )
+    if due_at is not None:
+        batch.due_at = due_at
+        batch.save(update_fields=["due_at"])
+    return batch
+
+
+def _lead_batch(by: AbstractBaseUser, batch_id: int) -> Batch:
+    batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
+    if batch is None:
+        raise NotFound("No such batch.")
+    project_get_for_lead(user=by, project_id=batch.project_id)
+    return batch
+
+
+@transaction.atomic
+def batch_assign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -> Batch:
+    """Adds annotators of the project to the batch."""
+    batch = _lead_batch(by, batch_id)
+    users = _annotators(batch.project, usernames)
+    members = set(
+        Membership.objects.filter(
+            project=batch.project, user__in=users, role=Role.ANNOTATOR
+        ).values_list("user_id", flat=True)
+    )
+    outsiders = [u.username for u in users if u.pk not in members]
+    if outsiders:
+        message = f"Not annotators of this project: {', '.join(outsiders)}."
+        raise InvalidInput(message, fields={"annotators": [message]})
+    BatchAssignment.objects.bulk_create(
+        [BatchAssignment(batch=batch, annotator=u) for u in users], ignore_conflicts=True
+    )
+    return batch
+
+
+@transaction.atomic
+def batch_unassign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -> Batch:
+    """Takes annotators off the batch. What they judged stays; their open leases in it end,
+    so the slots go back to the others."""
+    batch = _lead_batch(by, batch_id)
+    users = _annotators(batch.project, usernames)
+    BatchAssignment.objects.filter(batch=batch, annotator__in=users).delete()
+    Claim.objects.filter(task__batch=batch, annotator__in=users, status=ClaimStatus.ACTIVE).update(
+        status=ClaimStatus.RELEASED
+    )
+    return batch
+
+
+@transaction.atomic
+def batch_set_status(*, by: AbstractBaseUser, batch_id: int, status: str) -> Batch:
+    """Closing a batch takes its tasks out of every queue; reopening puts them back."""
+    if status not in BatchStatus.values:
+        raise InvalidInput("Unknown status.", fields={"status": [f"Use {BatchStatus.values}."]})
+    batch = _lead_batch(by, batch_id)
+    batch.status = status
+    batch.save(update_fields=["status"])
+    return batch
+
+
+def _lead_task(by: AbstractBaseUser, task_id: int) -> Task:
+    task = (
+        Task.objects.select_related("project", "response_a", "response_b")
+        .filter(pk=task_id)
+        .first()
+    )
+    if task is None:
+        raise NotFound("No such task.")
+    project_get_for_lead(user=by, project_id=task.project_id)
+    return task
+
+
+def _label(task: Task, rating: int | None, choice: str) -> dict[str, Any]:
+    """Checks a rating or a choice (A/B meaning the task's response_a/response_b) against
+    the task's kind."""
+    if task.kind == ProjectKind.RATING:
+        if rating is None or not 1 <= rating <= 5 or choice:
+            raise InvalidInput("Give a rating from 1 to 5.", fields={"rating": ["1 to 5."]})
+        return {"rating": rating, "choice": ""}
+    if rating is not None or choice not in Choice.values:
+        raise InvalidInput(
+            "Give a choice.", fields={"choice": [f"One of {', '.join(Choice.values)}."]}
+        )
+    return {"rating": None, "choice": choice}
+
+
+@transaction.atomic
+def task_set_gold(
+    *,
+    by: AbstractBaseUser,
+    task_id: int,
+    is_gold: bool,
+    rating_min: int | None = None,
+    rating_max: int | None = None,
+    choice: str = "",
+) -> Task:
+    """Marks a task gold with its expected answer (a rating range, or the expected choice
+    where A/B are the task's response_a/response_b), or unmarks it."""
+    task = _lead_task(by, task_id)
+    if not is_gold:
+        task.is_gold, task.gold_rating_min, task.gold_rating_max, task.gold_choice = (
+            False,
+            None,
+            None,
+            "",
+        )
+    elif task.kind == ProjectKind.RATING:
+        low, high = rating_min, rating_max if rating_max is not None else rating_min
+        if low is None or not (1 <= low <= high <= 5):
+            raise InvalidInput(
+                "Give the expected rating range within 1..5.",
+                fields={"rating_min": ["1 ≤ min ≤ max ≤ 5."]},
+            )
+        task.is_gold, task.gold_rating_min, task.gold_rating_max = True, low, high
+    else:
+        if choice not in Choice.values:
+            raise InvalidInput("Give the expected choice.", fields={"choice": list(Choice.values)})
+        task.is_gold, task.gold_choice = True, choice
+    # A gold task is shown to every annotator, so it is never complete.
+    task.is_complete = False if task.is_gold else task.is_complete
+    task.save()
+    return task
+
+
+@transaction.atomic
+def adjudication_record(
+    *,
+    by: AbstractBaseUser,
+    task_id: int,
+    rating: int | None = None,
+    choice: str = "",
+    note: str = "",
+) -> Adjudication:
+    """The lead's final label for the task; exports use it instead of the judgments."""
+    task = _lead_task(by, task_id)
+    label = _label(task, rating, choice)
+    chosen = rejected = None
+    if label["choice"] == Choice.A:
+        chosen, rejected = task.response_a, task.response_b
+    elif label["choice"] == Choice.B:
+        chosen, rejected = task.response_b, task.response_a
+    adjudication, _ = Adjudication.objects.update_or_create(
+        task=task,
+        defaults={
+            **label,
+            "lead": by,
+            "chosen_response": chosen,
+            "rejected_response": rejected,
+            "note": note.strip(),
+        },
+    )
+    return adjudication
+
+
+def membership_set_excluded(
+    *, by: AbstractBaseUser, project_id: int, username: str, excluded: bool
+) -> Membership:
+    """Sets an annotator's judgments aside for exports (or takes them back)."""
+    project = project_get_for_lead(user=by, project_id=project_id)
+    membership = Membership.objects.filter(project=project, user__username=username).first()
+    if membership is None:
+        raise InvalidInput("Not a member.", fields={"username": ["Not a member of the project."]})
+    membership.excluded_from_exports = excluded
+    membership.save(update_fields=["excluded_from_exports"])
+    return membership
