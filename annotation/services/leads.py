@@ -86,7 +86,7 @@ def batch_cut(
         raise InvalidInput("A batch needs at least one task.", fields={"size": ["At least 1."]})
     ids = list(
         tasks_matching(project=project, filters=filters or {})
-        .select_for_update(skip_locked=True)
+        .select_for_update(skip_locked=True, of=("self",))
         .values_list("id", flat=True)[:size]
     )
     if not ids:

@@ -1,0 +1,207 @@
+"""Who may do what: every page and API endpoint × every role → the expected status.
+
+A new URL pattern fails ``test_every_endpoint_is_in_the_matrix`` until it is added here."""
+
+import json
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from annotation.models import Batch, Task
+from annotation.services import claim_next
+from tests.annotation.test_queue import assign, make_project
+from tests.factories import AnnotatorFactory, LeadFactory, UserFactory
+
+ROLES = ("anonymous", "outsider", "annotator", "lead")
+RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
+
+# name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch
+API = {
+    "api-token": (
+        "post",
+        "/api/v1/auth/token/",
+        {"username": "x", "password": "y"},
+        dict.fromkeys(ROLES, 400),
+    ),
+    "api-projects": (
+        "get",
+        "/api/v1/projects/",
+        None,
+        {"anonymous": 401, "outsider": 200, "annotator": 200, "lead": 200},
+    ),
+    "api-projects:post": (
+        "post",
+        "/api/v1/projects/",
+        {"name": "N", "kind": "rating"},
+        {"anonymous": 401, "outsider": 403, "annotator": 403, "lead": 201},
+    ),
+    "api-project": (
+        "get",
+        "/api/v1/projects/{p}/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 200},
+    ),
+    "api-project:patch": (
+        "patch",
+        "/api/v1/projects/{p}/",
+        {"overlap": 2},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-members": (
+        "post",
+        "/api/v1/projects/{p}/members/",
+        {"username": "spare", "role": "annotator"},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-import": (
+        "post",
+        "/api/v1/projects/{p}/import/",
+        RECORD,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-batches": (
+        "get",
+        "/api/v1/projects/{p}/batches/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-batches:post": (
+        "post",
+        "/api/v1/projects/{p}/batches/",
+        {"name": "B2", "size": 1},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 201},
+    ),
+    "api-queue-next": (
+        "post",
+        "/api/v1/projects/{p}/queue/next/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 403},
+    ),
+    "api-queue-undo": (
+        "post",
+        "/api/v1/projects/{p}/queue/undo/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 204, "lead": 403},
+    ),
+    "api-judge": (
+        "post",
+        "/api/v1/tasks/{t}/judgments/",
+        {"rating": 3},
+        {"anonymous": 401, "outsider": 404, "annotator": 201, "lead": 403},
+    ),
+    "api-skip": (
+        "post",
+        "/api/v1/tasks/{t}/skip/",
+        {"reason": "unsure"},
+        {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 403},
+    ),
+    "api-schema": ("get", "/api/schema/", None, dict.fromkeys(ROLES, 200)),
+    "api-docs": ("get", "/api/docs/", None, dict.fromkeys(ROLES, 200)),
+}
+LEAD_PAGE = {"anonymous": 302, "outsider": 404, "annotator": 403, "lead": 200}
+LEAD_ACTION = {"anonymous": 302, "outsider": 404, "annotator": 403, "lead": 302}
+PAGES = {
+    "home": ("get", "/", None, {"anonymous": 302, "outsider": 200, "annotator": 200, "lead": 200}),
+    "login": (
+        "get",
+        "/login/",
+        None,
+        {"anonymous": 200, "outsider": 302, "annotator": 302, "lead": 302},
+    ),
+    "logout": ("post", "/logout/", None, dict.fromkeys(ROLES, 302)),
+    "healthz": ("get", "/healthz/", None, dict.fromkeys(ROLES, 200)),
+    "queue": (
+        "get",
+        "/projects/{p}/queue/",
+        None,
+        {"anonymous": 302, "outsider": 404, "annotator": 200, "lead": 403},
+    ),
+    "queue-undo": (
+        "post",
+        "/projects/{p}/queue/undo/",
+        None,
+        {"anonymous": 302, "outsider": 404, "annotator": 302, "lead": 403},
+    ),
+    "task-judge": (
+        "post",
+        "/tasks/{t}/judge/",
+        {"rating": "3"},
+        {"anonymous": 302, "outsider": 404, "annotator": 302, "lead": 403},
+    ),
+    "task-skip": (
+        "post",
+        "/tasks/{t}/skip/",
+        {"reason": "unsure"},
+        {"anonymous": 302, "outsider": 404, "annotator": 302, "lead": 403},
+    ),
+    "project": ("get", "/projects/{p}/", None, LEAD_PAGE),
+    "project-import": ("get", "/projects/{p}/import/", None, LEAD_PAGE),
+    "batch-new": ("get", "/projects/{p}/batches/new/", None, LEAD_PAGE),
+    "batch": ("get", "/batches/{b}/", None, LEAD_PAGE),
+    "member-add": (
+        "post",
+        "/projects/{p}/members/",
+        {"username": "spare", "role": "annotator"},
+        LEAD_ACTION,
+    ),
+    "member-exclusion": (
+        "post",
+        "/projects/{p}/members/spare/exclusion/",
+        {"excluded": "1"},
+        LEAD_ACTION,
+    ),
+    "conflicts": ("get", "/projects/{p}/conflicts/", None, LEAD_PAGE),
+    "task-review": ("get", "/tasks/{t}/review/", None, LEAD_PAGE),
+    "guidelines": ("get", "/projects/{p}/guidelines/", None, LEAD_PAGE),
+}
+MATRIX = {**API, **PAGES}
+
+
+@pytest.fixture
+def world(db):
+    lead = LeadFactory()
+    annotator = AnnotatorFactory()
+    UserFactory(username="spare")
+    project = make_project(lead, prompts=3)
+    batch = assign(project, [annotator], tasks=Task.objects.filter(project=project)[:2])
+    claim = claim_next(user=annotator, project_id=project.pk)
+    users = {"anonymous": None, "outsider": UserFactory(), "annotator": annotator, "lead": lead}
+    return {"users": users, "p": project.pk, "t": claim.task_id, "b": batch.pk}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_permission_matrix(world, name, role):
+    method, path, payload, expected = MATRIX[name]
+    client = APIClient()
+    user = world["users"][role]
+    if user is not None:
+        client.force_login(user)
+    url = path.format(p=world["p"], t=world["t"], b=world["b"])
+    if name in PAGES:
+        response = getattr(client, method)(url, payload or {})
+    elif isinstance(payload, str):
+        response = client.post(url, data=payload, content_type="application/x-ndjson")
+    else:
+        response = getattr(client, method)(url, payload, format="json")
+    assert response.status_code == expected[role], (name, role, response.content[:300])
+    assert Batch.objects.filter(pk=world["b"]).exists()
+
+
+def _names(patterns, prefix="") -> set[str]:
+    names = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name == "admin":
+                continue
+            names |= _names(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(pattern.name)
+    return names
+
+
+def test_every_endpoint_is_in_the_matrix():
+    covered = {name.split(":")[0] for name in MATRIX}
+    missing = _names(get_resolver().url_patterns) - covered
+    assert not missing, f"add these to the permission matrix: {sorted(missing)}"
