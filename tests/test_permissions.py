@@ -136,6 +136,13 @@ PAGES = {
         {"anonymous": 302, "outsider": 404, "annotator": 302, "lead": 403},
     ),
     "project": ("get", "/projects/{p}/", None, LEAD_PAGE),
+    "project-new": (
+        "get",
+        "/projects/new/",
+        None,
+        {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 200},
+    ),
+    "project-settings": ("post", "/projects/{p}/settings/", {"gold_rate": "0.1"}, LEAD_ACTION),
     "project-import": ("get", "/projects/{p}/import/", None, LEAD_PAGE),
     "batch-new": ("get", "/projects/{p}/batches/new/", None, LEAD_PAGE),
     "batch": ("get", "/batches/{b}/", None, LEAD_PAGE),

@@ -9,13 +9,23 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from annotation.models import Batch, BatchStatus, Choice, Membership, Role, Task
+from annotation.models import (
+    Batch,
+    BatchStatus,
+    Choice,
+    Membership,
+    Pairing,
+    ProjectKind,
+    Role,
+    Task,
+)
 from annotation.selectors import (
     NotALead,
     NotAMember,
@@ -25,7 +35,13 @@ from annotation.selectors import (
     project_get_for_lead,
     project_progress,
 )
-from annotation.services import guidelines_publish, membership_set, prompts_import
+from annotation.services import (
+    guidelines_publish,
+    membership_set,
+    project_create,
+    project_update,
+    prompts_import,
+)
 from annotation.services.leads import (
     adjudication_record,
     batch_assign,
@@ -57,6 +73,13 @@ def lead_page(view):
     return wrapper
 
 
+def _float(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+
+
 def _int(raw: str | None) -> int | None:
     try:
         return int(raw) if raw not in (None, "") else None
@@ -64,9 +87,53 @@ def _int(raw: str | None) -> int | None:
         return None
 
 
+@login_required
+def project_new(request):
+    if not request.user.has_perm("annotation.add_project"):
+        raise PermissionDenied("You may not create projects; ask an admin for that permission.")
+    context = {"values": request.POST, "kinds": ProjectKind.choices}
+    if request.method == "POST":
+        try:
+            project = project_create(
+                creator=request.user,
+                name=request.POST.get("name", "").strip(),
+                kind=request.POST.get("kind", ""),
+                overlap=_int(request.POST.get("overlap")) or 1,
+                guidelines=request.POST.get("guidelines", ""),
+            )
+        except (DomainError, ValidationError) as error:
+            context["error"] = getattr(error, "message", None) or "; ".join(error.messages)
+        else:
+            messages.success(request, f"Project {project.name!r} created; import prompts next.")
+            return redirect("project-import", project_id=project.pk)
+    return render(request, "annotation/lead/project_new.html", context)
+
+
+@lead_page
+@require_POST
+def project_settings(request, project):
+    changes = {
+        "overlap": _int(request.POST.get("overlap")),
+        "lease_minutes": _int(request.POST.get("lease_minutes")),
+        "gold_rate": _float(request.POST.get("gold_rate")),
+        "pairing": request.POST.get("pairing") or None,
+        "baseline_model": request.POST.get("baseline_model", "").strip(),
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    try:
+        with transaction.atomic():
+            project_update(project=project, editor=request.user, **changes)
+    except (DomainError, ValidationError) as error:
+        messages.error(request, getattr(error, "message", None) or "; ".join(error.messages))
+    else:
+        messages.success(request, "Settings saved.")
+    return redirect("project", project_id=project.pk)
+
+
 @lead_page
 def dashboard(request, project):
     context = {
+        "pairings": Pairing.choices,
         "project": project,
         "figures": project_dashboard(project=project),
         "progress": project_progress(project=project),

@@ -323,3 +323,33 @@ def test_import_page_reports_then_imports(client, lead, rating_project):
     response = client.post(url, {"token": token})
     assert response.status_code == 302 and rating_project.prompts.count() == 1
     assert client.post(url, {"token": token}).status_code == 302  # the upload is gone: a message
+
+
+def test_new_project_and_settings_pages(client, lead):
+    client.force_login(lead)
+    response = client.post(
+        reverse("project-new"), {"name": "Claims QA", "kind": "pairwise", "overlap": "3"}
+    )
+    project = Membership.objects.get(user=lead, project__name="Claims QA").project
+    assert response.url == reverse("project-import", args=[project.pk])
+    assert (project.kind, project.overlap) == ("pairwise", 3)
+    client.post(
+        reverse("project-settings", args=[project.pk]),
+        {
+            "gold_rate": "0.2",
+            "lease_minutes": "30",
+            "pairing": "baseline",
+            "baseline_model": "base-v1",
+        },
+    )
+    project.refresh_from_db()
+    assert (project.gold_rate, project.lease_minutes, project.baseline_model) == (
+        0.2,
+        30,
+        "base-v1",
+    )
+    page = client.post(
+        reverse("project-settings", args=[project.pk]), {"gold_rate": "7"}, follow=True
+    )
+    project.refresh_from_db()
+    assert b"less than or equal to 1" in page.content and project.gold_rate == 0.2
