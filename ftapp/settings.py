@@ -95,17 +95,7 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Server-side parameters let psycopg prepare the statements a process runs repeatedly,
-    # which saves PostgreSQL re-planning the queue's queries on every request. Set
-    # DATABASE_PREPARE_THRESHOLD=0 (never prepare) behind a transaction-pooling PgBouncer
-    # older than 1.21.
-    _prepare = env_int("DATABASE_PREPARE_THRESHOLD", 5)
-    DATABASES["default"]["OPTIONS"] = {
-        "server_side_binding": True,
-        "prepare_threshold": _prepare or None,
-    }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A busy timeout lets the demo's web requests and in-process tasks share the file.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

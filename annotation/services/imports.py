@@ -21,8 +21,8 @@ from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 
+from annotation.bulk import bulk_insert
 from annotation.models import Judgment, Pairing, Project, ProjectKind, Prompt, Response, Task
 from annotation.selectors import project_get_for_lead
 from annotation.text import conversation_hash, normalize_text
@@ -420,13 +420,20 @@ def _store(project: Project, records: list[Record], report: ImportReport) -> Non
             merged[record.external_id].responses.extend(record.responses)
         else:
             merged[record.external_id] = record
-    judged = Judgment.objects.filter(task__prompt=OuterRef("pk"))
     existing = {
-        p.external_id: p
-        for p in Prompt.objects.filter(project=project, external_id__in=merged).annotate(
-            judged=Exists(judged)
-        )
+        p.external_id: p for p in Prompt.objects.filter(project=project, external_id__in=merged)
     }
+    differing = [
+        p.pk
+        for external_id, p in existing.items()
+        if (p.content_hash, p.metadata)
+        != (merged[external_id].content_hash, merged[external_id].metadata)
+    ]
+    judged = set(
+        Judgment.objects.filter(task__prompt_id__in=differing).values_list(
+            "task__prompt_id", flat=True
+        )
+    )
     new_prompts, changed = [], []
     for external_id, record in merged.items():
         prompt = existing.get(external_id)
@@ -446,7 +453,7 @@ def _store(project: Project, records: list[Record], report: ImportReport) -> Non
         same = (prompt.content_hash, prompt.metadata) == (record.content_hash, record.metadata)
         if same:
             continue
-        if prompt.judged:
+        if prompt.pk in judged:
             report.prompts_kept += 1
             report.warn(
                 record.line,
@@ -458,7 +465,7 @@ def _store(project: Project, records: list[Record], report: ImportReport) -> Non
         prompt.system, prompt.metadata = record.system, record.metadata
         prompt.content_hash = record.content_hash
         changed.append(prompt)
-    Prompt.objects.bulk_create(new_prompts)
+    bulk_insert(Prompt, new_prompts)
     Prompt.objects.bulk_update(
         changed, ["text", "messages", "system", "metadata", "content_hash", "updated_at"]
     )
@@ -467,7 +474,9 @@ def _store(project: Project, records: list[Record], report: ImportReport) -> Non
     prompts = {p.external_id: p for p in [*existing.values(), *new_prompts]}
 
     have: dict[int, set[tuple[str, str]]] = {}
-    for prompt_id, model, text in Response.objects.filter(prompt__in=prompts.values()).values_list(
+    # Only prompts that were already stored can have responses; new ones are not looked up,
+    # which keeps each chunk's queries independent of how much the import has written.
+    for prompt_id, model, text in Response.objects.filter(prompt__in=existing.values()).values_list(
         "prompt_id", "model_name", "text"
     ):
         have.setdefault(prompt_id, set()).add((model, normalize_text(text)))
@@ -488,23 +497,30 @@ def _store(project: Project, records: list[Record], report: ImportReport) -> Non
                     generation=response["metadata"],
                 )
             )
-    Response.objects.bulk_create(new_responses)
+    bulk_insert(Response, new_responses)
     report.responses += len(new_responses)
     if new_responses:
-        report.tasks += len(tasks_create_for_responses(project=project, responses=new_responses))
+        created = tasks_create_for_responses(
+            project=project, responses=new_responses, new_prompts={p.pk for p in new_prompts}
+        )
+        report.tasks += len(created)
 
 
-def tasks_create_for_responses(*, project: Project, responses: list[Response]) -> list[Task]:
+def tasks_create_for_responses(
+    *, project: Project, responses: list[Response], new_prompts: set[int] = frozenset()
+) -> list[Task]:
     """The tasks these responses call for that do not exist yet: one per response in a rating
     project; in a pairwise project one per pair of one of them with another model's response
     to the same prompt (every pair, or only pairs with the baseline model first, per the
-    project's pairing)."""
+    project's pairing). ``new_prompts`` are prompts created along with these responses: they
+    have no other responses and no tasks, so they are not looked up."""
     if not responses:
         return []
     prompt_ids = {r.prompt_id for r in responses}
+    stored = prompt_ids - set(new_prompts)
     have = {
         frozenset(pair) - {None}
-        for pair in Task.objects.filter(project=project, prompt_id__in=prompt_ids).values_list(
+        for pair in Task.objects.filter(project=project, prompt_id__in=stored).values_list(
             "response_a_id", "response_b_id"
         )
     }
@@ -514,14 +530,15 @@ def tasks_create_for_responses(*, project: Project, responses: list[Response]) -
             for r in responses
             if frozenset({r.pk}) not in have
         ]
-        return Task.objects.bulk_create(tasks)
+        bulk_insert(Task, tasks)
+        return tasks
     given = {r.pk for r in responses}
     by_prompt: dict[int, list[Response]] = {}
-    siblings = Response.objects.filter(prompt_id__in=prompt_ids).only(
-        "id", "prompt_id", "model_name"
-    )
-    for response in siblings.order_by("id"):
+    siblings = Response.objects.filter(prompt_id__in=stored).only("id", "prompt_id", "model_name")
+    for response in [*siblings.exclude(pk__in=given), *responses]:
         by_prompt.setdefault(response.prompt_id, []).append(response)
+    for group in by_prompt.values():
+        group.sort(key=lambda r: r.pk)
     tasks = []
     for prompt_id, group in by_prompt.items():
         for a, b in combinations(group, 2):
@@ -543,4 +560,5 @@ def tasks_create_for_responses(*, project: Project, responses: list[Response]) -
                     response_b=b,
                 )
             )
-    return Task.objects.bulk_create(tasks)
+    bulk_insert(Task, tasks)
+    return tasks
