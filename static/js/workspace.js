@@ -119,9 +119,6 @@
     if (!ws) return;
     ws.dataset.startedMs = String(Date.now());
     showGuidelines(guidelinesOpen);
-    if (document.activeElement && document.activeElement !== document.body) {
-      document.activeElement.blur();
-    }
   }
   document.addEventListener("htmx:afterSettle", onTaskShown);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onTaskShown);
