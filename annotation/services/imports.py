@@ -346,7 +346,9 @@ def _warn_about(record: Record, report: ImportReport, seen_content: dict[str, in
         report.warn(record.line, "Some responses are identical to each other.", "responses")
 
 
-def _validated(stream: IO[bytes], fmt: str, report: ImportReport) -> Iterator[Record]:
+def _validated(
+    stream: IO[bytes], fmt: str, report: ImportReport, *, warn: bool = True
+) -> Iterator[Record]:
     first_line: dict[str, tuple[int, str]] = {}
     seen_content: dict[str, int] = {}
     for number, obj, problem in _raw_records(stream, fmt):
@@ -375,7 +377,8 @@ def _validated(stream: IO[bytes], fmt: str, report: ImportReport) -> Iterator[Re
                 continue
         else:
             first_line[record.external_id] = (number, record.content_hash)
-            _warn_about(record, report, seen_content)
+            if warn:
+                _warn_about(record, report, seen_content)
         yield record
 
 
@@ -402,7 +405,7 @@ def prompts_import(
         return report
     with transaction.atomic():
         chunk: list[Record] = []
-        for record in _validated(stream, fmt, ImportReport()):
+        for record in _validated(stream, fmt, ImportReport(), warn=False):
             chunk.append(record)
             if len(chunk) >= CHUNK:
                 _store(project, chunk, report)
