@@ -110,5 +110,5 @@ class MemberView(APIView):
         project = project_get_for_lead(user=request.user, project_id=project_id)
         serializer = MemberRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = membership_set(project=project, **serializer.validated_data)
+        membership = membership_set(project=project, by=request.user, **serializer.validated_data)
         return Response(MemberSerializer(membership).data)

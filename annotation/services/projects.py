@@ -23,6 +23,7 @@ from annotation.models import (
     Task,
 )
 from annotation.models.tokens import TOKEN_PREFIX_LENGTH, hash_token_key, new_token_key
+from annotation.selectors import project_get_for_lead
 from annotation.services.imports import ImportReport, prompts_import
 from ftapp.errors import Conflict, InvalidInput, NotFound
 
@@ -108,8 +109,13 @@ def guidelines_publish(
     )
 
 
-def membership_set(*, project: Project, username: str, role: str) -> Membership:
-    """Adds a user to a project, or changes their role there."""
+def membership_set(
+    *, project: Project, username: str, role: str, by: AbstractBaseUser | None = None
+) -> Membership:
+    """Adds a user to a project, or changes their role there. ``by``, the user asking, must
+    lead the project; ``None`` is a command run on the server."""
+    if by is not None:
+        project_get_for_lead(user=by, project_id=project.pk)
     if role not in Role.values:
         raise InvalidInput("Unknown role.", fields={"role": [f"Use one of {Role.values}."]})
     user = User.objects.filter(username=username, is_active=True).first()

@@ -302,6 +302,7 @@ def batch_detail(request, batch_id: int):
 def member_add(request, project):
     try:
         membership_set(
+            by=request.user,
             project=project,
             username=request.POST.get("username", "").strip(),
             role=request.POST.get("role", Role.ANNOTATOR),
