@@ -24,7 +24,12 @@ class ModelEndpoint(models.Model):
     )
     api_key_env = models.CharField(max_length=100, blank=True, validators=[ENV_VAR_NAME])
     max_concurrency = models.PositiveSmallIntegerField(
-        default=4, validators=[MinValueValidator(1), MaxValueValidator(256)]
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(256)],
+        help_text="Requests in flight at once to this endpoint, across all workers.",
+    )
+    timeout_seconds = models.PositiveSmallIntegerField(
+        default=120, validators=[MinValueValidator(1), MaxValueValidator(3600)]
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -60,3 +65,88 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} on {self.queue}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TaskCreation(models.TextChoices):
+    ON_FINISH = "on_finish", "When the run finishes"
+    AS_ARRIVE = "as_arrive", "As responses arrive"
+
+
+class GenerationRun(models.Model):
+    """Prompts × model endpoints × samples, executed by workers on the ``generation`` queue."""
+
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="generation_runs"
+    )
+    endpoints = models.ManyToManyField(ModelEndpoint, related_name="runs")
+    samples = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    params = models.JSONField(default=dict, blank=True, help_text="Overrides of the defaults.")
+    selection = models.JSONField(default=dict, blank=True, help_text="Which prompts, as asked.")
+    create_tasks = models.CharField(
+        max_length=16, choices=TaskCreation.choices, default=TaskCreation.ON_FINISH
+    )
+    target_batch = models.ForeignKey(
+        "annotation.Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    tasks_created = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"generation run {self.pk}"
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class GenerationItem(models.Model):
+    """One request: a prompt, an endpoint, a sample. Unique, so a redelivered Celery task
+    finds the item done and creates no second response."""
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="items")
+    prompt = models.ForeignKey("annotation.Prompt", on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+")
+    sample = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    response = models.OneToOneField(
+        "annotation.Response", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    tokens_in = models.PositiveIntegerField(null=True, blank=True)
+    tokens_out = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    finish_reason = models.CharField(max_length=50, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "status"], name="generation_item_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "prompt", "endpoint", "sample"], name="generation_item_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} of run {self.run_id}"

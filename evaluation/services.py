@@ -1,8 +1,30 @@
-"""Writes on the model side."""
+"""Writes on the model side: model endpoints, generation runs and their items."""
 
 from datetime import datetime
+from typing import Any
 
-from evaluation.models import WorkerHeartbeat
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation.models import Prompt, Response, Task
+from annotation.selectors import project_get_for_lead
+from annotation.services import tasks_create_for_responses
+from evaluation.client import ModelCallFailed, chat_completion
+from evaluation.limiter import endpoint_slot
+from evaluation.models import (
+    GenerationItem,
+    GenerationRun,
+    ItemStatus,
+    ModelEndpoint,
+    RunStatus,
+    TaskCreation,
+    WorkerHeartbeat,
+)
+from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+PARAM_KEYS = {"temperature", "top_p", "max_tokens", "seed", "stop", "system"}
 
 
 def worker_heartbeat_record(*, queue: str, hostname: str, seen_at: datetime) -> WorkerHeartbeat:
@@ -10,3 +32,245 @@ def worker_heartbeat_record(*, queue: str, hostname: str, seen_at: datetime) -> 
         queue=queue, hostname=hostname, defaults={"seen_at": seen_at}
     )
     return heartbeat
+
+
+def _check_params(params: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(params) - PARAM_KEYS)
+    if unknown:
+        raise InvalidInput(
+            "Unknown parameters.",
+            fields={"params": [f"Unknown {k!r}; use {sorted(PARAM_KEYS)}." for k in unknown]},
+        )
+    return params
+
+
+def model_endpoint_create(*, by: AbstractBaseUser, **fields: Any) -> ModelEndpoint:
+    """Registers a model endpoint. The API key is named by an environment variable, never
+    given: ``api_key_env``."""
+    if not by.has_perm("evaluation.add_modelendpoint"):
+        raise Forbidden("You may not register models; ask an admin for that permission.")
+    _check_params(fields.get("params") or {})
+    endpoint = ModelEndpoint(created_by=by, **fields)
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint]):
+    prompts = Prompt.objects.filter(project=project)
+    scope = selection.get("scope", "all")
+    if scope == "batch":
+        prompts = prompts.filter(tasks__batch_id=selection.get("batch_id")).distinct()
+    elif scope == "metadata":
+        for key, value in (selection.get("metadata") or {}).items():
+            prompts = prompts.filter(**{f"metadata__{key}": value})
+    elif scope == "missing":
+        names = [e.name for e in endpoints]
+        prompts = prompts.exclude(responses__model_name__in=names)
+    elif scope != "all":
+        raise InvalidInput(
+            "Unknown prompt selection.", fields={"prompts": ["all, batch, metadata or missing."]}
+        )
+    return prompts.order_by("id")
+
+
+@transaction.atomic
+def generation_run_start(
+    *,
+    by: AbstractBaseUser,
+    project_id: int,
+    endpoint_ids: list[int],
+    samples: int = 1,
+    params: dict[str, Any] | None = None,
+    selection: dict[str, Any] | None = None,
+    create_tasks: str = TaskCreation.ON_FINISH,
+    target_batch_id: int | None = None,
+) -> GenerationRun:
+    """Creates a run with one item per prompt × endpoint × sample and queues it."""
+    project = project_get_for_lead(user=by, project_id=project_id)
+    endpoints = list(ModelEndpoint.objects.filter(pk__in=endpoint_ids))
+    if not endpoints or len(endpoints) != len(set(endpoint_ids)):
+        raise InvalidInput("Unknown model.", fields={"models": ["Give registered model ids."]})
+    if not 1 <= samples <= 20:
+        raise InvalidInput("1 to 20 samples.", fields={"samples": ["1 to 20."]})
+    if create_tasks not in TaskCreation.values:
+        raise InvalidInput("Unknown option.", fields={"create_tasks": TaskCreation.values})
+    batch = None
+    if target_batch_id is not None:
+        batch = project.batches.filter(pk=target_batch_id).first()
+        if batch is None:
+            raise InvalidInput("No such batch.", fields={"batch": ["Not a batch of the project."]})
+    selection = selection or {"scope": "all"}
+    prompt_ids = list(_prompts(project, selection, endpoints).values_list("id", flat=True))
+    if not prompt_ids:
+        raise InvalidInput("No prompt matches.", fields={"prompts": ["No prompt matches."]})
+    run = GenerationRun.objects.create(
+        project=project,
+        samples=samples,
+        params=_check_params(params or {}),
+        selection=selection,
+        create_tasks=create_tasks,
+        target_batch=batch,
+        created_by=by,
+    )
+    run.endpoints.set(endpoints)
+    GenerationItem.objects.bulk_create(
+        GenerationItem(run=run, prompt_id=p, endpoint=e, sample=s)
+        for p in prompt_ids
+        for e in endpoints
+        for s in range(samples)
+    )
+    transaction.on_commit(lambda: _dispatch(run.pk))
+    return run
+
+
+def _dispatch(run_id: int) -> None:
+    from evaluation.tasks import dispatch_run
+
+    dispatch_run.delay(run_id)
+
+
+def run_chunks(*, run_id: int, size: int = 10) -> list[list[int]]:
+    """Marks the run running and splits its pending items into chunks for the workers."""
+    now = timezone.now()
+    GenerationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=now
+    )
+    ids = list(
+        GenerationItem.objects.filter(run_id=run_id, status=ItemStatus.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _messages(prompt: Prompt, params: dict[str, Any]) -> list[dict[str, str]]:
+    system = params.get("system", prompt.system)
+    return ([{"role": "system", "content": system}] if system else []) + prompt.turns()
+
+
+def generation_item_process(*, item_id: int) -> GenerationItem | None:
+    """Calls the model for one pending item and stores its response, exactly once: the item
+    row is locked and re-checked before the response is written."""
+    item = (
+        GenerationItem.objects.select_related("run", "endpoint", "prompt")
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None or item.status != ItemStatus.PENDING:
+        return item
+    run, endpoint = item.run, item.endpoint
+    if GenerationRun.objects.filter(pk=run.pk, status=RunStatus.CANCELLED).exists():
+        return item
+    params = {**endpoint.params, **run.params}
+    request = {k: v for k, v in params.items() if k != "system"}
+    if "seed" in params or run.samples > 1:
+        # Samples are separate requests: servers such as llama.cpp ignore n.
+        request["seed"] = int(params.get("seed", 0)) + item.sample
+    lease = endpoint.timeout_seconds * 8 + 60
+    try:
+        with endpoint_slot(endpoint.pk, endpoint.max_concurrency, lease):
+            completion = chat_completion(
+                base_url=endpoint.base_url,
+                model=endpoint.model,
+                messages=_messages(item.prompt, params),
+                params=request,
+                api_key_env=endpoint.api_key_env,
+                timeout=endpoint.timeout_seconds,
+            )
+    except ModelCallFailed as failure:
+        GenerationItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
+            status=ItemStatus.FAILED, error=str(failure)[:2000], attempts=failure.attempts
+        )
+        return item
+    with transaction.atomic():
+        locked = GenerationItem.objects.select_for_update().get(pk=item.pk)
+        if locked.status != ItemStatus.PENDING:
+            return locked  # a redelivered task finished it first
+        response = Response.objects.create(
+            prompt=item.prompt,
+            model_name=endpoint.name,
+            model_endpoint=endpoint,
+            text=completion.text,
+            generation={
+                "run": run.pk,
+                "sample": item.sample,
+                "params": request,
+                "tokens_in": completion.tokens_in,
+                "tokens_out": completion.tokens_out,
+                "latency_ms": completion.latency_ms,
+                "finish_reason": completion.finish_reason,
+            },
+        )
+        locked.status = ItemStatus.DONE
+        locked.response = response
+        locked.attempts = completion.attempts
+        locked.tokens_in, locked.tokens_out = completion.tokens_in, completion.tokens_out
+        locked.latency_ms, locked.finish_reason = completion.latency_ms, completion.finish_reason
+        locked.error = ""
+        locked.save()
+        if run.create_tasks == TaskCreation.AS_ARRIVE:
+            _tasks_for(run, [response])
+    return locked
+
+
+def _tasks_for(run: GenerationRun, responses: list[Response]) -> int:
+    tasks = tasks_create_for_responses(project=run.project, responses=responses)
+    if run.target_batch_id and tasks:
+        Task.objects.filter(pk__in=[t.pk for t in tasks]).update(batch_id=run.target_batch_id)
+    GenerationRun.objects.filter(pk=run.pk).update(tasks_created=F("tasks_created") + len(tasks))
+    return len(tasks)
+
+
+@transaction.atomic
+def generation_run_finish_if_done(*, run_id: int) -> bool:
+    """Completes the run once no item is pending; creates its tasks if that waits for the
+    end. Safe to call from every chunk: the run row is locked."""
+    run = GenerationRun.objects.select_for_update().select_related("project").get(pk=run_id)
+    if run.status != RunStatus.RUNNING:
+        return False
+    if run.items.filter(status=ItemStatus.PENDING).exists():
+        return False
+    if run.create_tasks == TaskCreation.ON_FINISH:
+        responses = list(
+            Response.objects.filter(
+                pk__in=run.items.filter(status=ItemStatus.DONE).values("response_id")
+            )
+        )
+        _tasks_for(run, responses)
+    run.status = RunStatus.COMPLETED
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "finished_at"])
+    return True
+
+
+def _lead_run(by: AbstractBaseUser, run_id: int) -> GenerationRun:
+    run = GenerationRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("No such run.")
+    project_get_for_lead(user=by, project_id=run.project_id)
+    return run
+
+
+def generation_run_cancel(*, by: AbstractBaseUser, run_id: int) -> GenerationRun:
+    """Stops further calls; items already answered keep their responses."""
+    run = _lead_run(by, run_id)
+    if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED):
+        raise Conflict(f"The run is already {run.status}.")
+    GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
+    run.refresh_from_db()
+    return run
+
+
+def generation_run_resume(*, by: AbstractBaseUser, run_id: int, retry_failed: bool = False):
+    """Queues a cancelled (or finished) run's pending items again, and optionally its failed
+    ones."""
+    run = _lead_run(by, run_id)
+    if run.status == RunStatus.RUNNING:
+        raise Conflict("The run is running.")
+    if retry_failed:
+        run.items.filter(status=ItemStatus.FAILED).update(status=ItemStatus.PENDING, error="")
+    GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
+    transaction.on_commit(lambda: _dispatch(run.pk))
+    run.refresh_from_db()
+    return run

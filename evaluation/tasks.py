@@ -1,11 +1,17 @@
-"""Celery tasks of the model side. Thin: each calls a service."""
+"""Celery tasks of the model side. Thin: each calls a service. Generation tasks are named
+``generation.*`` and so routed to the ``generation`` queue."""
 
 import socket
 
 from celery import shared_task
 from django.utils import timezone
 
-from evaluation.services import worker_heartbeat_record
+from evaluation.services import (
+    generation_item_process,
+    generation_run_finish_if_done,
+    run_chunks,
+    worker_heartbeat_record,
+)
 
 
 @shared_task(name="ops.heartbeat", bind=True)
@@ -18,3 +24,22 @@ def heartbeat(self, queue: str) -> dict[str, str]:
         hostname = self.request.hostname
     worker_heartbeat_record(queue=queue, hostname=hostname, seen_at=timezone.now())
     return {"queue": queue, "hostname": hostname}
+
+
+@shared_task(name="generation.dispatch_run")
+def dispatch_run(run_id: int) -> int:
+    chunks = run_chunks(run_id=run_id)
+    for item_ids in chunks:
+        process_chunk.delay(run_id, item_ids)
+    if not chunks:
+        generation_run_finish_if_done(run_id=run_id)
+    return len(chunks)
+
+
+@shared_task(name="generation.process_chunk")
+def process_chunk(run_id: int, item_ids: list[int]) -> None:
+    """Acknowledged late: a worker killed half-way leaves the chunk to be redelivered, and
+    the items it finished are skipped then."""
+    for item_id in item_ids:
+        generation_item_process(item_id=item_id)
+    generation_run_finish_if_done(run_id=run_id)

@@ -22,6 +22,8 @@ from tests.factories import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# The API key the worker is given for the test model endpoints; it must never be stored.
+TEST_MODEL_KEY = "sk-ftapp-test-key-0123456789"
 # Password hashing is deliberately slow; the tests hash a password for every user they make.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The manifest storage needs collectstatic, which a deployment runs and a test run does not.
@@ -109,7 +111,11 @@ def celery_worker(django_db_setup, tmp_path_factory):
     app.control.purge()
     name = f"ftapp-test-{os.getpid()}@{socket.gethostname()}"
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = dict(os.environ, DATABASE_URL=_database_url(settings.DATABASES["default"]))
+    env = dict(
+        os.environ,
+        DATABASE_URL=_database_url(settings.DATABASES["default"]),
+        FTAPP_TEST_MODEL_KEY=TEST_MODEL_KEY,
+    )
     with log.open("w") as out:
         process = subprocess.Popen(
             [

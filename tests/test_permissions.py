@@ -5,18 +5,21 @@ A new URL pattern fails ``test_every_endpoint_is_in_the_matrix`` until it is add
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from annotation.models import Batch, Task
 from annotation.services import claim_next
+from evaluation.models import GenerationRun, ModelEndpoint
 from tests.annotation.test_queue import assign, make_project
 from tests.factories import AnnotatorFactory, LeadFactory, UserFactory
 
 ROLES = ("anonymous", "outsider", "annotator", "lead")
 RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
 
-# name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch
+# name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch,
+# {r} generation run
 API = {
     "api-token": (
         "post",
@@ -96,6 +99,42 @@ API = {
         {"reason": "unsure"},
         {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 403},
     ),
+    "api-models": (
+        "get",
+        "/api/v1/models/",
+        None,
+        {"anonymous": 401, "outsider": 200, "annotator": 200, "lead": 200},
+    ),
+    "api-models:post": (
+        "post",
+        "/api/v1/models/",
+        {"name": "M", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
+        {"anonymous": 401, "outsider": 403, "annotator": 403, "lead": 201},
+    ),
+    "api-generation-runs": (
+        "post",
+        "/api/v1/projects/{p}/generation-runs/",
+        {"models": [999999]},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 400},
+    ),
+    "api-generation-run": (
+        "get",
+        "/api/v1/generation-runs/{r}/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-generation-run-cancel": (
+        "post",
+        "/api/v1/generation-runs/{r}/cancel/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-generation-run-resume": (
+        "post",
+        "/api/v1/generation-runs/{r}/resume/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
+    ),
     "api-schema": ("get", "/api/schema/", None, dict.fromkeys(ROLES, 200)),
     "api-docs": ("get", "/api/docs/", None, dict.fromkeys(ROLES, 200)),
 }
@@ -173,8 +212,16 @@ def world(db):
     project = make_project(lead, prompts=3)
     batch = assign(project, [annotator], tasks=Task.objects.filter(project=project)[:2])
     claim = claim_next(user=annotator, project_id=project.pk)
+    endpoint = ModelEndpoint.objects.create(
+        name="perm-model", base_url="http://127.0.0.1:9/v1", model="m", created_by=lead
+    )
+    run = GenerationRun.objects.create(project=project, created_by=lead, status="running")
+    run.endpoints.set([endpoint])
+    lead.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
+    )
     users = {"anonymous": None, "outsider": UserFactory(), "annotator": annotator, "lead": lead}
-    return {"users": users, "p": project.pk, "t": claim.task_id, "b": batch.pk}
+    return {"users": users, "p": project.pk, "t": claim.task_id, "b": batch.pk, "r": run.pk}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -185,7 +232,7 @@ def test_permission_matrix(world, name, role):
     user = world["users"][role]
     if user is not None:
         client.force_login(user)
-    url = path.format(p=world["p"], t=world["t"], b=world["b"])
+    url = path.format(p=world["p"], t=world["t"], b=world["b"], r=world["r"])
     if name in PAGES:
         response = getattr(client, method)(url, payload or {})
     elif isinstance(payload, str):

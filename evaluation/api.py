@@ -1,0 +1,178 @@
+"""REST endpoints of the model side: model endpoints and generation runs."""
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.serializers import StrictSerializer
+from annotation.selectors import project_get_for_lead
+from evaluation.models import GenerationRun, ModelEndpoint, TaskCreation
+from evaluation.selectors import generation_run_failures, generation_run_progress
+from evaluation.services import (
+    generation_run_cancel,
+    generation_run_resume,
+    generation_run_start,
+    model_endpoint_create,
+)
+from ftapp.errors import NotFound
+
+
+class ModelEndpointSerializer(StrictSerializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=200)
+    base_url = serializers.URLField(max_length=500)
+    model = serializers.CharField(max_length=200)
+    params = serializers.DictField(required=False, default=dict)
+    api_key_env = serializers.RegexField(
+        r"^[A-Z_][A-Z0-9_]*$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The NAME of the environment variable holding the key, never the key.",
+    )
+    max_concurrency = serializers.IntegerField(min_value=1, max_value=256, default=4)
+    timeout_seconds = serializers.IntegerField(min_value=1, max_value=3600, default=120)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class ModelListView(APIView):
+    @extend_schema(responses=ModelEndpointSerializer(many=True), summary="Registered models")
+    def get(self, request):
+        return Response(ModelEndpointSerializer(ModelEndpoint.objects.all(), many=True).data)
+
+    @extend_schema(
+        request=ModelEndpointSerializer,
+        responses={201: ModelEndpointSerializer},
+        summary="Register an OpenAI-compatible model endpoint",
+    )
+    def post(self, request):
+        serializer = ModelEndpointSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = model_endpoint_create(by=request.user, **serializer.validated_data)
+        return Response(ModelEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class SelectionSerializer(StrictSerializer):
+    scope = serializers.ChoiceField(["all", "batch", "metadata", "missing"], default="all")
+    batch_id = serializers.IntegerField(required=False)
+    metadata = serializers.DictField(required=False)
+
+
+class RunRequestSerializer(StrictSerializer):
+    models = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    samples = serializers.IntegerField(min_value=1, max_value=20, default=1)
+    params = serializers.DictField(required=False, default=dict)
+    prompts = SelectionSerializer(required=False)
+    create_tasks = serializers.ChoiceField(TaskCreation.choices, default=TaskCreation.ON_FINISH)
+    batch = serializers.IntegerField(required=False, allow_null=True)
+
+
+class FailureSerializer(serializers.Serializer):
+    item = serializers.IntegerField(source="pk")
+    prompt = serializers.CharField(source="prompt.external_id")
+    model = serializers.CharField(source="endpoint.name")
+    sample = serializers.IntegerField()
+    attempts = serializers.IntegerField()
+    error = serializers.CharField()
+
+
+class RunSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    project = serializers.IntegerField(source="project_id")
+    status = serializers.CharField()
+    models = serializers.SerializerMethodField()
+    samples = serializers.IntegerField()
+    params = serializers.DictField()
+    create_tasks = serializers.CharField()
+    tasks_created = serializers.IntegerField()
+    progress = serializers.SerializerMethodField()
+    failures = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_models(self, run) -> list[str]:
+        return sorted(run.endpoints.values_list("name", flat=True))
+
+    def get_progress(self, run) -> dict:
+        return generation_run_progress(run=run)
+
+    def get_failures(self, run) -> list[dict]:
+        return FailureSerializer(generation_run_failures(run=run), many=True).data
+
+
+class RunStartView(APIView):
+    @extend_schema(
+        request=RunRequestSerializer,
+        responses={202: RunSerializer},
+        summary="Start a generation run: prompts × models × samples",
+    )
+    def post(self, request, project_id: int):
+        serializer = RunRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = generation_run_start(
+            by=request.user,
+            project_id=project_id,
+            endpoint_ids=data["models"],
+            samples=data["samples"],
+            params=data["params"],
+            selection=data.get("prompts") or {"scope": "all"},
+            create_tasks=data["create_tasks"],
+            target_batch_id=data.get("batch"),
+        )
+        run.refresh_from_db()
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _run_for(request, run_id: int) -> GenerationRun:
+    run = GenerationRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("No such run.")
+    project_get_for_lead(user=request.user, project_id=run.project_id)
+    return run
+
+
+class RunDetailView(APIView):
+    @extend_schema(responses=RunSerializer, summary="A run's progress and failures")
+    def get(self, request, run_id: int):
+        return Response(RunSerializer(_run_for(request, run_id)).data)
+
+
+class RunCancelView(APIView):
+    @extend_schema(request=None, responses=RunSerializer, summary="Stop a run's further calls")
+    def post(self, request, run_id: int):
+        return Response(RunSerializer(generation_run_cancel(by=request.user, run_id=run_id)).data)
+
+
+class RunResumeView(APIView):
+    @extend_schema(
+        request=None, responses={202: RunSerializer}, summary="Queue a run's unfinished items again"
+    )
+    def post(self, request, run_id: int):
+        retry = request.query_params.get("retry_failed", "").lower() in {"1", "true", "yes"}
+        run = generation_run_resume(by=request.user, run_id=run_id, retry_failed=retry)
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+urlpatterns = [
+    path("models/", ModelListView.as_view(), name="api-models"),
+    path(
+        "projects/<int:project_id>/generation-runs/",
+        RunStartView.as_view(),
+        name="api-generation-runs",
+    ),
+    path("generation-runs/<int:run_id>/", RunDetailView.as_view(), name="api-generation-run"),
+    path(
+        "generation-runs/<int:run_id>/cancel/",
+        RunCancelView.as_view(),
+        name="api-generation-run-cancel",
+    ),
+    path(
+        "generation-runs/<int:run_id>/resume/",
+        RunResumeView.as_view(),
+        name="api-generation-run-resume",
+    ),
+]

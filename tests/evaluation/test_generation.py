@@ -1,0 +1,185 @@
+import json
+import time
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core import serializers as django_serializers
+
+from annotation.models import Response, Task
+from evaluation.client import ModelCallFailed, chat_completion
+from evaluation.models import GenerationItem, GenerationRun, ModelEndpoint
+from evaluation.services import generation_run_cancel, generation_run_start, model_endpoint_create
+from tests.annotation.test_api_projects import client_for
+from tests.annotation.test_queue import make_project
+from tests.conftest import TEST_MODEL_KEY
+from tests.factories import AnnotatorFactory, add_member
+from tests.fake_model_server import FakeModelServer
+
+MESSAGES = [{"role": "user", "content": "Hello?"}]
+
+
+def test_client_retries_429_then_500_then_a_hang_and_honours_retry_after():
+    waits = []
+    with FakeModelServer() as server:
+        server.script.extend([("status", 429, 1), ("status", 503, None), ("hang", 1.5)])
+        completion = chat_completion(
+            base_url=server.base_url,
+            model="m",
+            messages=MESSAGES,
+            params={"seed": 3},
+            timeout=0.5,
+            backoff_base=0.01,
+            sleep=waits.append,
+        )
+    assert completion.attempts == 4 and completion.text.startswith("Answer to: Hello?")
+    assert completion.tokens_out == 7 and completion.finish_reason == "stop"
+    assert waits[0] >= 1.0  # Retry-After: 1
+    assert all(w <= 0.08 for w in waits[1:])
+
+
+def test_client_gives_up_at_once_on_a_client_error_and_after_max_attempts():
+    with FakeModelServer() as server:
+        server.script.extend([("status", 400, None)])
+        with pytest.raises(ModelCallFailed, match="HTTP 400") as failed:
+            chat_completion(base_url=server.base_url, model="m", messages=MESSAGES, params={})
+        assert failed.value.attempts == 1
+        server.script.extend([("status", 500, None)] * 3)
+        with pytest.raises(ModelCallFailed, match="after 3 attempts"):
+            chat_completion(
+                base_url=server.base_url,
+                model="m",
+                messages=MESSAGES,
+                params={},
+                max_attempts=3,
+                sleep=lambda s: None,
+            )
+
+
+def _endpoint(lead, server, name="fake-a", **extra):
+    lead.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
+    )
+    lead = type(lead).objects.get(pk=lead.pk)  # fresh permission cache
+    return model_endpoint_create(
+        by=lead,
+        name=name,
+        base_url=server.base_url,
+        model="fake-model",
+        params={"temperature": 0.7, "max_tokens": 64},
+        api_key_env="FTAPP_TEST_MODEL_KEY",
+        **extra,
+    )
+
+
+def _wait(run, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in ("completed", "cancelled"):
+            return run
+        time.sleep(0.2)
+    pytest.fail(f"run {run.pk} still {run.status}")
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_run_on_the_real_worker_survives_faults_and_creates_tasks(celery_worker, lead):
+    project = make_project(lead, prompts=3, models=())
+    with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
+        server.script.extend([("status", 429, 0), ("status", 500, None)])
+        a, b = _endpoint(lead, server, "fake-a"), _endpoint(lead, server, "fake-b")
+        run = generation_run_start(
+            by=lead,
+            project_id=project.pk,
+            endpoint_ids=[a.pk, b.pk],
+            samples=2,
+            params={"temperature": 0.2},
+        )
+        _wait(run)
+    assert run.status == "completed"
+    items = GenerationItem.objects.filter(run=run)
+    assert items.count() == 12 and set(items.values_list("status", flat=True)) == {"done"}
+    responses = Response.objects.filter(prompt__project=project)
+    assert responses.count() == 12
+    assert {r.model_name for r in responses} == {"fake-a", "fake-b"}
+    first = responses.first()
+    assert first.generation["tokens_out"] == 7 and first.generation["latency_ms"] >= 0
+    assert first.generation["params"]["temperature"] == 0.2
+    assert sorted({r.generation["sample"] for r in responses}) == [0, 1]
+    assert Task.objects.filter(project=project).count() == 12 and run.tasks_created == 12
+    assert sum(items.values_list("attempts", flat=True)) == 14  # two retried calls
+    assert set(server.authorizations) == {f"Bearer {TEST_MODEL_KEY}"}
+    dump = json.dumps(
+        [
+            django_serializers.serialize("json", m.objects.all())
+            for m in (ModelEndpoint, GenerationRun, GenerationItem, Response)
+        ]
+    )
+    assert TEST_MODEL_KEY not in dump
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_concurrency_limit_holds_across_worker_processes(celery_worker, lead):
+    project = make_project(lead, prompts=30, models=())
+    with FakeModelServer(delay=0.15, require_key=TEST_MODEL_KEY) as server:
+        endpoint = _endpoint(lead, server, max_concurrency=1)
+        run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+        _wait(run)
+        assert len(server.requests) == 30
+        assert server.max_in_flight == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_cancel_stops_further_calls(celery_worker, lead):
+    project = make_project(lead, prompts=40, models=())
+    with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
+        endpoint = _endpoint(lead, server, max_concurrency=1)
+        run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+        while len(server.requests) < 3:
+            time.sleep(0.05)
+        generation_run_cancel(by=lead, run_id=run.pk)
+        time.sleep(1.0)
+        calls = len(server.requests)
+        time.sleep(1.0)
+        assert len(server.requests) == calls < 10
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    done = GenerationItem.objects.filter(run=run, status="done").count()
+    assert Response.objects.filter(prompt__project=project).count() == done
+
+
+@pytest.mark.django_db
+def test_models_and_runs_api(lead, settings):
+    project = make_project(lead, prompts=2, models=())
+    with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
+        endpoint = _endpoint(lead, server)
+        client = client_for(type(lead).objects.get(pk=lead.pk))
+        listed = client.get("/api/v1/models/").json()
+        assert listed[0]["api_key_env"] == "FTAPP_TEST_MODEL_KEY" and "key" not in listed[0]
+        bad = client.post(
+            "/api/v1/models/",
+            {
+                "name": "x",
+                "base_url": "http://127.0.0.1:1/v1",
+                "model": "m",
+                "api_key_env": "sk-123",
+            },
+            format="json",
+        )
+        assert bad.status_code == 400 and "api_key_env" in bad.json()["error"]["fields"]
+        annotator = AnnotatorFactory()
+        add_member(project, annotator)
+        url = f"/api/v1/projects/{project.pk}/generation-runs/"
+        assert (
+            client_for(annotator).post(url, {"models": [endpoint.pk]}, format="json").status_code
+            == 403
+        )
+        assert client.post(url, {"models": [999]}, format="json").status_code == 400
+        assert (
+            client.post(
+                url, {"models": [endpoint.pk], "params": {"n": 3}}, format="json"
+            ).status_code
+            == 400
+        )

@@ -1,0 +1,108 @@
+"""A real OpenAI-compatible HTTP server on loopback, scripted by the test: it stands in for a
+hosted model (the one third party beyond reach) and measures what ftapp sends it."""
+
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeModelServer:
+    """``script`` holds behaviours for the next requests, in order: ``("status", code,
+    retry_after)``, ``("hang", seconds)``; when it is empty a request is answered. Every
+    answer waits ``delay`` seconds first. ``max_in_flight`` is the most requests seen at
+    once; ``headers`` the Authorization headers received."""
+
+    def __init__(self, delay: float = 0.0, require_key: str | None = None):
+        self.delay = delay
+        self.require_key = require_key
+        self.script: deque = deque()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.requests: list[dict] = []
+        self.authorizations: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path.endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": "fake-model"}]})
+                else:
+                    self._send(404, {"error": "no"})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    server.requests.append(body)
+                    server.authorizations.append(self.headers.get("Authorization", ""))
+                    step = server.script.popleft() if server.script else None
+                try:
+                    self._answer(body, step)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _answer(self, body, step):
+                if server.require_key and self.headers.get("Authorization") != (
+                    f"Bearer {server.require_key}"
+                ):
+                    self._send(401, {"error": "bad key"})
+                    return
+                if step and step[0] == "status":
+                    headers = {"Retry-After": str(step[2])} if step[2] is not None else {}
+                    self._send(step[1], {"error": "scripted"}, headers)
+                    return
+                if step and step[0] == "hang":
+                    time.sleep(step[1])
+                time.sleep(server.delay)
+                question = body["messages"][-1]["content"]
+                text = f"Answer to: {question} (seed {body.get('seed')})"
+                self._send(
+                    200,
+                    {
+                        "id": "cmpl-1",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": len(question.split()), "completion_tokens": 7},
+                    },
+                )
+
+            def _send(self, code, payload, headers=None):
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for key, value in (headers or {}).items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout under test)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
