@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any
 
+import httpx
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
@@ -11,7 +12,7 @@ from django.utils import timezone
 from annotation.models import Prompt, Response, Task
 from annotation.selectors import project_get_for_lead
 from annotation.services import tasks_create_for_responses
-from evaluation.client import ModelCallFailed, chat_completion
+from evaluation.client import ModelCallFailed, chat_completion, list_models
 from evaluation.limiter import endpoint_slot
 from evaluation.models import (
     GenerationItem,
@@ -274,3 +275,36 @@ def generation_run_resume(*, by: AbstractBaseUser, run_id: int, retry_failed: bo
     transaction.on_commit(lambda: _dispatch(run.pk))
     run.refresh_from_db()
     return run
+
+
+def model_endpoint_test(*, by: AbstractBaseUser, endpoint_id: int) -> dict[str, Any]:
+    """Lists the server's models and sends one short request: what a lead needs to know
+    before starting a run."""
+    if not by.has_perm("evaluation.add_modelendpoint"):
+        raise Forbidden("You may not test models; ask an admin for that permission.")
+    endpoint = ModelEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound("No such model.")
+    result: dict[str, Any] = {"endpoint": endpoint.name, "ok": False}
+    try:
+        result["models"] = list_models(
+            base_url=endpoint.base_url, api_key_env=endpoint.api_key_env, timeout=10
+        )
+    except httpx.HTTPError as exc:
+        result["error"] = f"Listing models failed: {type(exc).__name__}: {exc}"[:500]
+        return result
+    try:
+        completion = chat_completion(
+            base_url=endpoint.base_url,
+            model=endpoint.model,
+            messages=[{"role": "user", "content": "Say hello in one word."}],
+            params={"max_tokens": 8},
+            api_key_env=endpoint.api_key_env,
+            timeout=min(endpoint.timeout_seconds, 30),
+            max_attempts=1,
+        )
+    except ModelCallFailed as failure:
+        result["error"] = f"The test request failed: {failure}"[:500]
+        return result
+    result.update(ok=True, sample=completion.text[:200], latency_ms=completion.latency_ms)
+    return result

@@ -7,6 +7,7 @@ from ftapp.health import healthz
 
 urlpatterns = [
     path("", include("annotation.urls")),
+    path("", include("evaluation.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

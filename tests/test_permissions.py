@@ -19,7 +19,7 @@ ROLES = ("anonymous", "outsider", "annotator", "lead")
 RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
 
 # name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch,
-# {r} generation run
+# {r} generation run, {m} model endpoint
 API = {
     "api-token": (
         "post",
@@ -200,6 +200,20 @@ PAGES = {
     "conflicts": ("get", "/projects/{p}/conflicts/", None, LEAD_PAGE),
     "task-review": ("get", "/tasks/{t}/review/", None, LEAD_PAGE),
     "guidelines": ("get", "/projects/{p}/guidelines/", None, LEAD_PAGE),
+    "models": (
+        "get",
+        "/models/",
+        None,
+        {"anonymous": 302, "outsider": 200, "annotator": 200, "lead": 200},
+    ),
+    "model-test": (
+        "post",
+        "/models/{m}/test/",
+        None,
+        {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 302},
+    ),
+    "run-new": ("get", "/projects/{p}/generate/", None, LEAD_PAGE),
+    "run": ("get", "/runs/{r}/", None, LEAD_PAGE),
 }
 MATRIX = {**API, **PAGES}
 
@@ -221,7 +235,8 @@ def world(db):
         Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
     )
     users = {"anonymous": None, "outsider": UserFactory(), "annotator": annotator, "lead": lead}
-    return {"users": users, "p": project.pk, "t": claim.task_id, "b": batch.pk, "r": run.pk}
+    ids = {"p": project.pk, "t": claim.task_id, "b": batch.pk, "r": run.pk, "m": endpoint.pk}
+    return {"users": users, **ids}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -232,7 +247,7 @@ def test_permission_matrix(world, name, role):
     user = world["users"][role]
     if user is not None:
         client.force_login(user)
-    url = path.format(p=world["p"], t=world["t"], b=world["b"], r=world["r"])
+    url = path.format(**{k: v for k, v in world.items() if k != "users"})
     if name in PAGES:
         response = getattr(client, method)(url, payload or {})
     elif isinstance(payload, str):

@@ -54,7 +54,7 @@ from annotation.services.leads import (
 from ftapp.errors import DomainError
 
 
-def _lead_project(request, project_id: int):
+def lead_project(request, project_id: int):
     """The project, if the user leads it: 404 for non-members, 403 for other members."""
     try:
         return project_get_for_lead(user=request.user, project_id=project_id)
@@ -68,7 +68,7 @@ def lead_page(view):
     @login_required
     @wraps(view)
     def wrapper(request, project_id: int, *args, **kwargs):
-        return view(request, _lead_project(request, project_id), *args, **kwargs)
+        return view(request, lead_project(request, project_id), *args, **kwargs)
 
     return wrapper
 
@@ -80,7 +80,7 @@ def _float(raw: str | None) -> float | None:
         return None
 
 
-def _int(raw: str | None) -> int | None:
+def int_or_none(raw: str | None) -> int | None:
     try:
         return int(raw) if raw not in (None, "") else None
     except ValueError:
@@ -98,7 +98,7 @@ def project_new(request):
                 creator=request.user,
                 name=request.POST.get("name", "").strip(),
                 kind=request.POST.get("kind", ""),
-                overlap=_int(request.POST.get("overlap")) or 1,
+                overlap=int_or_none(request.POST.get("overlap")) or 1,
                 guidelines=request.POST.get("guidelines", ""),
             )
         except (DomainError, ValidationError) as error:
@@ -113,8 +113,8 @@ def project_new(request):
 @require_POST
 def project_settings(request, project):
     changes = {
-        "overlap": _int(request.POST.get("overlap")),
-        "lease_minutes": _int(request.POST.get("lease_minutes")),
+        "overlap": int_or_none(request.POST.get("overlap")),
+        "lease_minutes": int_or_none(request.POST.get("lease_minutes")),
         "gold_rate": _float(request.POST.get("gold_rate")),
         "pairing": request.POST.get("pairing") or None,
         "baseline_model": request.POST.get("baseline_model", "").strip(),
@@ -243,8 +243,8 @@ def batch_new(request, project):
                 by=request.user,
                 project_id=project.pk,
                 name=request.POST.get("name", "").strip() or "Batch",
-                size=_int(request.POST.get("size")) or 0,
-                overlap=_int(request.POST.get("overlap")),
+                size=int_or_none(request.POST.get("size")) or 0,
+                overlap=int_or_none(request.POST.get("overlap")),
                 annotators=request.POST.getlist("annotators"),
                 filters=_filters_from(request.POST),
                 due_at=due_at,
@@ -265,7 +265,7 @@ def batch_detail(request, batch_id: int):
     batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
     if batch is None:
         raise Http404
-    project = _lead_project(request, batch.project_id)
+    project = lead_project(request, batch.project_id)
     if request.method == "POST":
         action = request.POST.get("action")
         names = request.POST.getlist("annotators")
@@ -347,14 +347,14 @@ def task_review(request, task_id: int):
     )
     if task is None:
         raise Http404
-    _lead_project(request, task.project_id)
+    lead_project(request, task.project_id)
     if request.method == "POST":
         try:
             if request.POST.get("action") == "adjudicate":
                 adjudication_record(
                     by=request.user,
                     task_id=task.pk,
-                    rating=_int(request.POST.get("rating")),
+                    rating=int_or_none(request.POST.get("rating")),
                     choice=request.POST.get("choice", ""),
                     note=request.POST.get("note", ""),
                 )
@@ -364,8 +364,8 @@ def task_review(request, task_id: int):
                     by=request.user,
                     task_id=task.pk,
                     is_gold=request.POST.get("is_gold") == "1",
-                    rating_min=_int(request.POST.get("rating_min")),
-                    rating_max=_int(request.POST.get("rating_max")),
+                    rating_min=int_or_none(request.POST.get("rating_min")),
+                    rating_max=int_or_none(request.POST.get("rating_max")),
                     choice=request.POST.get("choice", ""),
                 )
                 messages.success(request, "Gold answer saved.")

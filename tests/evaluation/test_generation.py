@@ -183,3 +183,57 @@ def test_models_and_runs_api(lead, settings):
             ).status_code
             == 400
         )
+
+
+@pytest.mark.django_db
+def test_models_page_registers_and_tests_a_connection(client, lead):
+    lead.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
+    )
+    client.force_login(lead)
+    with FakeModelServer() as server:
+        client.post(
+            "/models/",
+            {
+                "name": "local-fake",
+                "base_url": server.base_url,
+                "model": "fake-model",
+                "max_concurrency": "2",
+                "params": '{"temperature": 0.5}',
+            },
+        )
+        endpoint = ModelEndpoint.objects.get(name="local-fake")
+        assert endpoint.params == {"temperature": 0.5} and endpoint.max_concurrency == 2
+        page = client.post(f"/models/{endpoint.pk}/test/", follow=True).content.decode()
+        assert "offers fake-model" in page and "Answer to: Say hello" in page
+    page = client.post(f"/models/{endpoint.pk}/test/", follow=True).content.decode()
+    assert "Listing models failed" in page
+    bad = client.post(
+        "/models/", {"name": "x", "base_url": "h", "model": "m", "params": "[1]"}, follow=True
+    )
+    assert b"JSON object" in bad.content
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_run_pages_start_and_show_progress(celery_worker, client, lead):
+    project = make_project(lead, prompts=2, models=())
+    with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
+        endpoint = _endpoint(lead, server)
+        client.force_login(lead)
+        response = client.post(
+            f"/projects/{project.pk}/generate/",
+            {
+                "models": [str(endpoint.pk)],
+                "samples": "2",
+                "temperature": "0.3",
+                "scope": "all",
+                "create_tasks": "as_arrive",
+            },
+        )
+        run = GenerationRun.objects.get(project=project)
+        assert response.url == f"/runs/{run.pk}/"
+        _wait(run)
+    page = client.get(f"/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="run-status">completed' in page and "4 done" in page and "4 tasks created" in page
+    assert run.params == {"temperature": 0.3}

@@ -1,0 +1,149 @@
+"""Pages of the model side: the model registry and generation runs."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.views.lead import int_or_none, lead_page, lead_project
+from evaluation.models import GenerationRun, ModelEndpoint, TaskCreation
+from evaluation.selectors import generation_run_failures, generation_run_progress
+from evaluation.services import (
+    generation_run_cancel,
+    generation_run_resume,
+    generation_run_start,
+    model_endpoint_create,
+    model_endpoint_test,
+)
+from ftapp.errors import DomainError
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages)
+    return getattr(error, "message", str(error))
+
+
+@login_required
+def model_list(request):
+    may_register = request.user.has_perm("evaluation.add_modelendpoint")
+    context = {"endpoints": ModelEndpoint.objects.all(), "may_register": may_register}
+    if request.method == "POST":
+        if not may_register:
+            raise PermissionDenied("You may not register models.")
+        try:
+            params = json.loads(request.POST.get("params") or "{}")
+            if not isinstance(params, dict):
+                raise ValueError
+        except ValueError:
+            messages.error(request, 'Parameters must be a JSON object, e.g. {"temperature": 0.7}.')
+            return redirect("models")
+        try:
+            endpoint = model_endpoint_create(
+                by=request.user,
+                name=request.POST.get("name", "").strip(),
+                base_url=request.POST.get("base_url", "").strip(),
+                model=request.POST.get("model", "").strip(),
+                api_key_env=request.POST.get("api_key_env", "").strip(),
+                max_concurrency=int_or_none(request.POST.get("max_concurrency")) or 4,
+                params=params,
+            )
+        except (DomainError, ValidationError) as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, f"Registered {endpoint.name}. Test its connection below.")
+        return redirect("models")
+    return render(request, "evaluation/models.html", context)
+
+
+@login_required
+@require_POST
+def model_test(request, endpoint_id: int):
+    try:
+        result = model_endpoint_test(by=request.user, endpoint_id=endpoint_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise Http404 from None
+        raise PermissionDenied(error.message) from None
+    if result["ok"]:
+        messages.success(
+            request,
+            f"{result['endpoint']}: the server offers {', '.join(result['models']) or 'no model'}; "
+            f"a test request answered in {result['latency_ms']} ms: {result['sample']!r}",
+        )
+    else:
+        messages.error(request, f"{result['endpoint']}: {result['error']}")
+    return redirect("models")
+
+
+@lead_page
+def run_new(request, project):
+    context = {
+        "project": project,
+        "endpoints": ModelEndpoint.objects.all(),
+        "batches": project.batches.order_by("position"),
+        "runs": project.generation_runs.prefetch_related("endpoints")[:20],
+        "creation": TaskCreation.choices,
+    }
+    if request.method == "POST":
+        params = {}
+        for key, cast in (("temperature", float), ("max_tokens", int), ("seed", int)):
+            raw = request.POST.get(key, "").strip()
+            if raw:
+                try:
+                    params[key] = cast(raw)
+                except ValueError:
+                    messages.error(request, f"{key} must be a number.")
+                    return redirect("run-new", project_id=project.pk)
+        scope = request.POST.get("scope", "all")
+        selection = {"scope": scope}
+        if scope == "batch":
+            selection["batch_id"] = int_or_none(request.POST.get("batch_id"))
+        try:
+            run = generation_run_start(
+                by=request.user,
+                project_id=project.pk,
+                endpoint_ids=[int(i) for i in request.POST.getlist("models") if i.isdigit()],
+                samples=int_or_none(request.POST.get("samples")) or 1,
+                params=params,
+                selection=selection,
+                create_tasks=request.POST.get("create_tasks", TaskCreation.ON_FINISH),
+                target_batch_id=int_or_none(request.POST.get("target_batch")),
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("run-new", project_id=project.pk)
+        return redirect("run", run_id=run.pk)
+    return render(request, "evaluation/run_new.html", context)
+
+
+@login_required
+def run_detail(request, run_id: int):
+    run = GenerationRun.objects.select_related("project").filter(pk=run_id).first()
+    if run is None:
+        raise Http404
+    lead_project(request, run.project_id)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "cancel":
+                generation_run_cancel(by=request.user, run_id=run.pk)
+            elif request.POST.get("action") == "resume":
+                generation_run_resume(
+                    by=request.user, run_id=run.pk, retry_failed=bool(request.POST.get("retry"))
+                )
+        except DomainError as error:
+            messages.error(request, error.message)
+        return redirect("run", run_id=run.pk)
+    context = {
+        "project": run.project,
+        "run": run,
+        "models": sorted(run.endpoints.values_list("name", flat=True)),
+        "progress": generation_run_progress(run=run),
+        "failures": generation_run_failures(run=run),
+    }
+    template = "evaluation/partials/run_progress.html" if request.htmx else "evaluation/run.html"
+    return render(request, template, context)
