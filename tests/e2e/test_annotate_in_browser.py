@@ -75,6 +75,7 @@ def test_rating_with_the_keyboard_skip_and_undo(live_server, page, lead, annotat
     log_in(page, base, annotator)
     page.click(f"a[href='/projects/{rating.pk}/queue/']")
     page.wait_for_selector("#judge-form")
+    page.wait_for_load_state("load")  # the keyboard script is deferred
     page.mouse.click(5, 5)  # focus the page, not a field
     page.keyboard.press("g")
     assert page.is_visible("#guidelines")
@@ -126,6 +127,7 @@ def test_pairwise_choice_matches_what_was_on_screen(live_server, page, lead, ann
     log_in(page, base, annotator)
     page.goto(f"{base}/projects/{pairwise.pk}/queue/")
     page.wait_for_selector(".pair")
+    page.wait_for_load_state("load")
     page.screenshot(path=str(SCREENSHOTS / "pairwise.png"), full_page=True)
     page.mouse.click(5, 5)
     outcomes = []
