@@ -4,6 +4,7 @@ Ollama, OpenAI): one completion per call, with retries on what is worth retrying
 import os
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -62,9 +63,11 @@ def chat_completion(
     backoff_cap: float = 30.0,
     client: httpx.Client | None = None,
     sleep=time.sleep,
+    slot=nullcontext,
 ) -> Completion:
     """POSTs ``/chat/completions``; retries 429, 5xx, timeouts and connection errors with
-    exponential backoff and jitter, waiting at least what ``Retry-After`` asks."""
+    exponential backoff and jitter, waiting at least what ``Retry-After`` asks. ``slot()`` is
+    entered around each request (not the waits between them): a concurrency limit."""
     headers = {"Content-Type": "application/json"}
     key = os.environ.get(api_key_env, "") if api_key_env else ""
     if key:
@@ -76,10 +79,11 @@ def chat_completion(
     client = client or httpx.Client(timeout=timeout)
     try:
         for attempt in range(1, max_attempts + 1):
-            started = time.perf_counter()
             wait = None
             try:
-                response = client.post(url, json=body, headers=headers, timeout=timeout)
+                with slot():
+                    started = time.perf_counter()
+                    response = client.post(url, json=body, headers=headers, timeout=timeout)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:

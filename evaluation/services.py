@@ -168,17 +168,19 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
     if "seed" in params or run.samples > 1:
         # Samples are separate requests: servers such as llama.cpp ignore n.
         request["seed"] = int(params.get("seed", 0)) + item.sample
-    lease = endpoint.timeout_seconds * 8 + 60
+    # A slot is held for one request at a time and lapses on its own a little after the
+    # request's timeout, so a worker killed mid-call frees it soon.
+    lease = endpoint.timeout_seconds + 10
     try:
-        with endpoint_slot(endpoint.pk, endpoint.max_concurrency, lease):
-            completion = chat_completion(
-                base_url=endpoint.base_url,
-                model=endpoint.model,
-                messages=_messages(item.prompt, params),
-                params=request,
-                api_key_env=endpoint.api_key_env,
-                timeout=endpoint.timeout_seconds,
-            )
+        completion = chat_completion(
+            base_url=endpoint.base_url,
+            model=endpoint.model,
+            messages=_messages(item.prompt, params),
+            params=request,
+            api_key_env=endpoint.api_key_env,
+            timeout=endpoint.timeout_seconds,
+            slot=lambda: endpoint_slot(endpoint.pk, endpoint.max_concurrency, lease),
+        )
     except ModelCallFailed as failure:
         GenerationItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
             status=ItemStatus.FAILED, error=str(failure)[:2000], attempts=failure.attempts

@@ -237,3 +237,84 @@ def test_run_pages_start_and_show_progress(celery_worker, client, lead):
     page = client.get(f"/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert 'id="run-status">completed' in page and "4 done" in page and "4 tasks created" in page
     assert run.params == {"temperature": 0.3}
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_killed_mid_chunk_loses_nothing_and_duplicates_nothing(lead, tmp_path):
+    """SIGKILL the pool process while it works a chunk: late acknowledgement puts the chunk
+    back, a fresh process redoes it, and finished items are not asked again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from evaluation.models import ItemStatus
+    from evaluation.services import run_chunks
+    from evaluation.tasks import process_chunk
+    from ftapp.celery import app
+    from tests.conftest import ROOT, _database_url
+
+    queue = f"generation-kill-{os.getpid()}"
+    project = make_project(lead, prompts=20, models=())
+    with FakeModelServer(delay=0.25, require_key=TEST_MODEL_KEY) as server:
+        # A short timeout: the killed process's concurrency slot lapses 10 s after it.
+        endpoint = _endpoint(lead, server, max_concurrency=1, timeout_seconds=3)
+        with pytest.MonkeyPatch.context() as patch:
+            # Start the run without dispatching it, to send its one chunk to our own worker.
+            patch.setattr("evaluation.services._dispatch", lambda run_id: None)
+            run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+        (chunk,) = run_chunks(run_id=run.pk, size=20)
+        name = f"killtest-{os.getpid()}@localhost"
+        env = dict(
+            os.environ,
+            DATABASE_URL=_database_url(settings.DATABASES["default"]),
+            FTAPP_TEST_MODEL_KEY=TEST_MODEL_KEY,
+        )
+        log = (tmp_path / "worker.log").open("w")
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ftapp",
+                "worker",
+                "-Q",
+                queue,
+                "--hostname",
+                name,
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while not app.control.ping(destination=[name], timeout=0.5):
+                assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            process_chunk.apply_async(args=[run.pk, chunk], queue=queue)
+            while GenerationItem.objects.filter(run=run, status=ItemStatus.DONE).count() < 5:
+                time.sleep(0.05)
+            children = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(worker.pid)], capture_output=True, text=True
+            ).stdout.split()
+            assert children, "no pool process to kill"
+            for pid in children:
+                os.kill(int(pid), signal.SIGKILL)
+            _wait(run, timeout=90)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+            log.close()
+    items = GenerationItem.objects.filter(run=run)
+    assert set(items.values_list("status", flat=True)) == {"done"}
+    assert Response.objects.filter(prompt__project=project).count() == 20
+    assert len(server.requests) >= 20  # the call in flight at the kill was made again
+    assert "WorkerLostError" in (tmp_path / "worker.log").read_text()
