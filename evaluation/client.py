@@ -12,6 +12,18 @@ from typing import Any
 import httpx
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+_shared: httpx.Client | None = None
+
+
+def _client() -> httpx.Client:
+    """One pooled, thread-safe client per process: building one per call costs a TLS
+    context each time, more than a fast server takes to answer."""
+    global _shared
+    if _shared is None:
+        _shared = httpx.Client(
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        )
+    return _shared
 
 
 class ModelCallFailed(Exception):
@@ -61,7 +73,6 @@ def chat_completion(
     max_attempts: int = 6,
     backoff_base: float = 1.0,
     backoff_cap: float = 30.0,
-    client: httpx.Client | None = None,
     sleep=time.sleep,
     slot=nullcontext,
 ) -> Completion:
@@ -75,31 +86,26 @@ def chat_completion(
     body = {"model": model, "messages": messages, **params}
     url = base_url.rstrip("/") + "/chat/completions"
     rng = random.Random()  # noqa: S311 - jitter, not a secret
-    own_client = client is None
-    client = client or httpx.Client(timeout=timeout)
-    try:
-        for attempt in range(1, max_attempts + 1):
-            wait = None
-            try:
-                with slot():
-                    started = time.perf_counter()
-                    response = client.post(url, json=body, headers=headers, timeout=timeout)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code == 200:
-                    return _parse(response, started, attempt)
-                problem = f"HTTP {response.status_code}: {response.text[:300]}"
-                if response.status_code not in RETRYABLE_STATUS:
-                    raise ModelCallFailed(problem, attempts=attempt)
-                wait = _retry_after(response)
-            if attempt == max_attempts:
-                raise ModelCallFailed(f"{problem} (after {attempt} attempts)", attempts=attempt)
-            delay = backoff_seconds(attempt, base=backoff_base, cap=backoff_cap, rng=rng)
-            sleep(max(delay, wait or 0.0))
-    finally:
-        if own_client:
-            client.close()
+    client = _client()
+    for attempt in range(1, max_attempts + 1):
+        wait = None
+        try:
+            with slot():
+                started = time.perf_counter()
+                response = client.post(url, json=body, headers=headers, timeout=timeout)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            if response.status_code == 200:
+                return _parse(response, started, attempt)
+            problem = f"HTTP {response.status_code}: {response.text[:300]}"
+            if response.status_code not in RETRYABLE_STATUS:
+                raise ModelCallFailed(problem, attempts=attempt)
+            wait = _retry_after(response)
+        if attempt == max_attempts:
+            raise ModelCallFailed(f"{problem} (after {attempt} attempts)", attempts=attempt)
+        delay = backoff_seconds(attempt, base=backoff_base, cap=backoff_cap, rng=rng)
+        sleep(max(delay, wait or 0.0))
     raise AssertionError("unreachable")
 
 
@@ -128,6 +134,6 @@ def list_models(*, base_url: str, api_key_env: str = "", timeout: float = 10.0) 
     key = os.environ.get(api_key_env, "") if api_key_env else ""
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    response = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=timeout)
+    response = _client().get(base_url.rstrip("/") + "/models", headers=headers, timeout=timeout)
     response.raise_for_status()
     return [m.get("id", "") for m in response.json().get("data", [])]

@@ -2,6 +2,7 @@
 hosted model (the one third party beyond reach) and measures what ftapp sends it."""
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -26,6 +27,14 @@ class FakeModelServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                # Headers and body go out in separate writes: without this, Nagle's algorithm
+                # and delayed ACKs add ~40 ms to every answer.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def log_message(self, *args):
                 pass
 

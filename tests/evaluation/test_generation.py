@@ -206,7 +206,10 @@ def test_models_page_registers_and_tests_a_connection(client, lead):
         assert endpoint.params == {"temperature": 0.5} and endpoint.max_concurrency == 2
         page = client.post(f"/models/{endpoint.pk}/test/", follow=True).content.decode()
         assert "offers fake-model" in page and "Answer to: Say hello" in page
-    page = client.post(f"/models/{endpoint.pk}/test/", follow=True).content.decode()
+    closed = ModelEndpoint.objects.create(
+        name="nowhere", base_url="http://127.0.0.1:9/v1", model="m", created_by=lead
+    )
+    page = client.post(f"/models/{closed.pk}/test/", follow=True).content.decode()
     assert "Listing models failed" in page
     bad = client.post(
         "/models/", {"name": "x", "base_url": "h", "model": "m", "params": "[1]"}, follow=True
