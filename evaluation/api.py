@@ -7,16 +7,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import StrictSerializer
-from annotation.selectors import project_get_for_lead
-from evaluation.models import GenerationRun, ModelEndpoint, TaskCreation
-from evaluation.selectors import generation_run_failures, generation_run_progress
+from evaluation.models import ModelEndpoint, TaskCreation
+from evaluation.selectors import (
+    generation_run_failures,
+    generation_run_get_for_lead,
+    generation_run_progress,
+)
 from evaluation.services import (
     generation_run_cancel,
     generation_run_resume,
     generation_run_start,
     model_endpoint_create,
 )
-from ftapp.errors import NotFound
 
 
 class ModelEndpointSerializer(StrictSerializer):
@@ -127,18 +129,11 @@ class RunStartView(APIView):
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _run_for(request, run_id: int) -> GenerationRun:
-    run = GenerationRun.objects.filter(pk=run_id).first()
-    if run is None:
-        raise NotFound("No such run.")
-    project_get_for_lead(user=request.user, project_id=run.project_id)
-    return run
-
-
 class RunDetailView(APIView):
     @extend_schema(responses=RunSerializer, summary="A run's progress and failures")
     def get(self, request, run_id: int):
-        return Response(RunSerializer(_run_for(request, run_id)).data)
+        run = generation_run_get_for_lead(user=request.user, run_id=run_id)
+        return Response(RunSerializer(run).data)
 
 
 class RunCancelView(APIView):

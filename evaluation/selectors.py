@@ -3,7 +3,18 @@
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from annotation.selectors import project_get_for_lead
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus
+from ftapp.errors import NotFound
+
+
+def generation_run_get_for_lead(*, user, run_id: int) -> GenerationRun:
+    """The run, if the user leads its project (404 for anyone outside it, 403 for members)."""
+    run = GenerationRun.objects.select_related("project").filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("No such run.")
+    project_get_for_lead(user=user, project_id=run.project_id)
+    return run
 
 
 def generation_run_progress(*, run: GenerationRun) -> dict:

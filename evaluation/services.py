@@ -23,6 +23,7 @@ from evaluation.models import (
     TaskCreation,
     WorkerHeartbeat,
 )
+from evaluation.selectors import generation_run_get_for_lead
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 PARAM_KEYS = {"temperature", "top_p", "max_tokens", "seed", "stop", "system"}
@@ -247,17 +248,9 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
     return True
 
 
-def _lead_run(by: AbstractBaseUser, run_id: int) -> GenerationRun:
-    run = GenerationRun.objects.filter(pk=run_id).first()
-    if run is None:
-        raise NotFound("No such run.")
-    project_get_for_lead(user=by, project_id=run.project_id)
-    return run
-
-
 def generation_run_cancel(*, by: AbstractBaseUser, run_id: int) -> GenerationRun:
     """Stops further calls; items already answered keep their responses."""
-    run = _lead_run(by, run_id)
+    run = generation_run_get_for_lead(user=by, run_id=run_id)
     if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED):
         raise Conflict(f"The run is already {run.status}.")
     GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
@@ -268,7 +261,7 @@ def generation_run_cancel(*, by: AbstractBaseUser, run_id: int) -> GenerationRun
 def generation_run_resume(*, by: AbstractBaseUser, run_id: int, retry_failed: bool = False):
     """Queues a cancelled (or finished) run's pending items again, and optionally its failed
     ones."""
-    run = _lead_run(by, run_id)
+    run = generation_run_get_for_lead(user=by, run_id=run_id)
     if run.status == RunStatus.RUNNING:
         raise Conflict("The run is running.")
     if retry_failed:

@@ -9,9 +9,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.views.lead import int_or_none, lead_page, lead_project
-from evaluation.models import GenerationRun, ModelEndpoint, TaskCreation
-from evaluation.selectors import generation_run_failures, generation_run_progress
+from annotation.views.lead import int_or_none, lead_page
+from evaluation.models import ModelEndpoint, TaskCreation
+from evaluation.selectors import (
+    generation_run_failures,
+    generation_run_get_for_lead,
+    generation_run_progress,
+)
 from evaluation.services import (
     generation_run_cancel,
     generation_run_resume,
@@ -19,7 +23,7 @@ from evaluation.services import (
     model_endpoint_create,
     model_endpoint_test,
 )
-from ftapp.errors import DomainError
+from ftapp.errors import DomainError, Forbidden, NotFound
 
 
 def _error_text(error: Exception) -> str:
@@ -123,10 +127,12 @@ def run_new(request, project):
 
 @login_required
 def run_detail(request, run_id: int):
-    run = GenerationRun.objects.select_related("project").filter(pk=run_id).first()
-    if run is None:
-        raise Http404
-    lead_project(request, run.project_id)
+    try:
+        run = generation_run_get_for_lead(user=request.user, run_id=run_id)
+    except NotFound:
+        raise Http404 from None
+    except Forbidden as error:
+        raise PermissionDenied(error.message) from None
     if request.method == "POST":
         try:
             if request.POST.get("action") == "cancel":

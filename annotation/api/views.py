@@ -14,8 +14,9 @@ from annotation.api.serializers import (
     TokenSerializer,
     project_representation,
 )
-from annotation.models import Guidelines, Project
+from annotation.models import Project
 from annotation.selectors import (
+    guidelines_current,
     membership_get,
     project_get_for_lead,
     project_list_for_user,
@@ -25,16 +26,12 @@ from annotation.services import api_token_create, membership_set, project_create
 from ftapp.errors import Forbidden
 
 
-def _current_guidelines(project: Project) -> Guidelines | None:
-    return project.guidelines.order_by("-version").first()
-
-
 def _render_project(project: Project, role: str) -> dict:
     data = project_representation(
         project,
         role=role,
         progress=project_progress(project=project),
-        guidelines=_current_guidelines(project),
+        guidelines=guidelines_current(project=project),
     )
     return ProjectSerializer(data).data
 

@@ -21,11 +21,10 @@ from annotation.models import (
     Membership,
     Project,
     ProjectKind,
-    Role,
     Task,
 )
 from annotation.selectors import project_get_for_lead
-from annotation.services.projects import batch_create
+from annotation.services.projects import annotators_require, batch_create
 from ftapp.errors import InvalidInput, NotFound
 
 User = get_user_model()
@@ -120,15 +119,7 @@ def batch_assign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -
     """Adds annotators of the project to the batch."""
     batch = _lead_batch(by, batch_id)
     users = _annotators(batch.project, usernames)
-    members = set(
-        Membership.objects.filter(
-            project=batch.project, user__in=users, role=Role.ANNOTATOR
-        ).values_list("user_id", flat=True)
-    )
-    outsiders = [u.username for u in users if u.pk not in members]
-    if outsiders:
-        message = f"Not annotators of this project: {', '.join(outsiders)}."
-        raise InvalidInput(message, fields={"annotators": [message]})
+    annotators_require(project=batch.project, users=users)
     BatchAssignment.objects.bulk_create(
         [BatchAssignment(batch=batch, annotator=u) for u in users], ignore_conflicts=True
     )

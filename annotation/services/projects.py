@@ -23,7 +23,7 @@ from annotation.models import (
     Task,
 )
 from annotation.models.tokens import TOKEN_PREFIX_LENGTH, hash_token_key, new_token_key
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import guidelines_current, project_get_for_lead
 from annotation.services.imports import ImportReport, prompts_import
 from ftapp.errors import Conflict, InvalidInput, NotFound
 
@@ -80,7 +80,7 @@ def project_update(
         setattr(project, name, value)
     project.full_clean()
     project.save()
-    current = project.guidelines.order_by("-version").first()
+    current = guidelines_current(project=project)
     if guidelines is not None and (current is None or guidelines != current.body):
         guidelines_publish(project=project, author=editor, body=guidelines)
     return project
@@ -195,17 +195,20 @@ def batch_create(
     )
     if moved != len(task_ids):
         raise Conflict("Some tasks are already in a batch or belong to another project.")
-    chosen = {a.pk: a for a in annotators}
+    chosen = list({a.pk: a for a in annotators}.values())
+    annotators_require(project=project, users=chosen)
+    BatchAssignment.objects.bulk_create([BatchAssignment(batch=batch, annotator=a) for a in chosen])
+    return batch
+
+
+def annotators_require(*, project: Project, users: list[AbstractBaseUser]) -> None:
+    """Raises ``InvalidInput`` naming every user who is not an annotator of the project."""
     members = set(
-        Membership.objects.filter(
-            project=project, user_id__in=chosen, role=Role.ANNOTATOR
-        ).values_list("user_id", flat=True)
+        Membership.objects.filter(project=project, user__in=users, role=Role.ANNOTATOR).values_list(
+            "user_id", flat=True
+        )
     )
-    outsiders = [str(a) for pk, a in chosen.items() if pk not in members]
+    outsiders = [str(u) for u in users if u.pk not in members]
     if outsiders:
         message = f"Not annotators of this project: {', '.join(outsiders)}."
         raise InvalidInput(message, fields={"annotators": [message]})
-    BatchAssignment.objects.bulk_create(
-        [BatchAssignment(batch=batch, annotator=a) for a in chosen.values()]
-    )
-    return batch
