@@ -150,3 +150,77 @@ class GenerationItem(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.pk} of run {self.run_id}"
+
+
+class ExportKind(models.TextChoices):
+    SFT = "sft", "SFT"
+    DPO = "dpo", "DPO / reward"
+    KTO = "kto", "KTO"
+    JUDGMENTS = "judgments", "Every judgment"
+
+
+class ExportFormat(models.TextChoices):
+    TRL = "trl", "TRL (conversational)"
+    OPENAI = "openai", "OpenAI fine-tuning"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class Export(models.Model):
+    """A dataset built from a project's judgments. Its files are written once, under
+    ``VAR_DIR/exports/<id>/``, and never rebuilt: a finished export is a snapshot."""
+
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="exports"
+    )
+    kind = models.CharField(max_length=16, choices=ExportKind.choices)
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    options = models.JSONField(
+        default=dict, help_text="Every filter and selection rule, defaults filled in."
+    )
+    test_fraction = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(0.9)]
+    )
+    seed = models.IntegerField(default=0)
+    status = models.CharField(
+        max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    error = models.TextField(blank=True)
+    progress_done = models.PositiveIntegerField(default=0, help_text="Tasks read so far.")
+    progress_total = models.PositiveIntegerField(default=0, help_text="Tasks to read.")
+    snapshot_at = models.DateTimeField(
+        null=True, blank=True, help_text="The database time the judgments were read at."
+    )
+    files = models.JSONField(
+        default=dict, blank=True, help_text="Per split: file name, rows, bytes, sha256."
+    )
+    card = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when started from the command line.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "status", "snapshot_at"], name="export_snap")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(test_fraction__gte=0.0, test_fraction__lte=0.9),
+                name="export_test_fraction_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.kind}/{self.format})"

@@ -6,6 +6,7 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
+from evaluation.exports.services import export_build
 from evaluation.services import (
     generation_item_process,
     generation_run_finish_if_done,
@@ -43,3 +44,9 @@ def process_chunk(run_id: int, item_ids: list[int]) -> None:
     for item_id in item_ids:
         generation_item_process(item_id=item_id)
     generation_run_finish_if_done(run_id=run_id)
+
+
+@shared_task(name="exports.build")
+def build_export(export_id: int) -> str:
+    """Routed to the ``exports`` queue by its name."""
+    return export_build(export_id=export_id).status

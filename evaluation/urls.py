@@ -1,10 +1,13 @@
 from django.urls import path
 
 from evaluation import views
+from evaluation.exports import views as export_views
 
 urlpatterns = [
     path("models/", views.model_list, name="models"),
     path("models/<int:endpoint_id>/test/", views.model_test, name="model-test"),
     path("projects/<int:project_id>/generate/", views.run_new, name="run-new"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
+    path("projects/<int:project_id>/exports/", export_views.export_new, name="export-new"),
+    path("exports/<int:export_id>/", export_views.export_detail, name="export"),
 ]

@@ -119,6 +119,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
+# Dataset exports, one directory each; the web servers and the export workers must share it.
+EXPORTS_DIR = Path(env_str("FTAPP_EXPORTS_DIR") or VAR_DIR / "exports")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -200,6 +202,10 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Where `manage.py serve_local_model` answers by default; the demo registers that model when
+# something answers there. Empty: the demo does not look.
+LOCAL_MODEL_URL = env_str("FTAPP_LOCAL_MODEL_URL", "http://127.0.0.1:8765/v1") or ""
 
 LOGGING = {
     "version": 1,

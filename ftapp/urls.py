@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("evaluation.api")),
+    path("api/v1/", include("evaluation.exports.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

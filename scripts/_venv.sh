@@ -18,6 +18,9 @@ extras="${FTAPP_EXTRAS:-}"
 stamp=".venv/.ftapp-installed${extras:+-$extras}"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  # llama.cpp (the `local` extra) is compiled by pip: build it for any x86-64, not this CPU,
+  # so the wheel pip caches runs everywhere.
+  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}"
   echo "Installing ftapp${extras:+[$extras]} into .venv ..." >&2
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"

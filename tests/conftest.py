@@ -2,10 +2,12 @@
 worker process against the test database for the tests marked ``worker``."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -31,6 +33,8 @@ settings.STORAGES = {
     **settings.STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Exports are written under a directory of this session's own, shared with the worker.
+settings.EXPORTS_DIR = Path(tempfile.mkdtemp(prefix="ftapp-test-exports-"))
 QUEUES = ",".join(q.name for q in settings.CELERY_TASK_QUEUES)
 HOW_TO_START = (
     "Start them on Debian/Ubuntu with `apt-get install postgresql redis-server`, then "
@@ -80,6 +84,10 @@ def pytest_sessionstart(session):
         pytest.exit("\n".join([*problems, HOW_TO_START]), returncode=3)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(settings.EXPORTS_DIR, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(config, items):
     worker_ready = bool(settings.REDIS_URL) and _is_postgres()
     for item in items:
@@ -115,6 +123,7 @@ def celery_worker(django_db_setup, tmp_path_factory):
         os.environ,
         DATABASE_URL=_database_url(settings.DATABASES["default"]),
         FTAPP_TEST_MODEL_KEY=TEST_MODEL_KEY,
+        FTAPP_EXPORTS_DIR=str(settings.EXPORTS_DIR),
     )
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Batch, Task
 from annotation.services import claim_next
+from evaluation.exports.services import export_build, export_start
 from evaluation.models import GenerationRun, ModelEndpoint
 from tests.annotation.test_queue import assign, make_project
 from tests.factories import AnnotatorFactory, LeadFactory, UserFactory
@@ -19,7 +20,7 @@ ROLES = ("anonymous", "outsider", "annotator", "lead")
 RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
 
 # name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch,
-# {r} generation run, {m} model endpoint
+# {r} generation run, {m} model endpoint, {e} finished export
 API = {
     "api-token": (
         "post",
@@ -135,6 +136,30 @@ API = {
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
     ),
+    "api-project-exports": (
+        "get",
+        "/api/v1/projects/{p}/exports/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-exports:post": (
+        "post",
+        "/api/v1/projects/{p}/exports/",
+        {"kind": "sft"},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 202},
+    ),
+    "api-export": (
+        "get",
+        "/api/v1/exports/{e}/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-export-download": (
+        "get",
+        "/api/v1/exports/{e}/download/?split=train",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
     "api-schema": ("get", "/api/schema/", None, dict.fromkeys(ROLES, 200)),
     "api-docs": ("get", "/api/docs/", None, dict.fromkeys(ROLES, 200)),
 }
@@ -214,6 +239,8 @@ PAGES = {
     ),
     "run-new": ("get", "/projects/{p}/generate/", None, LEAD_PAGE),
     "run": ("get", "/runs/{r}/", None, LEAD_PAGE),
+    "export-new": ("get", "/projects/{p}/exports/", None, LEAD_PAGE),
+    "export": ("get", "/exports/{e}/", None, LEAD_PAGE),
 }
 MATRIX = {**API, **PAGES}
 
@@ -234,8 +261,10 @@ def world(db):
     lead.user_permissions.add(
         Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
     )
+    export = export_start(by=lead, project_id=project.pk, kind="sft", format="trl")
+    export_build(export_id=export.pk)
     users = {"anonymous": None, "outsider": UserFactory(), "annotator": annotator, "lead": lead}
-    ids = {"p": project.pk, "t": claim.task_id, "b": batch.pk, "r": run.pk, "m": endpoint.pk}
+    ids = {"p": project.pk, "t": claim.task_id, "b": batch.pk, "r": run.pk, "m": endpoint.pk, "e": export.pk}
     return {"users": users, **ids}
 
 

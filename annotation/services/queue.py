@@ -408,6 +408,18 @@ def task_skip(*, user: AbstractBaseUser, task_id: int, reason: str) -> Claim:
 
 
 @transaction.atomic
+def _exported(judgment: Judgment) -> bool:
+    """Whether an export may hold the judgment: one whose snapshot was taken after the
+    judgment was made. Exports are immutable, so such a judgment must stay as it is."""
+    from evaluation.models import Export, ExportStatus
+
+    return Export.objects.filter(
+        project_id=judgment.task.project_id,
+        status__in=[ExportStatus.RUNNING, ExportStatus.COMPLETED],
+        snapshot_at__gte=judgment.created_at,
+    ).exists()
+
+
 def judgment_undo(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
     """Withdraws the annotator's most recent judgment in the project and gives them the task
     back under a fresh lease. ``None`` when there is nothing to undo."""
@@ -423,6 +435,8 @@ def judgment_undo(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
         return None
     if Adjudication.objects.filter(task_id=judgment.task_id).exists():
         raise Conflict("A lead has adjudicated this task; the judgment can no longer be undone.")
+    if _exported(judgment):
+        raise Conflict("This judgment may be in a dataset export already; it can't be undone.")
     task, claim = judgment.task, judgment.claim
     judgment.delete()
     _count_judgment(task, task.batch.overlap if task.batch else None, -1)

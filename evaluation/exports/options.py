@@ -1,0 +1,166 @@
+"""The filters and selection rules of an export: their defaults and their validation, in one
+place for the page, the API and the command line. The cleaned options are stored with the
+export and printed in its data card."""
+
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from ftapp.errors import InvalidInput
+
+COMMON: dict[str, Any] = {
+    "min_judgments": 1,
+    "min_agreement": 0.0,
+    "exclude_gold": True,
+    "min_gold_accuracy": None,
+    "batches": [],
+    "models": [],
+    "judged_after": None,
+    "judged_before": None,
+    "dedupe": True,
+    "redact_pii": False,
+}
+PER_KIND: dict[str, dict[str, Any]] = {
+    "sft": {"sft_min_rating": 4.0, "per_prompt": 1, "include_rewrites": True},
+    "dpo": {
+        "pairs_from": ["pairwise", "ratings", "rewrites"],
+        "margin": 1.0,
+        "rating_pairs": "best_vs_each",
+        "tie_policy": "count",
+    },
+    "kto": {"kto_desirable_min": 4.0, "kto_undesirable_max": 2.0, "include_rewrites": True},
+    "judgments": {},
+}
+NULLABLE = {"min_gold_accuracy", "judged_after", "judged_before"}
+PAIR_SOURCES = ("pairwise", "ratings", "rewrites")
+RATING_PAIRS = ("best_vs_each", "best_vs_worst")
+TIE_POLICIES = ("count", "drop")
+
+
+def export_options_clean(*, kind: str, format: str, filters: dict[str, Any] | None) -> dict:
+    """Fills in the defaults for ``kind`` and checks every value; unknown keys are errors,
+    so a misspelt filter never silently exports more than was meant."""
+    if kind not in PER_KIND:
+        raise InvalidInput("Unknown kind.", fields={"kind": [f"One of {sorted(PER_KIND)}."]})
+    if format not in ("trl", "openai"):
+        raise InvalidInput("Unknown format.", fields={"format": ["trl or openai."]})
+    if kind == "kto" and format == "openai":
+        raise InvalidInput(
+            "OpenAI fine-tuning has no KTO format.",
+            fields={"format": ["KTO is written in TRL's format only: use trl."]},
+        )
+    defaults = {**COMMON, **PER_KIND[kind]}
+    given = dict(filters or {})
+    errors: dict[str, list[str]] = {}
+    for key in sorted(set(given) - set(defaults)):
+        errors[f"filters.{key}"] = [f"Unknown filter for a {kind} export; known: "
+                                    f"{', '.join(sorted(defaults))}."]
+    options: dict[str, Any] = {}
+    for key, default in defaults.items():
+        value = given.get(key, default)
+        try:
+            if value is None and key not in NULLABLE:
+                raise TypeError("May not be null.")
+            options[key] = _CHECKS[key](value) if value is not None else None
+        except (TypeError, ValueError) as error:
+            errors[f"filters.{key}"] = [str(error)]
+    if not errors:
+        _check_together(options, errors)
+    if errors:
+        raise InvalidInput("Invalid export filters.", fields=errors)
+    return options
+
+
+def _number(low: float, high: float):
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"Expected a number from {low} to {high}.")
+        if not low <= value <= high:
+            raise ValueError(f"Expected a number from {low} to {high}.")
+        return float(value)
+
+    return check
+
+
+def _integer(low: int, high: int):
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"Expected a whole number from {low} to {high}.")
+        if not low <= value <= high:
+            raise ValueError(f"Expected a whole number from {low} to {high}.")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("Expected true or false.")
+    return value
+
+
+def _list_of(kind: type, allowed: tuple[str, ...] | None = None):
+    def check(value: Any) -> list:
+        if not isinstance(value, list) or not all(
+            isinstance(v, kind) and not isinstance(v, bool) for v in value
+        ):
+            raise TypeError(f"Expected a list of {kind.__name__}.")
+        if allowed is not None:
+            wrong = [v for v in value if v not in allowed]
+            if wrong:
+                raise ValueError(f"Unknown {wrong}; choose from {list(allowed)}.")
+        return sorted(set(value), key=value.index)
+
+    return check
+
+
+def _choice(allowed: tuple[str, ...]):
+    def check(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError(f"Choose from {list(allowed)}.")
+        return value
+
+    return check
+
+
+def _moment(value: Any) -> str:
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if not isinstance(parsed, datetime) or parsed.tzinfo is None:
+        raise ValueError("Expected an ISO 8601 date and time with its offset, e.g. "
+                         "2026-01-31T00:00:00Z.")
+    return parsed.isoformat()
+
+
+_CHECKS = {
+    "min_judgments": _integer(1, 50),
+    "min_agreement": _number(0.0, 1.0),
+    "exclude_gold": _boolean,
+    "min_gold_accuracy": _number(0.0, 1.0),
+    "batches": _list_of(int),
+    "models": _list_of(str),
+    "judged_after": _moment,
+    "judged_before": _moment,
+    "dedupe": _boolean,
+    "redact_pii": _boolean,
+    "sft_min_rating": _number(1.0, 5.0),
+    "per_prompt": _integer(1, 100),
+    "include_rewrites": _boolean,
+    "pairs_from": _list_of(str, PAIR_SOURCES),
+    "margin": _number(0.0, 4.0),
+    "rating_pairs": _choice(RATING_PAIRS),
+    "tie_policy": _choice(TIE_POLICIES),
+    "kto_desirable_min": _number(1.0, 5.0),
+    "kto_undesirable_max": _number(1.0, 5.0),
+}
+
+
+def _check_together(options: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    if options.get("pairs_from") == []:
+        errors["filters.pairs_from"] = ["Name at least one source of pairs."]
+    after, before = options.get("judged_after"), options.get("judged_before")
+    if after and before and parse_datetime(after) >= parse_datetime(before):
+        errors["filters.judged_before"] = ["Must be later than judged_after."]
+    desirable, undesirable = options.get("kto_desirable_min"), options.get("kto_undesirable_max")
+    if desirable is not None and undesirable is not None and undesirable >= desirable:
+        errors["filters.kto_undesirable_max"] = ["Must be below kto_desirable_min."]

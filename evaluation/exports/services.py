@@ -1,0 +1,353 @@
+"""Writes of exports: start one, and build its files (run by a Celery worker on the
+``exports`` queue, or in-process by ``manage.py export``)."""
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.utils import timezone
+
+from annotation.models import Membership, Project
+from annotation.selectors import project_get_for_lead
+from evaluation.exports.card import CardStats, card_markdown
+from evaluation.exports.formats import ROWS
+from evaluation.exports.options import export_options_clean
+from evaluation.exports.select import group_examples
+from evaluation.exports.source import (
+    PromptData,
+    TaskData,
+    excluded_annotators,
+    prompts_read,
+    tasks_to_read,
+)
+from evaluation.models import Export, ExportStatus
+from ftapp.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+JUDGMENTS_FILE = "judgments_used.txt"
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+def export_dir(export: Export) -> Path:
+    return Path(settings.EXPORTS_DIR) / str(export.pk)
+
+
+def export_start(
+    *,
+    by: AbstractBaseUser | None,
+    project: Project | None = None,
+    project_id: int | None = None,
+    kind: str,
+    format: str,
+    filters: dict[str, Any] | None = None,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+) -> Export:
+    """Records an export and queues its build. Leads only (``by=None`` is the command line,
+    which passes the project itself)."""
+    if by is not None:
+        project = project_get_for_lead(user=by, project_id=project_id)
+    if isinstance(test_fraction, bool) or not 0.0 <= test_fraction <= 0.9:
+        raise InvalidInput(
+            "Invalid test fraction.", fields={"test_fraction": ["A number from 0 to 0.9."]}
+        )
+    options = export_options_clean(kind=kind, format=format, filters=filters)
+    if kind == "judgments":
+        format = "trl"  # one shape whatever was asked; recorded as such
+    export = Export.objects.create(
+        project=project,
+        kind=kind,
+        format=format,
+        options=options,
+        test_fraction=test_fraction,
+        seed=seed,
+        created_by=by,
+    )
+    if by is not None:
+        from evaluation.tasks import build_export
+
+        transaction.on_commit(lambda: build_export.delay(export.pk))
+    return export
+
+
+def export_build(*, export_id: int) -> Export:
+    """Builds the files of a queued export. A redelivered task (the worker died half-way)
+    starts again from nothing; a finished export is never rebuilt."""
+    export = Export.objects.select_related("project").get(pk=export_id)
+    if export.status == ExportStatus.COMPLETED:
+        return export
+    export.status, export.started_at, export.error = ExportStatus.RUNNING, timezone.now(), ""
+    export.save(update_fields=["status", "started_at", "error"])
+    try:
+        _build(export)
+    except Exception as error:
+        logger.exception("Export %s failed", export.pk)
+        export.status, export.finished_at = ExportStatus.FAILED, timezone.now()
+        export.error = f"{type(error).__name__}: {error}"
+        export.save(update_fields=["status", "finished_at", "error"])
+        shutil.rmtree(_partial_dir(export), ignore_errors=True)
+        raise
+    return export
+
+
+def _partial_dir(export: Export) -> Path:
+    final = export_dir(export)
+    return final.with_name(final.name + ".partial")
+
+
+def split_of(content_hash: str, *, seed: int, test_fraction: float) -> str:
+    """A stable draw per normalized prompt: the same prompt lands in the same split in
+    every export with this seed, whatever else the project holds."""
+    digest = hashlib.sha256(f"{seed}:{content_hash}".encode()).digest()
+    return "test" if int.from_bytes(digest[:8], "big") < test_fraction * 2**64 else "train"
+
+
+class _Writer:
+    """A JSON Lines file hashed as it is written."""
+
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = path.open("wb")
+        self.sha256 = hashlib.sha256()
+        self.rows = 0
+        self.bytes = 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        line = (self.encode(row) + "\n").encode()
+        self.file.write(line)
+        self.sha256.update(line)
+        self.rows += 1
+        self.bytes += len(line)
+
+    def close(self) -> dict[str, Any]:
+        self.file.close()
+        return {
+            "name": self.path.name,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "sha256": self.sha256.hexdigest(),
+        }
+
+
+class _Texts:
+    """Applies PII redaction to every text that goes into a row, remembering each text's
+    result within a prompt group (a prompt repeats in many rows), and counts what was
+    replaced in the rows as written."""
+
+    def __init__(self, redact: bool) -> None:
+        self.redactor = None
+        if redact:
+            from evaluation.exports.pii import Redactor
+
+            self.redactor = Redactor()
+        self.cache: dict[str, tuple[str, Counter]] = {}
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, text: str) -> str:
+        if self.redactor is None or not text:
+            return text
+        hit = self.cache.get(text)
+        if hit is None:
+            before = Counter(self.redactor.counts)
+            redacted = self.redactor.redact(text)
+            hit = self.cache[text] = (redacted, self.redactor.counts - before)
+        self.counts.update(hit[1])
+        return hit[0]
+
+    def next_group(self) -> None:
+        self.cache.clear()
+
+
+class _Progress:
+    """Progress goes through a connection of its own: the build reads in one long
+    transaction whose writes nobody would see until it ends. (SQLite would lock against
+    that reader, and its exports are the demo's small ones: no progress there.)"""
+
+    def __init__(self, export: Export) -> None:
+        self.export_id = export.pk
+        self.connection = (
+            connections.create_connection(DEFAULT_DB_ALIAS)
+            if connection.vendor == "postgresql"
+            else None
+        )
+        self.last = 0.0
+
+    def report(self, done: int, total: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.connection is None or (not force and now - self.last < PROGRESS_EVERY_SECONDS):
+            return
+        self.last = now
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE evaluation_export SET progress_done = %s, progress_total = %s "
+                "WHERE id = %s",
+                [done, total, self.export_id],
+            )
+
+    def snapshot_taken(self, snapshot_at: datetime) -> None:
+        """Made visible at once: from now on the judgments it holds can't be undone."""
+        if self.connection is not None:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE evaluation_export SET snapshot_at = %s WHERE id = %s",
+                    [snapshot_at, self.export_id],
+                )
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
+@contextmanager
+def _snapshot() -> Iterator[datetime]:
+    """One consistent view of the judgments for the whole build: judgments made meanwhile
+    are in no part of it."""
+    nested = connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute("SELECT transaction_timestamp()")
+                yield cursor.fetchone()[0]
+        else:
+            yield timezone.now()
+
+
+def _groups(prompts: Iterable[PromptData], dedupe: bool) -> Iterator[list[PromptData]]:
+    group: list[PromptData] = []
+    for prompt in prompts:
+        if group and (not dedupe or prompt.content_hash != group[0].content_hash):
+            yield group
+            group = []
+        group.append(prompt)
+    if group:
+        yield group
+
+
+def _build(export: Export) -> None:
+    options, kind, fmt = export.options, export.kind, export.format
+    partial = _partial_dir(export)
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    writers = {split: _Writer(partial / f"{split}.jsonl") for split in SPLITS}
+    texts = _Texts(options["redact_pii"])
+    stats = CardStats()
+    used = array("q")
+    to_row = ROWS[kind]
+    progress = _Progress(export)
+    try:
+        with _snapshot() as snapshot_at:
+            progress.snapshot_taken(snapshot_at)
+            excluded = excluded_annotators(
+                project_id=export.project_id, min_gold_accuracy=options["min_gold_accuracy"]
+            )
+            pseudonyms = dict(
+                Membership.objects.filter(project_id=export.project_id).values_list(
+                    "user_id", "pseudonym"
+                )
+            )
+            total = tasks_to_read(project_id=export.project_id, options=options)
+            done = 0
+            progress.report(done, total, force=True)
+            prompts = prompts_read(
+                project_id=export.project_id, options=options, excluded=sorted(excluded)
+            )
+            for group in _groups(prompts, options["dedupe"]):
+                done += sum(len(p.tasks) for p in group)
+                progress.report(done, total)
+                examples = group_examples(group, kind, options, stats.dropped)
+                if not examples:
+                    continue
+                split = split_of(
+                    group[0].content_hash, seed=export.seed, test_fraction=export.test_fraction
+                )
+                used_tasks = list({t.id: t for e in examples for t in e.tasks}.values())
+                stats.group(group, split, used_tasks)
+                writer = writers[split]
+                texts.next_group()
+                for example in examples:
+                    if example.vote is not None:
+                        example.annotator = _pseudonym(pseudonyms, example.vote.annotator_id)
+                    writer.write(to_row(example, fmt, texts))
+                    stats.example(example, split)
+                used.extend(_used_judgments(kind, examples, used_tasks))
+        files = {split: writer.close() for split, writer in writers.items()}
+        progress.report(total, total, force=True)
+    finally:
+        for writer in writers.values():
+            writer.file.close()
+        progress.close()
+    judgments_file = _write_judgment_ids(partial / JUDGMENTS_FILE, used)
+    card = {
+        "export_id": export.pk,
+        "project": {"id": export.project_id, "name": export.project.name},
+        "kind": kind,
+        "format": fmt,
+        "seed": export.seed,
+        "test_fraction": export.test_fraction,
+        "snapshot_at": snapshot_at.isoformat(),
+        "options": options,
+        "rounds": [],
+        "excluded_annotators": dict(Counter(excluded.values())),
+        "files": files,
+        "dataset_sha256": hashlib.sha256(
+            "".join(files[s]["sha256"] for s in SPLITS).encode()
+        ).hexdigest(),
+        "judgments_file": judgments_file,
+        "redactions": dict(sorted(texts.counts.items())),
+        "stats": stats.as_dict(),
+    }
+    (partial / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    (partial / "card.md").write_text(card_markdown(card))
+    final = export_dir(export)
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
+    export.files, export.card, export.snapshot_at = files, card, snapshot_at
+    export.status, export.finished_at = ExportStatus.COMPLETED, timezone.now()
+    export.progress_done = export.progress_total = total
+    export.save(
+        update_fields=[
+            "files", "card", "snapshot_at", "status", "finished_at", "progress_done",
+            "progress_total",
+        ]
+    )
+
+
+def _pseudonym(pseudonyms: dict[int, str], user_id: int) -> str:
+    """A member's project pseudonym; someone no longer a member still gets a stable one."""
+    return pseudonyms.get(user_id) or "former-" + hashlib.sha256(
+        f"{settings.SECRET_KEY}:{user_id}".encode()
+    ).hexdigest()[:10]
+
+
+def _used_judgments(kind: str, examples, used_tasks: list[TaskData]) -> Iterator[int]:
+    if kind == "judgments":
+        return (e.vote.id for e in examples)
+    return (v.id for t in used_tasks for v in t.votes)
+
+
+def _write_judgment_ids(path: Path, ids: array) -> dict[str, Any]:
+    """The ids of exactly the judgments the rows came from, one a line, ascending."""
+    digest = hashlib.sha256()
+    with path.open("wb") as file:
+        for judgment_id in sorted(ids):
+            line = f"{judgment_id}\n".encode()
+            file.write(line)
+            digest.update(line)
+    return {"name": path.name, "count": len(ids), "sha256": digest.hexdigest()}

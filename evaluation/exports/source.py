@@ -1,0 +1,234 @@
+"""Reads a project's judged tasks for an export in one ordered pass over a server-side cursor,
+handing them on a prompt at a time, so memory holds one prompt's tasks whatever the size of
+the project. Rows come in a total order, which is what makes a re-export byte-identical."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from annotation.models import Judgment, Membership, Task
+from annotation.selectors import gold_correct
+
+FETCH = 2000
+
+
+@dataclass(slots=True)
+class ResponseData:
+    id: int
+    model: str
+    text: str
+
+
+@dataclass(slots=True)
+class Vote:
+    """One judgment. ``choice`` is in the task's terms (A = ``response_a``), ``screen_choice``
+    as pressed (A = left)."""
+
+    id: int
+    annotator_id: int
+    rating: int | None
+    choice: str | None
+    screen_choice: str | None
+    swapped: bool
+    chosen_id: int | None
+    rejected_id: int | None
+    rewrite: str
+    comment: str
+    duration_ms: int | None
+    guidelines_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class Adjudicated:
+    rating: int | None
+    choice: str | None
+    chosen_id: int | None
+    rejected_id: int | None
+
+
+@dataclass(slots=True)
+class TaskData:
+    id: int
+    kind: str
+    is_gold: bool
+    batch_id: int | None
+    a: ResponseData
+    b: ResponseData | None
+    adjudication: Adjudicated | None
+    votes: list[Vote] = field(default_factory=list)
+
+    def responses(self) -> list[ResponseData]:
+        return [self.a] if self.b is None else [self.a, self.b]
+
+
+@dataclass(slots=True)
+class PromptData:
+    id: int
+    external_id: str
+    system: str
+    turns: list[dict[str, str]]
+    metadata: dict[str, Any]
+    content_hash: str
+    tasks: list[TaskData] = field(default_factory=list)
+
+
+def excluded_annotators(*, project_id: int, min_gold_accuracy: float | None) -> dict[int, str]:
+    """Annotators whose judgments an export leaves out, with the reason: set aside by a lead,
+    or below the gold accuracy asked for (annotators with no gold judged are kept)."""
+    excluded = dict.fromkeys(
+        Membership.objects.filter(project_id=project_id, excluded_from_exports=True).values_list(
+            "user_id", flat=True
+        ),
+        "excluded by a lead",
+    )
+    if min_gold_accuracy is None:
+        return excluded
+    judged: dict[int, list[int]] = {}
+    for judgment in Judgment.objects.filter(
+        task__project_id=project_id, task__is_gold=True
+    ).select_related("task"):
+        tally = judged.setdefault(judgment.annotator_id, [0, 0])
+        tally[0] += 1
+        tally[1] += gold_correct(judgment.task, judgment)
+    for uid, (total, correct) in judged.items():
+        if correct / total < min_gold_accuracy and uid not in excluded:
+            excluded[uid] = f"gold accuracy {correct / total:.0%} below the minimum"
+    return excluded
+
+
+def tasks_to_read(*, project_id: int, options: dict[str, Any]) -> int:
+    """How many tasks the export will look at, for its progress bar."""
+    tasks = Task.objects.filter(project_id=project_id, judgment_count__gt=0)
+    if options["exclude_gold"]:
+        tasks = tasks.filter(is_gold=False)
+    if options["batches"]:
+        tasks = tasks.filter(batch_id__in=options["batches"])
+    return tasks.count()
+
+
+def _query(project_id: int, options: dict[str, Any], excluded: list[int]) -> tuple[str, list]:
+    vote_filters, params = [], []
+    if excluded:
+        vote_filters.append(f"j.annotator_id NOT IN ({', '.join(['%s'] * len(excluded))})")
+        params += excluded
+    if options["judged_after"]:
+        vote_filters.append("j.created_at >= %s")
+        params.append(parse_datetime(options["judged_after"]))
+    if options["judged_before"]:
+        vote_filters.append("j.created_at < %s")
+        params.append(parse_datetime(options["judged_before"]))
+    task_filters = ["t.project_id = %s"]
+    params.append(project_id)
+    if options["exclude_gold"]:
+        task_filters.append("t.is_gold = %s")
+        params.append(False)
+    if options["batches"]:
+        task_filters.append(f"t.batch_id IN ({', '.join(['%s'] * len(options['batches']))})")
+        params += options["batches"]
+    vote_join = " AND ".join(["j.task_id = t.id", *vote_filters])
+    # The filters are built from fixed fragments and placeholders only; values are parameters.
+    sql = f"""
+        SELECT p.id, p.external_id, p.text, p.messages, p.system, p.metadata, p.content_hash,
+               t.id, t.kind, t.is_gold, t.batch_id,
+               ra.id, ra.model_name, ra.text, rb.id, rb.model_name, rb.text,
+               ad.id, ad.rating, ad.choice, ad.chosen_response_id, ad.rejected_response_id,
+               j.id, j.annotator_id, j.rating, j.choice, j.swapped, j.chosen_response_id,
+               j.rejected_response_id, j.rewrite, j.comment, j.duration_ms,
+               j.guidelines_version, j.created_at, j.updated_at
+          FROM annotation_task t
+          JOIN annotation_prompt p ON p.id = t.prompt_id
+          JOIN annotation_response ra ON ra.id = t.response_a_id
+          LEFT JOIN annotation_response rb ON rb.id = t.response_b_id
+          LEFT JOIN annotation_adjudication ad ON ad.task_id = t.id
+          LEFT JOIN annotation_judgment j ON {vote_join}
+         WHERE {" AND ".join(task_filters)} AND (j.id IS NOT NULL OR ad.id IS NOT NULL)
+         ORDER BY p.content_hash, p.id, t.id, j.id
+    """  # noqa: S608
+    return sql, params
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _moment(value: Any) -> datetime:
+    return parse_datetime(value) if isinstance(value, str) else value
+
+
+def _task_choice(choice: str, swapped: bool) -> str:
+    if choice in ("A", "B") and swapped:
+        return "B" if choice == "A" else "A"
+    return choice
+
+
+def prompts_read(*, project_id: int, options: dict[str, Any], excluded: list[int]) -> Iterator[
+    PromptData
+]:
+    """Yields each prompt with its judged tasks and their votes, in content-hash order (so
+    identical prompts come one after another), then prompt, task and judgment id."""
+    sql, params = _query(project_id, options, excluded)
+    prompt: PromptData | None = None
+    task: TaskData | None = None
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(FETCH):
+            for row in rows:
+                if prompt is None or row[0] != prompt.id:
+                    if prompt is not None:
+                        yield prompt
+                    messages = _json(row[3])
+                    prompt = PromptData(
+                        id=row[0],
+                        external_id=row[1],
+                        system=row[4],
+                        turns=messages if messages else [{"role": "user", "content": row[2]}],
+                        metadata=_json(row[5]) or {},
+                        content_hash=row[6],
+                    )
+                    task = None
+                if task is None or row[7] != task.id:
+                    task = TaskData(
+                        id=row[7],
+                        kind=row[8],
+                        is_gold=bool(row[9]),
+                        batch_id=row[10],
+                        a=ResponseData(row[11], row[12], row[13]),
+                        b=ResponseData(row[14], row[15], row[16]) if row[14] else None,
+                        adjudication=(
+                            Adjudicated(row[18], row[19] or None, row[20], row[21])
+                            if row[17]
+                            else None
+                        ),
+                    )
+                    prompt.tasks.append(task)
+                if row[22] is not None:
+                    screen_choice = row[25] or None
+                    task.votes.append(
+                        Vote(
+                            id=row[22],
+                            annotator_id=row[23],
+                            rating=row[24],
+                            choice=_task_choice(screen_choice, bool(row[26]))
+                            if screen_choice
+                            else None,
+                            screen_choice=screen_choice,
+                            swapped=bool(row[26]),
+                            chosen_id=row[27],
+                            rejected_id=row[28],
+                            rewrite=row[29],
+                            comment=row[30],
+                            duration_ms=row[31],
+                            guidelines_version=row[32],
+                            created_at=_moment(row[33]),
+                            updated_at=_moment(row[34]),
+                        )
+                    )
+    if prompt is not None:
+        yield prompt

@@ -1,0 +1,123 @@
+"""Pages of exports: start one, follow it, read its card and its first rows."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from annotation.views.lead import lead_page
+from evaluation.exports.options import COMMON, PER_KIND, RATING_PAIRS, TIE_POLICIES
+from evaluation.exports.selectors import (
+    export_get_for_lead,
+    export_list,
+    export_preview,
+    export_progress,
+)
+from evaluation.exports.services import export_dir, export_start
+from evaluation.models import ExportFormat, ExportKind, ExportStatus
+from ftapp.errors import DomainError, Forbidden, InvalidInput, NotFound
+
+CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites"}
+NUMBERS = {
+    "min_judgments": int,
+    "per_prompt": int,
+    "min_agreement": float,
+    "min_gold_accuracy": float,
+    "sft_min_rating": float,
+    "margin": float,
+    "kto_desirable_min": float,
+    "kto_undesirable_max": float,
+}
+
+
+def _filters_from_form(post, kind: str) -> dict:
+    """The form's fields for the options this kind knows; blank fields keep the default."""
+    known = {**COMMON, **PER_KIND.get(kind, {})}
+    filters: dict = {}
+    for key in known:
+        if key in CHECKBOXES:
+            filters[key] = post.get(key) == "on"
+        elif key in NUMBERS:
+            raw = post.get(key, "").strip()
+            if raw:
+                try:
+                    filters[key] = NUMBERS[key](raw)
+                except ValueError:
+                    raise InvalidInput(f"{key} must be a number.") from None
+        elif key in ("rating_pairs", "tie_policy") and post.get(key):
+            filters[key] = post[key]
+        elif key == "pairs_from":
+            filters[key] = post.getlist("pairs_from")
+        elif key == "batches":
+            filters[key] = [int(b) for b in post.getlist("batches") if b.isdigit()]
+        elif key == "models":
+            filters[key] = [m.strip() for m in post.get("models", "").split(",") if m.strip()]
+        elif key in ("judged_after", "judged_before") and post.get(key):
+            filters[key] = post[key]
+    return filters
+
+
+@lead_page
+def export_new(request, project):
+    if request.method == "POST":
+        kind = request.POST.get("kind", "")
+        try:
+            export = export_start(
+                by=request.user,
+                project_id=project.pk,
+                kind=kind,
+                format=request.POST.get("format", "trl"),
+                filters=_filters_from_form(request.POST, kind),
+                test_fraction=float(request.POST.get("test_fraction") or 0.1),
+                seed=int(request.POST.get("seed") or 0),
+            )
+        except ValueError:
+            messages.error(request, "The test fraction and the seed must be numbers.")
+        except DomainError as error:
+            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.fields or {}).items())
+            messages.error(request, f"{error.message} {details}".strip())
+        else:
+            return redirect("export", export_id=export.pk)
+        return redirect("export-new", project_id=project.pk)
+    context = {
+        "project": project,
+        "exports": export_list(project=project)[:50],
+        "kinds": ExportKind.choices,
+        "formats": ExportFormat.choices,
+        "batches": project.batches.order_by("position", "id"),
+        "rating_pairs": RATING_PAIRS,
+        "tie_policies": TIE_POLICIES,
+        "defaults": {**COMMON, **{k: v for d in PER_KIND.values() for k, v in d.items()}},
+    }
+    return render(request, "evaluation/export_new.html", context)
+
+
+@login_required
+def export_detail(request, export_id: int):
+    try:
+        export = export_get_for_lead(user=request.user, export_id=export_id)
+    except NotFound:
+        raise Http404 from None
+    except Forbidden as error:
+        raise PermissionDenied(error.message) from None
+    finished = export.status in (ExportStatus.COMPLETED, ExportStatus.FAILED)
+    card_md = ""
+    if export.status == ExportStatus.COMPLETED:
+        path = export_dir(export) / "card.md"
+        card_md = path.read_text(encoding="utf-8") if path.exists() else ""
+    context = {
+        "project": export.project,
+        "export": export,
+        "finished": finished,
+        "progress": export_progress(export=export),
+        "card_md": card_md,
+        "preview": [
+            json.dumps(row, ensure_ascii=False, indent=1) for row in export_preview(export=export)
+        ],
+    }
+    if request.htmx:
+        return render(request, "evaluation/partials/export_status.html", context)
+    return render(request, "evaluation/export.html", context)

@@ -1,0 +1,67 @@
+import json
+import shutil
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.models import Project
+from evaluation.exports.services import export_build, export_dir, export_start
+from ftapp.errors import DomainError
+
+
+class Command(BaseCommand):
+    help = (
+        "Builds a dataset export of a project in this process (no worker needed) and copies "
+        "its files (train.jsonl, test.jsonl, card.json, card.md, judgments_used.txt) to DIR. "
+        "The export is recorded like one started from the page or the API."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("project", help="project id or exact name")
+        parser.add_argument("--kind", required=True, choices=["sft", "dpo", "kto", "judgments"])
+        parser.add_argument("--format", default="trl", choices=["trl", "openai"])
+        parser.add_argument("-o", "--output", required=True, type=Path, help="directory")
+        parser.add_argument("--test-fraction", type=float, default=0.1)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--filters",
+            default="{}",
+            help='selection rules and filters as JSON, e.g. \'{"margin": 2, "redact_pii": true}\'',
+        )
+
+    def handle(self, *args, project: str, kind: str, format: str, output: Path, **options):
+        target = (
+            Project.objects.filter(pk=int(project)).first()
+            if project.isdigit()
+            else Project.objects.filter(name=project).first()
+        )
+        if target is None:
+            raise CommandError(f"No project {project!r}.")
+        try:
+            filters = json.loads(options["filters"])
+        except ValueError as error:
+            raise CommandError(f"--filters is not JSON: {error}") from None
+        if not isinstance(filters, dict):
+            raise CommandError("--filters must be a JSON object.")
+        try:
+            export = export_start(
+                by=None,
+                project=target,
+                kind=kind,
+                format=format,
+                filters=filters,
+                test_fraction=options["test_fraction"],
+                seed=options["seed"],
+            )
+        except DomainError as error:
+            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.fields.items())
+            raise CommandError(f"{error.message} {details}".strip()) from None
+        export = export_build(export_id=export.pk)
+        output.mkdir(parents=True, exist_ok=True)
+        for path in sorted(export_dir(export).iterdir()):
+            shutil.copyfile(path, output / path.name)
+        for info in export.files.values():
+            self.stdout.write(
+                f"{output / info['name']}: {info['rows']} rows, sha256 {info['sha256']}"
+            )
+        self.stdout.write(self.style.SUCCESS(f"Export {export.pk} written to {output}."))
