@@ -264,7 +264,14 @@ def world(db):
     export = export_start(by=lead, project_id=project.pk, kind="sft", format="trl")
     export_build(export_id=export.pk)
     users = {"anonymous": None, "outsider": UserFactory(), "annotator": annotator, "lead": lead}
-    ids = {"p": project.pk, "t": claim.task_id, "b": batch.pk, "r": run.pk, "m": endpoint.pk, "e": export.pk}
+    ids = {
+        "p": project.pk,
+        "t": claim.task_id,
+        "b": batch.pk,
+        "r": run.pk,
+        "m": endpoint.pk,
+        "e": export.pk,
+    }
     return {"users": users, **ids}
 
 

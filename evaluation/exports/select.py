@@ -96,7 +96,7 @@ def _rewrites(tasks: list[tuple[PromptData, TaskData, Label]]):
 
 
 def _same(a: str, b: str) -> bool:
-    return normalize_text(a) == normalize_text(b)
+    return a == b or normalize_text(a) == normalize_text(b)
 
 
 def _rated(tasks) -> list[tuple[float, ResponseData, PromptData, TaskData]]:
@@ -127,7 +127,7 @@ def sft_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
             )
         else:
             dropped["rated below sft_min_rating"] += 1
-    chosen = _unique(candidates, lambda e: (normalize_text(e.completion),), options, dropped)
+    chosen = _unique(candidates, lambda e: e.completion, options, dropped)
     if len(chosen) > options["per_prompt"]:
         dropped["over per_prompt"] += len(chosen) - options["per_prompt"]
     return chosen[: options["per_prompt"]]
@@ -177,9 +177,7 @@ def dpo_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
             dropped["chosen identical to rejected"] += 1
         else:
             kept.append(pair)
-    return _unique(
-        kept, lambda e: (normalize_text(e.chosen), normalize_text(e.rejected)), options, dropped
-    )
+    return _unique(kept, lambda e: (e.chosen, e.rejected), options, dropped)
 
 
 def kto_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Example]:
@@ -212,7 +210,7 @@ def kto_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
                     Example(prompt, "pairwise", (task,), completion=response.text,
                             label=False, models=(response.model,))
                 )
-    return _unique(examples, lambda e: (normalize_text(e.completion), e.label), options, dropped)
+    return _unique(examples, lambda e: (e.completion, e.label), options, dropped)
 
 
 def judgment_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Example]:
@@ -226,7 +224,8 @@ def judgment_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[
 
 
 def _unique(examples: list[Example], key, options: dict[str, Any], dropped: Counter):
-    if not options["dedupe"]:
+    """Drops examples identical to an earlier one of the group (same texts, exactly)."""
+    if not options["dedupe"] or len(examples) < 2:
         return examples
     seen, kept = set(), []
     for example in examples:

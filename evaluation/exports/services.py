@@ -223,6 +223,8 @@ def _snapshot() -> Iterator[datetime]:
         if connection.vendor == "postgresql" and not nested:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                # One long sorted read: compiling it (JIT) cost 2.4 s of 14 s at 1M judgments.
+                cursor.execute("SET LOCAL jit = off")
                 cursor.execute("SELECT transaction_timestamp()")
                 yield cursor.fetchone()[0]
         else:
@@ -266,7 +268,10 @@ def _build(export: Export) -> None:
             done = 0
             progress.report(done, total, force=True)
             prompts = prompts_read(
-                project_id=export.project_id, options=options, excluded=sorted(excluded)
+                project_id=export.project_id,
+                options=options,
+                excluded=sorted(excluded),
+                details=kind == "judgments",
             )
             for group in _groups(prompts, options["dedupe"]):
                 done += sum(len(p.tasks) for p in group)

@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 from annotation.models import Judgment, Membership, Task
 from annotation.selectors import gold_correct
 
-FETCH = 2000
+FETCH = 5000
 
 
 @dataclass(slots=True)
@@ -41,8 +41,8 @@ class Vote:
     comment: str
     duration_ms: int | None
     guidelines_version: int | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime | None
+    updated_at: datetime | None
 
 
 @dataclass(slots=True)
@@ -113,7 +113,9 @@ def tasks_to_read(*, project_id: int, options: dict[str, Any]) -> int:
     return tasks.count()
 
 
-def _query(project_id: int, options: dict[str, Any], excluded: list[int]) -> tuple[str, list]:
+def _query(
+    project_id: int, options: dict[str, Any], excluded: list[int], details: bool
+) -> tuple[str, list]:
     vote_filters, params = [], []
     if excluded:
         vote_filters.append(f"j.annotator_id NOT IN ({', '.join(['%s'] * len(excluded))})")
@@ -133,6 +135,13 @@ def _query(project_id: int, options: dict[str, Any], excluded: list[int]) -> tup
         task_filters.append(f"t.batch_id IN ({', '.join(['%s'] * len(options['batches']))})")
         params += options["batches"]
     vote_join = " AND ".join(["j.task_id = t.id", *vote_filters])
+    # Only the judgments kind writes these out; reading (and parsing) them for every row of
+    # a large DPO export would cost more than the rest of the row.
+    details = (
+        "j.comment, j.duration_ms, j.guidelines_version, j.created_at, j.updated_at"
+        if details
+        else "'', NULL, j.guidelines_version, NULL, NULL"
+    )
     # The filters are built from fixed fragments and placeholders only; values are parameters.
     sql = f"""
         SELECT p.id, p.external_id, p.text, p.messages, p.system, p.metadata, p.content_hash,
@@ -140,8 +149,7 @@ def _query(project_id: int, options: dict[str, Any], excluded: list[int]) -> tup
                ra.id, ra.model_name, ra.text, rb.id, rb.model_name, rb.text,
                ad.id, ad.rating, ad.choice, ad.chosen_response_id, ad.rejected_response_id,
                j.id, j.annotator_id, j.rating, j.choice, j.swapped, j.chosen_response_id,
-               j.rejected_response_id, j.rewrite, j.comment, j.duration_ms,
-               j.guidelines_version, j.created_at, j.updated_at
+               j.rejected_response_id, j.rewrite, {details}
           FROM annotation_task t
           JOIN annotation_prompt p ON p.id = t.prompt_id
           JOIN annotation_response ra ON ra.id = t.response_a_id
@@ -168,12 +176,13 @@ def _task_choice(choice: str, swapped: bool) -> str:
     return choice
 
 
-def prompts_read(*, project_id: int, options: dict[str, Any], excluded: list[int]) -> Iterator[
-    PromptData
-]:
+def prompts_read(
+    *, project_id: int, options: dict[str, Any], excluded: list[int], details: bool = False
+) -> Iterator[PromptData]:
     """Yields each prompt with its judged tasks and their votes, in content-hash order (so
-    identical prompts come one after another), then prompt, task and judgment id."""
-    sql, params = _query(project_id, options, excluded)
+    identical prompts come one after another), then prompt, task and judgment id. Without
+    ``details``, votes carry no comment, duration or dates."""
+    sql, params = _query(project_id, options, excluded, details)
     prompt: PromptData | None = None
     task: TaskData | None = None
     with connection.chunked_cursor() as cursor:
@@ -226,8 +235,8 @@ def prompts_read(*, project_id: int, options: dict[str, Any], excluded: list[int
                             comment=row[30],
                             duration_ms=row[31],
                             guidelines_version=row[32],
-                            created_at=_moment(row[33]),
-                            updated_at=_moment(row[34]),
+                            created_at=_moment(row[33]) if details else None,
+                            updated_at=_moment(row[34]) if details else None,
                         )
                     )
     if prompt is not None:

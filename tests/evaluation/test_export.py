@@ -81,6 +81,10 @@ def canon(items):
 
 @pytest.fixture
 def rated(lead):
+    return make_rated_project(lead)
+
+
+def make_rated_project(lead):
     """A rating project: 5 prompts (q4 duplicates q0), 3 models, 2 annotators at overlap 2;
     q2/m2 is a conflict (1 vs 5) adjudicated to 5; u1 rewrote q2/m1; q3/m1 is gold."""
     project = ProjectFactory(created_by=lead, kind="rating", overlap=2)
@@ -326,6 +330,10 @@ class TestSnapshot:
 
 @pytest.fixture
 def pairwise(lead):
+    return make_pairwise_project(lead)
+
+
+def make_pairwise_project(lead):
     """Five pairs judged by three annotators, in the task's terms (A = m1's response):
     p0 A,A,B · p1 B,tie,tie · p2 A,B,both_bad · p3 both_bad×3 · p4 A,B,tie adjudicated B."""
     project = make_project(lead, kind="pairwise", prompts=5, models=("m1", "m2"), overlap=3)
@@ -407,3 +415,30 @@ def test_card_of_a_rating_export(rated):
     assert stats["prompts"]["distinct"] == 4
     assert export.card["options"]["kto_desirable_min"] == 4.0
     assert Path(export_dir(export) / "card.md").read_text().startswith("# Data card")
+
+
+def test_pii_is_redacted_in_every_text_and_counted(lead):
+    project = ProjectFactory(created_by=lead, kind="rating", overlap=1)
+    prompt_records_load(project=project, records=[{
+        "id": "pii",
+        "system": "Escalate to ops@northwind.example when unsure.",
+        "prompt": "My IBAN is DE89 3704 0044 0532 0130 00, why was I charged twice?",
+        "responses": [{"model": "m1", "text": "Call us on +44 20 7946 0958 from 10.0.0.12."}],
+    }])
+    annotator = AnnotatorFactory()
+    assign(project, [annotator])
+    judge_all(project, [annotator], lambda i, task: {
+        "rating": 2, "rewrite": "Pay with 4111 1111 1111 1111 and write to ops@northwind.example."})
+    plain = build(project, "sft", test_fraction=0.0)
+    assert "DE89 3704" in json.dumps(rows(plain)) and plain.card["redactions"] == {}
+    export = build(project, "judgments", test_fraction=0.0, filters={"redact_pii": True})
+    (row,) = rows(export)
+    assert row["prompt"] == [
+        {"role": "system", "content": "Escalate to [EMAIL] when unsure."},
+        {"role": "user", "content": "My IBAN is [IBAN], why was I charged twice?"},
+    ]
+    assert row["responses"] == ["Call us on [PHONE] from [IP]."]
+    assert row["rewrite"] == "Pay with [CARD] and write to [EMAIL]."
+    assert export.card["redactions"] == {
+        "card": 1, "email": 2, "iban": 1, "ip": 1, "phone": 1}
+    assert "email" in (export_dir(export) / "card.md").read_text()

@@ -11,14 +11,24 @@ from django.core.management import CommandError, call_command
 from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.models import Export
 from tests.annotation.test_api_projects import client_for
-from tests.evaluation.test_export import (  # noqa: F401 (fixtures)
+from tests.evaluation.test_export import (
     MULTI_TURN,
     build,
-    pairwise,
-    rated,
+    make_pairwise_project,
+    make_rated_project,
     rows,
 )
 from tests.factories import AnnotatorFactory, add_member
+
+
+@pytest.fixture
+def rated(lead):
+    return make_rated_project(lead)
+
+
+@pytest.fixture
+def pairwise(lead):
+    return make_pairwise_project(lead)
 
 
 def _wait(client, export_id, timeout=60):
