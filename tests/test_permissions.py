@@ -3,6 +3,7 @@
 A new URL pattern fails ``test_every_endpoint_is_in_the_matrix`` until it is added here."""
 
 import json
+import uuid
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -10,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from annotation.models import Batch, Task
-from annotation.services import claim_next
+from annotation.services import api_token_create, claim_next
 from evaluation.exports.services import export_build, export_start
 from evaluation.models import GenerationRun, ModelEndpoint
 from tests.annotation.test_queue import assign, make_project
@@ -20,7 +21,7 @@ ROLES = ("anonymous", "outsider", "annotator", "lead")
 RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
 
 # name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch,
-# {r} generation run, {m} model endpoint, {e} finished export
+# {r} generation run, {m} model endpoint, {e} finished export, {k} the lead's API token
 API = {
     "api-token": (
         "post",
@@ -136,6 +137,12 @@ API = {
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
     ),
+    "api-project-judgments": (
+        "get",
+        "/api/v1/projects/{p}/judgments/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
     "api-project-exports": (
         "get",
         "/api/v1/projects/{p}/exports/",
@@ -241,8 +248,30 @@ PAGES = {
     "run": ("get", "/runs/{r}/", None, LEAD_PAGE),
     "export-new": ("get", "/projects/{p}/exports/", None, LEAD_PAGE),
     "export": ("get", "/exports/{e}/", None, LEAD_PAGE),
+    "tokens": (
+        "get",
+        "/tokens/",
+        None,
+        {"anonymous": 302, "outsider": 200, "annotator": 200, "lead": 200},
+    ),
+    # Someone else's token is a 404, as a token that does not exist would be.
+    "token-revoke": (
+        "post",
+        "/tokens/{k}/revoke/",
+        None,
+        {"anonymous": 302, "outsider": 404, "annotator": 404, "lead": 302},
+    ),
 }
 MATRIX = {**API, **PAGES}
+
+
+@pytest.fixture(autouse=True)
+def own_throttle_counts(settings):
+    """API throttle counts of this test's own: the matrix asks for tokens again and again, and
+    other runs sharing the same Redis must not push it over the token endpoint's rate."""
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    }
 
 
 @pytest.fixture
@@ -263,6 +292,7 @@ def world(db):
     )
     export = export_start(by=lead, project_id=project.pk, kind="sft", format="trl")
     export_build(export_id=export.pk)
+    token, _ = api_token_create(user=lead, name="perm-token")
     users = {"anonymous": None, "outsider": UserFactory(), "annotator": annotator, "lead": lead}
     ids = {
         "p": project.pk,
@@ -271,6 +301,7 @@ def world(db):
         "r": run.pk,
         "m": endpoint.pk,
         "e": export.pk,
+        "k": token.pk,
     }
     return {"users": users, **ids}
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.api import batches, imports, queue, views
+from annotation.api import batches, imports, judgments, queue, views
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
@@ -26,6 +26,11 @@ urlpatterns = [
         "projects/<int:project_id>/queue/undo/",
         queue.QueueUndoView.as_view(),
         name="api-queue-undo",
+    ),
+    path(
+        "projects/<int:project_id>/judgments/",
+        judgments.JudgmentListView.as_view(),
+        name="api-project-judgments",
     ),
     path("tasks/<int:task_id>/judgments/", queue.JudgmentCreateView.as_view(), name="api-judge"),
     path("tasks/<int:task_id>/skip/", queue.SkipView.as_view(), name="api-skip"),

@@ -235,9 +235,15 @@ class Judgment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Set by a database trigger on every insert and update (see migration 0005): on
+    # PostgreSQL the writing transaction's id, on SQLite a counter. Label pulls page by
+    # (change_seq, id) and, on PostgreSQL, serve only ids below the oldest running
+    # transaction, so a judgment committed late is never skipped.
+    change_seq = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["change_seq", "id"], name="judgment_change_order")]
         constraints = [
             models.UniqueConstraint(fields=["task", "annotator"], name="judgment_unique_annotator"),
             models.UniqueConstraint(

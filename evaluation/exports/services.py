@@ -19,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
+from annotation.judgment_feed import former_member_pseudonym
 from annotation.models import Membership, Project
 from annotation.selectors import project_get_for_lead
 from evaluation.exports.card import CardStats, card_markdown
@@ -335,10 +336,7 @@ def _build(export: Export) -> None:
 
 
 def _pseudonym(pseudonyms: dict[int, str], user_id: int) -> str:
-    """A member's project pseudonym; someone no longer a member still gets a stable one."""
-    return pseudonyms.get(user_id) or "former-" + hashlib.sha256(
-        f"{settings.SECRET_KEY}:{user_id}".encode()
-    ).hexdigest()[:10]
+    return pseudonyms.get(user_id) or former_member_pseudonym(user_id)
 
 
 def _used_judgments(kind: str, examples, used_tasks: list[TaskData]) -> Iterator[int]:

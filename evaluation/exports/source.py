@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from annotation.judgment_feed import db_moment
 from annotation.models import Judgment, Membership, Task
 from annotation.selectors import gold_correct
 
@@ -166,10 +167,6 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _moment(value: Any) -> datetime:
-    return parse_datetime(value) if isinstance(value, str) else value
-
-
 def _task_choice(choice: str, swapped: bool) -> str:
     if choice in ("A", "B") and swapped:
         return "B" if choice == "A" else "A"
@@ -235,8 +232,8 @@ def prompts_read(
                             comment=row[30],
                             duration_ms=row[31],
                             guidelines_version=row[32],
-                            created_at=_moment(row[33]) if details else None,
-                            updated_at=_moment(row[34]) if details else None,
+                            created_at=db_moment(row[33]) if details else None,
+                            updated_at=db_moment(row[34]) if details else None,
                         )
                     )
     if prompt is not None:

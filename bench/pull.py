@@ -1,0 +1,115 @@
+"""Label pull throughput: seeds a pairwise project of N judgments (as ``bench/export.py``
+does), serves the app with gunicorn and pulls every judgment through
+``GET /api/v1/projects/{id}/judgments/`` page by page with a token, as a training pipeline
+would. Prints one JSON line: rows/s, page latency percentiles, and the mean latency of the
+first and last ten pages (flat pages mean no OFFSET creeping in).
+
+    .venv/bin/python bench/pull.py                          # 1,000,000 judgments
+    .venv/bin/python bench/pull.py --size 20000             # a smoke run
+
+It drops and re-creates the database named by --database-url.
+"""
+
+import argparse
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import time
+from urllib.parse import urlencode
+
+from _common import DEFAULT_DATABASE_URL, ROOT, fresh_django
+from export import seed
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    args = parser.parse_args()
+    env = fresh_django(args.database_url)
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from annotation.services import api_token_create
+
+    users = get_user_model().objects
+    lead = users.create(username="bench-lead", is_superuser=True)
+    annotators = [users.create(username=f"bench-annotator-{i}") for i in range(10)]
+    started = time.perf_counter()
+    project_id = seed(args.size, annotators)
+    seeded = time.perf_counter() - started
+    key = api_token_create(user=lead, name="bench")[1]
+    connection.close()
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "ftapp.wsgi:application", "--bind",
+         f"127.0.0.1:{args.port}", "--workers", "2", "--keep-alive", "30",
+         "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
+                probe.request("GET", "/healthz/")
+                if probe.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start")
+            time.sleep(0.3)
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
+        headers = {"Authorization": f"Token {key}"}
+        latencies, rows, ids, cursor = [], 0, set(), None
+        began = time.perf_counter()
+        while True:
+            query = {"page_size": args.page_size, **({"cursor": cursor} if cursor else {})}
+            sent = time.perf_counter()
+            conn.request(
+                "GET", f"/api/v1/projects/{project_id}/judgments/?{urlencode(query)}",
+                headers=headers,
+            )
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            latencies.append(time.perf_counter() - sent)
+            if response.status != 200:
+                raise SystemExit(f"HTTP {response.status}: {body}")
+            rows += len(body["results"])
+            ids.update(r["id"] for r in body["results"])
+            cursor = body["next_cursor"]
+            if not body["has_more"]:
+                break
+        elapsed = time.perf_counter() - began
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(json.dumps({
+        "bench": "pull",
+        "judgments": args.size,
+        "seed_seconds": round(seeded, 1),
+        "page_size": args.page_size,
+        "pages": len(latencies),
+        "rows": rows,
+        "distinct_rows": len(ids),
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(rows / elapsed),
+        "page_ms": {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99)},
+        "first_10_pages_ms": round(statistics.mean(latencies[:10]) * 1000, 1),
+        "last_10_pages_ms": round(statistics.mean(latencies[-10:]) * 1000, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
