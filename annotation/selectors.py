@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotation.models import (
+    ApiToken,
     BatchStatus,
     Claim,
     ClaimStatus,
@@ -28,6 +29,11 @@ class NotAMember(NotFound):
 class NotALead(Forbidden):
     def __init__(self) -> None:
         super().__init__("Only a lead of this project can do that.")
+
+
+def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+    """The user's own tokens, newest first; revoked ones stay listed so the history is visible."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:

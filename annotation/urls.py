@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import annotator, lead
+from annotation.views import annotator, lead, tokens
 
 urlpatterns = [
     path("", annotator.home, name="home"),
@@ -23,4 +23,6 @@ urlpatterns = [
     path("projects/<int:project_id>/conflicts/", lead.conflict_list, name="conflicts"),
     path("tasks/<int:task_id>/review/", lead.task_review, name="task-review"),
     path("projects/<int:project_id>/guidelines/", lead.guidelines_edit, name="guidelines"),
+    path("tokens/", tokens.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
 ]

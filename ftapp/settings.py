@@ -5,6 +5,7 @@ so the demo needs nothing else installed. A deployment sets DATABASE_URL, REDIS_
 SECRET_KEY and DEBUG=false.
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -150,6 +151,16 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+
+def _throttle_rate(name: str, default: str) -> str:
+    """A DRF rate such as ``100/minute``, checked here so that a typo stops the start-up
+    instead of turning every API request into a 500."""
+    rate = (env_str(name) or default).strip()
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 100/minute, not {rate!r}")
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "annotation.authentication.ApiTokenAuthentication",
@@ -161,6 +172,25 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Anonymous clients are counted by address, signed-in ones by user; views that set
+    # ``throttle_scope`` (the token endpoint: "auth") are also held to that scope's rate. The
+    # counts live in the cache (CACHES below). DRF checks permissions first, so an anonymous
+    # call to a protected endpoint is a 401 and never counts.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _throttle_rate("API_THROTTLE_ANON", "100/minute"),
+        "user": _throttle_rate("API_THROTTLE_USER", "10000/minute"),
+        # Each try of a password at POST /api/v1/auth/token/ counts, right or wrong.
+        "auth": _throttle_rate("API_THROTTLE_AUTH", "20/minute"),
+    },
+    # How many proxies in front of the app append to X-Forwarded-For. With 0 the client's
+    # address is the connection's own: a client cannot pick a fresh address per request by
+    # sending that header, which would make the per-address limits useless.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ftapp API",
@@ -202,6 +232,22 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# The cache holds the API throttle counts. In Redis every web process shares them; in local
+# memory (no REDIS_URL) each process counts on its own, so the limits apply per process.
+# Do not call cache.clear() against Redis: it flushes the whole database, Celery's queues too.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "ftapp",
+            # Fail an API request within seconds, not hang it, when Redis is unreachable.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Where `manage.py serve_local_model` answers by default; the demo registers that model when
 # something answers there. Empty: the demo does not look.

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,6 +33,11 @@ settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 settings.STORAGES = {
     **settings.STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Throttle counts live in the cache (Redis): a prefix of this session's own keeps another
+# test run in the same minute from sharing them.
+settings.CACHES = {
+    "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
 }
 # Exports are written under a directory of this session's own, shared with the worker.
 settings.EXPORTS_DIR = Path(tempfile.mkdtemp(prefix="ftapp-test-exports-"))

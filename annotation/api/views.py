@@ -39,6 +39,8 @@ def _render_project(project: Project, role: str) -> dict:
 class TokenView(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    # A stricter rate per address than the anonymous one, against password guessing.
+    throttle_scope = "auth"
 
     @extend_schema(
         request=TokenRequestSerializer,

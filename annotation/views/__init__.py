@@ -1,1 +1,2 @@
-"""Pages: the annotator's workspace (``annotator``) and the lead's project pages (``lead``)."""
+"""Pages: the annotator's workspace (``annotator``), the lead's project pages (``lead``) and
+each user's API tokens (``tokens``)."""
