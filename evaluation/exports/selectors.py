@@ -59,5 +59,7 @@ def export_progress(*, export: Export) -> dict[str, Any]:
     return {
         "tasks_read": done,
         "tasks_total": total,
-        "percent": round(100 * done / total) if total else (100 if export.finished_at else 0),
+        "percent": min(100, round(100 * done / total))
+        if total
+        else (100 if export.finished_at else 0),
     }
