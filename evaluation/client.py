@@ -98,7 +98,8 @@ def chat_completion(
         else:
             if response.status_code == 200:
                 return _parse(response, started, attempt)
-            problem = f"HTTP {response.status_code}: {response.text[:300]}"
+            # Some APIs quote a rejected key back in the error, which is stored and shown.
+            problem = f"HTTP {response.status_code}: {_redact(response.text, key)[:300]}"
             if response.status_code not in RETRYABLE_STATUS:
                 raise ModelCallFailed(problem, attempts=attempt)
             wait = _retry_after(response)
@@ -107,6 +108,10 @@ def chat_completion(
         delay = backoff_seconds(attempt, base=backoff_base, cap=backoff_cap, rng=rng)
         sleep(max(delay, wait or 0.0))
     raise AssertionError("unreachable")
+
+
+def _redact(text: str, key: str) -> str:
+    return text.replace(key, "[redacted]") if key else text
 
 
 def _parse(response: httpx.Response, started: float, attempt: int) -> Completion:

@@ -1,7 +1,10 @@
 """A concurrency limit per model endpoint that holds across every worker process: a Redis
 sorted set of leases, each expiring on its own so a killed worker's slot comes back. Without
-Redis (the in-process demo) a semaphore in this process does the same job."""
+Redis (the in-process demo) a semaphore in this process does the same job. While Redis is
+down, callers wait for it; a Redis restarted without persistence forgets the slots held, so
+for the length of the requests then in flight the limit may be exceeded by as many."""
 
+import logging
 import threading
 import time
 import uuid
@@ -19,6 +22,9 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0
 """
+OUTAGE_POLL_SECONDS = 0.5
+logger = logging.getLogger(__name__)
+_unreleased: set[tuple[str, str]] = set()
 _local: dict[str, threading.BoundedSemaphore] = {}
 _local_guard = threading.Lock()
 _client: redis.Redis | None = None
@@ -46,15 +52,34 @@ def endpoint_slot(endpoint_id: int, limit: int, lease_seconds: float, poll: floa
     key = f"ftapp:endpoint:{endpoint_id}:inflight"
     token = uuid.uuid4().hex
     script = _redis().register_script(_ACQUIRE)
+    warned = False
     while True:
         now = time.time()
         expires = now + lease_seconds
-        if script(
-            keys=[key], args=[now, limit, expires, token, int(lease_seconds * 1000) + 60_000]
-        ):
+        try:
+            for stale_key, stale_token in list(_unreleased):
+                _redis().zrem(stale_key, stale_token)
+                _unreleased.discard((stale_key, stale_token))
+            acquired = script(
+                keys=[key], args=[now, limit, expires, token, int(lease_seconds * 1000) + 60_000]
+            )
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Redis is restarting: wait for it rather than fail the item, so an outage delays
+            # the run instead of breaking it (the task's soft time limit bounds the wait).
+            if not warned:
+                logger.warning("Redis unreachable for the concurrency limit, waiting: %s", exc)
+                warned = True
+            time.sleep(OUTAGE_POLL_SECONDS)
+            continue
+        if acquired:
             break
         time.sleep(poll)
     try:
         yield
     finally:
-        _redis().zrem(key, token)
+        try:
+            _redis().zrem(key, token)
+        except redis.RedisError:
+            # Redis is down. A restarted Redis that kept its data (appendonly) would hold this
+            # slot until the lease lapses, so it is released at this process's next acquire.
+            _unreleased.add((key, token))

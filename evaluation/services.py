@@ -12,6 +12,7 @@ from django.utils import timezone
 from annotation.models import Prompt, Response, Task
 from annotation.selectors import project_get_for_lead
 from annotation.services import tasks_create_for_responses
+from evaluation import local_model
 from evaluation.client import ModelCallFailed, chat_completion, list_models
 from evaluation.limiter import endpoint_slot
 from evaluation.models import (
@@ -56,6 +57,32 @@ def model_endpoint_create(*, by: AbstractBaseUser, **fields: Any) -> ModelEndpoi
     endpoint.full_clean()
     endpoint.save()
     return endpoint
+
+
+def model_endpoint_register_local(
+    *, by: AbstractBaseUser, base_url: str
+) -> tuple[ModelEndpoint, bool]:
+    """Registers the local Gemma 3 270M base model served by ``manage.py serve_local_model``,
+    once: run again, it only follows a changed URL. Returns the endpoint and whether it is
+    new. It answers one request at a time, hence a concurrency of 1."""
+    if not by.has_perm("evaluation.add_modelendpoint"):
+        raise Forbidden("You may not register models; ask an admin for that permission.")
+    endpoint = ModelEndpoint.objects.filter(name=local_model.ENDPOINT_NAME).first()
+    if endpoint is None:
+        endpoint = model_endpoint_create(
+            by=by,
+            name=local_model.ENDPOINT_NAME,
+            base_url=base_url,
+            model=local_model.MODEL_ID,
+            params=dict(local_model.ENDPOINT_PARAMS),
+            max_concurrency=1,
+        )
+        return endpoint, True
+    if endpoint.base_url != base_url:
+        endpoint.base_url = base_url
+        endpoint.full_clean()
+        endpoint.save(update_fields=["base_url", "updated_at"])
+    return endpoint, False
 
 
 def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint]):

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.views.lead import int_or_none, lead_page
+from evaluation import local_model
 from evaluation.models import ModelEndpoint, TaskCreation
 from evaluation.selectors import (
     generation_run_failures,
@@ -32,10 +33,20 @@ def _error_text(error: Exception) -> str:
     return getattr(error, "message", str(error))
 
 
+def _local_model_note() -> dict[str, str]:
+    """The local base model answers poorly: the pages say so beside it, so nobody mistakes
+    its output for a real candidate."""
+    return {"local_model_id": local_model.MODEL_ID, "local_model_label": local_model.LABEL}
+
+
 @login_required
 def model_list(request):
     may_register = request.user.has_perm("evaluation.add_modelendpoint")
-    context = {"endpoints": ModelEndpoint.objects.all(), "may_register": may_register}
+    context = {
+        "endpoints": ModelEndpoint.objects.all(),
+        "may_register": may_register,
+        **_local_model_note(),
+    }
     if request.method == "POST":
         if not may_register:
             raise PermissionDenied("You may not register models.")
@@ -92,6 +103,7 @@ def run_new(request, project):
         "batches": project.batches.order_by("position"),
         "runs": project.generation_runs.prefetch_related("endpoints")[:20],
         "creation": TaskCreation.choices,
+        **_local_model_note(),
     }
     if request.method == "POST":
         params = {}

@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class FakeModelServer:
     """``script`` holds behaviours for the next requests, in order: ``("status", code,
-    retry_after)``, ``("hang", seconds)``; when it is empty a request is answered. Every
-    answer waits ``delay`` seconds first. ``max_in_flight`` is the most requests seen at
-    once; ``headers`` the Authorization headers received."""
+    retry_after)``, ``("hang", seconds)``, ``("echo_auth", code)`` (an error that quotes the
+    Authorization header back, as some APIs do with a wrong key); when it is empty a request
+    is answered. Every answer waits ``delay`` seconds first. ``max_in_flight`` is the most
+    requests seen at once; ``headers`` the Authorization headers received."""
 
     def __init__(self, delay: float = 0.0, require_key: str | None = None):
         self.delay = delay
@@ -67,6 +68,10 @@ class FakeModelServer:
                 if step and step[0] == "status":
                     headers = {"Retry-After": str(step[2])} if step[2] is not None else {}
                     self._send(step[1], {"error": "scripted"}, headers)
+                    return
+                if step and step[0] == "echo_auth":
+                    auth = self.headers.get("Authorization", "")
+                    self._send(step[1], {"error": f"Incorrect API key provided: {auth}"})
                     return
                 if step and step[0] == "hang":
                     time.sleep(step[1])

@@ -407,7 +407,6 @@ def task_skip(*, user: AbstractBaseUser, task_id: int, reason: str) -> Claim:
     return claim
 
 
-@transaction.atomic
 def _exported(judgment: Judgment) -> bool:
     """Whether an export may hold the judgment: one whose snapshot was taken after the
     judgment was made. Exports are immutable, so such a judgment must stay as it is."""
@@ -420,6 +419,7 @@ def _exported(judgment: Judgment) -> bool:
     ).exists()
 
 
+@transaction.atomic
 def judgment_undo(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
     """Withdraws the annotator's most recent judgment in the project and gives them the task
     back under a fresh lease. ``None`` when there is nothing to undo."""

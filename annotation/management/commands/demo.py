@@ -1,7 +1,8 @@
 """``manage.py demo``: a ready-to-try ftapp on whatever database is configured.
 
 Migrates, creates an admin, a lead and two annotators, seeds a rating and a pairwise project
-from ``annotation/fixtures/demo_prompts.jsonl``, assigns their tasks, and serves the app.
+from ``annotation/fixtures/demo_prompts.jsonl``, assigns their tasks, registers the local
+model when ``manage.py serve_local_model`` answers, and serves the app.
 Running it again reuses what is there and prints the same passwords.
 """
 
@@ -18,6 +19,8 @@ from django.db import transaction
 
 from annotation.models import Project, ProjectKind, Role, Task
 from annotation.services import batch_create, membership_set, project_create, prompt_records_load
+from evaluation import local_model
+from evaluation.services import model_endpoint_register_local
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo_prompts.jsonl"
 USERS = [
@@ -67,10 +70,12 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         passwords = self._users()
         created = self._projects()
+        local = self._local_model()
         self.stdout.write(self.style.SUCCESS("ftapp demo is ready."))
         for project, is_new in created:
             state = "created" if is_new else "already there"
             self.stdout.write(f"  project {project.name!r} ({project.kind}): {state}")
+        self.stdout.write(f"  {local}")
         self.stdout.write("\nLog in with:")
         for username, role in USERS:
             self.stdout.write(f"  {role:<10} {username:<11} password: {passwords[username]}")
@@ -102,6 +107,22 @@ class Command(BaseCommand):
         path.write_text(json.dumps(passwords, indent=2))
         path.chmod(0o600)
         return passwords
+
+    def _local_model(self) -> str:
+        """Registers the local model (``manage.py serve_local_model``) when it answers; the
+        demo works without it, so the probe gives up after a second."""
+        url = settings.LOCAL_MODEL_URL
+        if not url:
+            return "local model: not looked for (FTAPP_LOCAL_MODEL_URL is empty)"
+        if local_model.MODEL_ID not in (local_model.served_models(url, timeout=1.0) or []):
+            return (
+                f"local model: not served at {url}; start `manage.py serve_local_model` "
+                "and run the demo again to generate candidates with it"
+            )
+        admin = get_user_model().objects.get(username="admin")
+        endpoint, is_new = model_endpoint_register_local(by=admin, base_url=url)
+        state = "registered" if is_new else "already there"
+        return f"model {endpoint.name!r} at {url}: {state} ({local_model.LABEL})"
 
     @transaction.atomic
     def _projects(self) -> list[tuple[Project, bool]]:
