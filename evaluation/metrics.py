@@ -15,7 +15,14 @@ class Coincidences:
         self.units = 0
 
     def add_unit(self, values: Iterable[Hashable]) -> None:
-        counts = Counter(v for v in values if v is not None)
+        values = [v for v in values if v is not None]
+        if len(values) == 2:  # the usual overlap, without counting
+            first, second = values
+            self.units += 1
+            self.matrix[first, second] += 1.0
+            self.matrix[second, first] += 1.0
+            return
+        counts = Counter(values)
         pairable = sum(counts.values())
         if pairable < 2:
             return

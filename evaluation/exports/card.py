@@ -21,7 +21,7 @@ class CardStats:
         self.labels: Counter[str] = Counter()
         self.models: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
-        self.guideline_versions: Counter[str] = Counter()
+        self.guideline_versions: Counter[int | str] = Counter()
         self.annotators: set[int] = set()
         self.rating_histogram: Counter[int] = Counter()
         self.ratings = Coincidences()
@@ -46,22 +46,25 @@ class CardStats:
         self.prompts_per_split[split] += 1
         for prompt in group:
             self._metadata(prompt.metadata)
+        annotators, versions = self.annotators, self.guideline_versions
         for task in used_tasks:
             self.tasks += 1
             self.adjudicated += task.adjudication is not None
-            self.judgments_used += len(task.votes)
-            for vote in task.votes:
-                self.annotators.add(vote.annotator_id)
-                self.guideline_versions[str(vote.guidelines_version or "none")] += 1
+            votes = task.votes
+            self.judgments_used += len(votes)
+            for vote in votes:
+                annotators.add(vote.annotator_id)
+                versions[vote.guidelines_version or "none"] += 1
                 if vote.rating is not None:
                     self.rating_histogram[vote.rating] += 1
                 elif vote.screen_choice in ("A", "B"):
                     self.sided_choices += 1
                     self.left_choices += vote.screen_choice == "A"
-            if task.kind == "rating":
-                self.ratings.add_unit(v.rating for v in task.votes)
-            else:
-                self.choices.add_unit(v.choice for v in task.votes)
+            if len(votes) > 1:
+                if task.kind == "rating":
+                    self.ratings.add_unit([v.rating for v in votes])
+                else:
+                    self.choices.add_unit([v.choice for v in votes])
 
     def example(self, example: Example, split: str) -> None:
         self.rows[split] += 1
@@ -109,7 +112,9 @@ class CardStats:
             "adjudicated_tasks": self.adjudicated,
             "judgments_used": self.judgments_used,
             "annotators": len(self.annotators),
-            "guideline_versions": dict(sorted(self.guideline_versions.items())),
+            "guideline_versions": {
+                str(k): v for k, v in sorted(self.guideline_versions.items(), key=str)
+            },
             "rating_histogram": {str(r): self.rating_histogram[r] for r in range(1, 6)},
             "agreement": {
                 "ratings_alpha_ordinal": _round(self.ratings.alpha("ordinal")),

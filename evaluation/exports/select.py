@@ -42,14 +42,18 @@ class Example:
 def agreement(task: TaskData) -> float:
     """Share of the judgments that agree with the best-supported label: for ratings, those
     within one point of it; for choices, those equal to it. 1.0 for a single judgment."""
-    if len(task.votes) < 2:
+    votes = task.votes
+    if len(votes) < 2:
         return 1.0
     if task.kind == "rating":
         ratings = [v.rating for v in task.votes]
         support = max(sum(abs(r - c) <= 1 for r in ratings) for c in range(1, 6))
     else:
-        support = max(Counter(v.choice for v in task.votes).values())
-    return support / len(task.votes)
+        choices = [v.choice for v in votes]
+        if choices.count(choices[0]) == len(choices):
+            return 1.0  # the common case, without counting
+        support = max(Counter(choices).values())
+    return support / len(votes)
 
 
 def majority(task: TaskData, tie_policy: str) -> str | None:
@@ -58,6 +62,8 @@ def majority(task: TaskData, tie_policy: str) -> str | None:
     choices = [v.choice for v in task.votes]
     if tie_policy == "drop":
         choices = [c for c in choices if c in ("A", "B")]
+    if choices and choices.count(choices[0]) == len(choices):
+        return choices[0]  # unanimous: the common case, without counting
     ranked = Counter(choices).most_common()
     if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
         return None
@@ -96,7 +102,11 @@ def _rewrites(tasks: list[tuple[PromptData, TaskData, Label]]):
 
 
 def _same(a: str, b: str) -> bool:
-    return a == b or normalize_text(a) == normalize_text(b)
+    if a == b:
+        return True
+    if a.isascii() and b.isascii():  # NFKC leaves ASCII as it is: skip it
+        return a.casefold().split() == b.casefold().split()
+    return normalize_text(a) == normalize_text(b)
 
 
 def _rated(tasks) -> list[tuple[float, ResponseData, PromptData, TaskData]]:

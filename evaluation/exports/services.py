@@ -224,8 +224,11 @@ def _snapshot() -> Iterator[datetime]:
         if connection.vendor == "postgresql" and not nested:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                # One long sorted read: compiling it (JIT) cost 2.4 s of 14 s at 1M judgments.
+                # One long sorted read: compiling it (JIT) cost 2.4 s of 14 s at 1M judgments,
+                # and parallel workers each recompute the per-task vote aggregate (9.5 s
+                # against 6.9 s in one process).
                 cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                 cursor.execute("SELECT transaction_timestamp()")
                 yield cursor.fetchone()[0]
         else:

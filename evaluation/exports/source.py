@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
@@ -114,10 +115,25 @@ def tasks_to_read(*, project_id: int, options: dict[str, Any]) -> int:
     return tasks.count()
 
 
+_VOTES_AGGREGATE = {
+    # One JSON array per task, so the rows sent are one per task (texts once, not once per
+    # judgment) and the sort carries half as many rows.
+    "postgresql": "json_agg(json_build_array({fields}) ORDER BY j.id)",
+    "sqlite": "json_group_array(json_array({fields}))",
+}
+_VOTE_FIELDS = (
+    "j.id, j.annotator_id, j.rating, j.choice, j.swapped, j.chosen_response_id, "
+    "j.rejected_response_id, j.rewrite, j.guidelines_version"
+)
+# Only the judgments kind writes these out; reading (and parsing) them for a large DPO
+# export would cost more than the rest of the row.
+_VOTE_DETAILS = ", j.comment, j.duration_ms, j.created_at, j.updated_at"
+
+
 def _query(
     project_id: int, options: dict[str, Any], excluded: list[int], details: bool
 ) -> tuple[str, list]:
-    vote_filters, params = [], []
+    vote_filters, params = ["jt.project_id = %s"], [project_id]
     if excluded:
         vote_filters.append(f"j.annotator_id NOT IN ({', '.join(['%s'] * len(excluded))})")
         params += excluded
@@ -127,7 +143,7 @@ def _query(
     if options["judged_before"]:
         vote_filters.append("j.created_at < %s")
         params.append(parse_datetime(options["judged_before"]))
-    task_filters = ["t.project_id = %s"]
+    task_filters = ["t.project_id = %s", "(v.votes IS NOT NULL OR ad.id IS NOT NULL)"]
     params.append(project_id)
     if options["exclude_gold"]:
         task_filters.append("t.is_gold = %s")
@@ -135,13 +151,8 @@ def _query(
     if options["batches"]:
         task_filters.append(f"t.batch_id IN ({', '.join(['%s'] * len(options['batches']))})")
         params += options["batches"]
-    vote_join = " AND ".join(["j.task_id = t.id", *vote_filters])
-    # Only the judgments kind writes these out; reading (and parsing) them for every row of
-    # a large DPO export would cost more than the rest of the row.
-    details = (
-        "j.comment, j.duration_ms, j.guidelines_version, j.created_at, j.updated_at"
-        if details
-        else "'', NULL, j.guidelines_version, NULL, NULL"
+    aggregate = _VOTES_AGGREGATE[connection.vendor].format(
+        fields=_VOTE_FIELDS + (_VOTE_DETAILS if details else "")
     )
     # The filters are built from fixed fragments and placeholders only; values are parameters.
     sql = f"""
@@ -149,16 +160,21 @@ def _query(
                t.id, t.kind, t.is_gold, t.batch_id,
                ra.id, ra.model_name, ra.text, rb.id, rb.model_name, rb.text,
                ad.id, ad.rating, ad.choice, ad.chosen_response_id, ad.rejected_response_id,
-               j.id, j.annotator_id, j.rating, j.choice, j.swapped, j.chosen_response_id,
-               j.rejected_response_id, j.rewrite, {details}
+               v.votes
           FROM annotation_task t
           JOIN annotation_prompt p ON p.id = t.prompt_id
           JOIN annotation_response ra ON ra.id = t.response_a_id
           LEFT JOIN annotation_response rb ON rb.id = t.response_b_id
           LEFT JOIN annotation_adjudication ad ON ad.task_id = t.id
-          LEFT JOIN annotation_judgment j ON {vote_join}
-         WHERE {" AND ".join(task_filters)} AND (j.id IS NOT NULL OR ad.id IS NOT NULL)
-         ORDER BY p.content_hash, p.id, t.id, j.id
+          LEFT JOIN (
+                SELECT j.task_id, {aggregate} AS votes
+                  FROM annotation_judgment j
+                  JOIN annotation_task jt ON jt.id = j.task_id
+                 WHERE {" AND ".join(vote_filters)}
+                 GROUP BY j.task_id
+          ) v ON v.task_id = t.id
+         WHERE {" AND ".join(task_filters)}
+         ORDER BY p.content_hash, p.id, t.id
     """  # noqa: S608
     return sql, params
 
@@ -167,10 +183,38 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+@lru_cache(maxsize=4096)
+def _metadata(raw: str | None) -> dict[str, Any]:
+    """Metadata repeats across prompts (a topic, a language): decoded once per distinct
+    text. The dicts are shared, so they are only ever read."""
+    return _json(raw) or {}
+
+
 def _task_choice(choice: str, swapped: bool) -> str:
     if choice in ("A", "B") and swapped:
         return "B" if choice == "A" else "A"
     return choice
+
+
+def _vote(fields: list, details: bool) -> Vote:
+    screen_choice = fields[3] or None
+    swapped = bool(fields[4])
+    return Vote(
+        id=fields[0],
+        annotator_id=fields[1],
+        rating=fields[2],
+        choice=_task_choice(screen_choice, swapped) if screen_choice else None,
+        screen_choice=screen_choice,
+        swapped=swapped,
+        chosen_id=fields[5],
+        rejected_id=fields[6],
+        rewrite=fields[7],
+        guidelines_version=fields[8],
+        comment=fields[9] if details else "",
+        duration_ms=fields[10] if details else None,
+        created_at=db_moment(fields[11]) if details else None,
+        updated_at=db_moment(fields[12]) if details else None,
+    )
 
 
 def prompts_read(
@@ -181,7 +225,6 @@ def prompts_read(
     ``details``, votes carry no comment, duration or dates."""
     sql, params = _query(project_id, options, excluded, details)
     prompt: PromptData | None = None
-    task: TaskData | None = None
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(FETCH):
@@ -195,12 +238,13 @@ def prompts_read(
                         external_id=row[1],
                         system=row[4],
                         turns=messages if messages else [{"role": "user", "content": row[2]}],
-                        metadata=_json(row[5]) or {},
+                        metadata=_metadata(row[5]) if isinstance(row[5], str) else row[5] or {},
                         content_hash=row[6],
                     )
-                    task = None
-                if task is None or row[7] != task.id:
-                    task = TaskData(
+                votes = [_vote(fields, details) for fields in _json(row[22]) or ()]
+                votes.sort(key=lambda vote: vote.id)
+                prompt.tasks.append(
+                    TaskData(
                         id=row[7],
                         kind=row[8],
                         is_gold=bool(row[9]),
@@ -212,29 +256,8 @@ def prompts_read(
                             if row[17]
                             else None
                         ),
+                        votes=votes,
                     )
-                    prompt.tasks.append(task)
-                if row[22] is not None:
-                    screen_choice = row[25] or None
-                    task.votes.append(
-                        Vote(
-                            id=row[22],
-                            annotator_id=row[23],
-                            rating=row[24],
-                            choice=_task_choice(screen_choice, bool(row[26]))
-                            if screen_choice
-                            else None,
-                            screen_choice=screen_choice,
-                            swapped=bool(row[26]),
-                            chosen_id=row[27],
-                            rejected_id=row[28],
-                            rewrite=row[29],
-                            comment=row[30],
-                            duration_ms=row[31],
-                            guidelines_version=row[32],
-                            created_at=db_moment(row[33]) if details else None,
-                            updated_at=db_moment(row[34]) if details else None,
-                        )
-                    )
+                )
     if prompt is not None:
         yield prompt
