@@ -1,7 +1,7 @@
 """REST endpoints of the model side: model endpoints and generation runs."""
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +19,7 @@ from evaluation.services import (
     generation_run_start,
     model_endpoint_create,
 )
+from ftapp.api_schema import error_response
 
 
 class ModelEndpointSerializer(StrictSerializer):
@@ -137,14 +138,25 @@ class RunDetailView(APIView):
 
 
 class RunCancelView(APIView):
-    @extend_schema(request=None, responses=RunSerializer, summary="Stop a run's further calls")
+    @extend_schema(
+        request=None,
+        responses={200: RunSerializer, 409: error_response("The run is finished or cancelled.")},
+        summary="Stop a run's further calls",
+    )
     def post(self, request, run_id: int):
         return Response(RunSerializer(generation_run_cancel(by=request.user, run_id=run_id)).data)
 
 
 class RunResumeView(APIView):
     @extend_schema(
-        request=None, responses={202: RunSerializer}, summary="Queue a run's unfinished items again"
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "retry_failed", bool, default=False, description="Also retry the failed items."
+            )
+        ],
+        responses={202: RunSerializer, 409: error_response("The run is running.")},
+        summary="Queue a run's unfinished items again",
     )
     def post(self, request, run_id: int):
         retry = request.query_params.get("retry_failed", "").lower() in {"1", "true", "yes"}

@@ -97,6 +97,12 @@ class GenerationRun(models.Model):
     target_batch = models.ForeignKey(
         "annotation.Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    pair_with = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Pairwise: pair the new responses only with these models' (empty: the "
+        "project's pairing).",
+    )
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     tasks_created = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
@@ -224,3 +230,52 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.kind}/{self.format})"
+
+
+class Round(models.Model):
+    """One fine-tuning round: a model trained on an export, compared with the model before it
+    on the export's held-out test prompts."""
+
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="rounds"
+    )
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, blank=True)
+    model = models.ForeignKey(
+        ModelEndpoint,
+        on_delete=models.PROTECT,
+        related_name="rounds",
+        help_text="The fine-tuned model.",
+    )
+    previous_model = models.CharField(
+        max_length=200,
+        help_text="The model name it is compared with (the base, or the previous round's model).",
+    )
+    export = models.ForeignKey(
+        Export, on_delete=models.PROTECT, related_name="rounds", help_text="What it was trained on."
+    )
+    generation_run = models.OneToOneField(
+        GenerationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="round"
+    )
+    batch = models.ForeignKey(
+        "annotation.Batch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Where the new-against-previous tasks go.",
+    )
+    prompt_ids = models.JSONField(default=list, help_text="The prompts compared on.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="round_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"round {self.number}"

@@ -96,6 +96,8 @@ def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint])
     elif scope == "missing":
         names = [e.name for e in endpoints]
         prompts = prompts.exclude(responses__model_name__in=names)
+    elif scope == "ids":
+        prompts = prompts.filter(pk__in=selection.get("prompt_ids") or [])
     elif scope != "all":
         raise InvalidInput(
             "Unknown prompt selection.", fields={"prompts": ["all, batch, metadata or missing."]}
@@ -114,8 +116,10 @@ def generation_run_start(
     selection: dict[str, Any] | None = None,
     create_tasks: str = TaskCreation.ON_FINISH,
     target_batch_id: int | None = None,
+    pair_with: list[str] | None = None,
 ) -> GenerationRun:
-    """Creates a run with one item per prompt × endpoint × sample and queues it."""
+    """Creates a run with one item per prompt × endpoint × sample and queues it. In a
+    pairwise project, ``pair_with`` restricts the new tasks to pairs with those models."""
     project = project_get_for_lead(user=by, project_id=project_id)
     endpoints = list(ModelEndpoint.objects.filter(pk__in=endpoint_ids))
     if not endpoints or len(endpoints) != len(set(endpoint_ids)):
@@ -140,6 +144,7 @@ def generation_run_start(
         selection=selection,
         create_tasks=create_tasks,
         target_batch=batch,
+        pair_with=list(pair_with or []),
         created_by=by,
     )
     run.endpoints.set(endpoints)
@@ -246,7 +251,9 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
 
 
 def _tasks_for(run: GenerationRun, responses: list[Response]) -> int:
-    tasks = tasks_create_for_responses(project=run.project, responses=responses)
+    tasks = tasks_create_for_responses(
+        project=run.project, responses=responses, against_models=set(run.pair_with)
+    )
     if run.target_batch_id and tasks:
         Task.objects.filter(pk__in=[t.pk for t in tasks]).update(batch_id=run.target_batch_id)
     GenerationRun.objects.filter(pk=run.pk).update(tasks_created=F("tasks_created") + len(tasks))

@@ -2,6 +2,8 @@ from django.urls import path
 
 from evaluation import views
 from evaluation.exports import views as export_views
+from evaluation.leaderboard_views import agreement, leaderboard
+from evaluation.rounds import views as round_views
 
 urlpatterns = [
     path("models/", views.model_list, name="models"),
@@ -10,4 +12,8 @@ urlpatterns = [
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("projects/<int:project_id>/exports/", export_views.export_new, name="export-new"),
     path("exports/<int:export_id>/", export_views.export_detail, name="export"),
+    path("projects/<int:project_id>/leaderboard/", leaderboard, name="leaderboard"),
+    path("projects/<int:project_id>/agreement/", agreement, name="agreement"),
+    path("projects/<int:project_id>/rounds/", round_views.round_new, name="round-new"),
+    path("rounds/<int:round_id>/", round_views.round_detail, name="round"),
 ]

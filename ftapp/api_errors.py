@@ -2,8 +2,9 @@
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from rest_framework import exceptions
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -29,6 +30,19 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+@csrf_exempt  # it changes nothing, and a POST must get the 404 too, not a CSRF page
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any other URL under /api/ (such as a project id that is not a number): a 404 in the
+    API's format rather than Django's HTML page."""
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def _is_sqlite_integer_overflow(exc: Exception) -> bool:
+    """An id past 64 bits (in the path or the body) names no object; PostgreSQL just finds no
+    row, but SQLite cannot even compare it with its integers and raises this."""
+    return isinstance(exc, OverflowError) and "SQLite INTEGER" in str(exc)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
@@ -36,7 +50,7 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404) or _is_sqlite_integer_overflow(exc):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -58,3 +72,22 @@ def exception_handler(exc, context):
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
         response.data = error_body(str(code), str(detail or exc))
     return response
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="Machine-readable: invalid, not_authenticated, authentication_failed, "
+        "forbidden, permission_denied, not_found, conflict, throttled, ..."
+    )
+    message = serializers.CharField(help_text="For people.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Field name → its messages (nested fields dotted: filters.margin); "
+        "empty unless the input was invalid.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error response: `code` for programs, `message` for people, `fields` for input."""
+
+    error = ErrorDetailSerializer()

@@ -167,10 +167,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ftapp.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "ftapp.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    # Bodies are JSON only: a form cannot carry the nested objects (filters, params, rubric
+    # scores) nor tell a one-item list from a string. The import endpoint reads its own body.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Anonymous clients are counted by address, signed-in ones by user; views that set
     # ``throttle_scope`` (the token endpoint: "auth") are also held to that scope's rate. The
@@ -204,6 +208,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several serializers have a "kind" of project; without a name of its own drf-spectacular
+    # warns and calls it Kind0bcEnum.
+    "ENUM_NAME_OVERRIDES": {"ProjectKindEnum": "annotation.models.ProjectKind"},
 }
 
 # Celery. With REDIS_URL unset, tasks run in-process (eagerly) so the app works alone.

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ftapp.api_errors import api_not_found
 from ftapp.health import healthz
 
 urlpatterns = [
@@ -15,6 +16,11 @@ urlpatterns = [
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("evaluation.api")),
     path("api/v1/", include("evaluation.exports.api")),
+    path("api/v1/", include("evaluation.leaderboard_api")),
+    path("api/v1/", include("evaluation.rounds.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last, for what no route above matched (any characters, newlines too). It wants the
+    # final slash, so that a path without one still gets APPEND_SLASH's redirect.
+    re_path(r"^api/(?:[\s\S]*/)?$", api_not_found),
 ]

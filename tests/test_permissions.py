@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from annotation.models import Batch, Task
 from annotation.services import api_token_create, claim_next
 from evaluation.exports.services import export_build, export_start
-from evaluation.models import GenerationRun, ModelEndpoint
+from evaluation.models import GenerationRun, ModelEndpoint, Round
 from tests.annotation.test_queue import assign, make_project
 from tests.factories import AnnotatorFactory, LeadFactory, UserFactory
 
@@ -21,7 +21,8 @@ ROLES = ("anonymous", "outsider", "annotator", "lead")
 RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
 
 # name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch,
-# {r} generation run, {m} model endpoint, {e} finished export, {k} the lead's API token
+# {r} generation run, {m} model endpoint, {e} finished export, {o} round, {k} the lead's
+# API token
 API = {
     "api-token": (
         "post",
@@ -167,6 +168,36 @@ API = {
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
     ),
+    "api-project-rounds": (
+        "get",
+        "/api/v1/projects/{p}/rounds/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-rounds:post": (
+        "post",
+        "/api/v1/projects/{p}/rounds/",
+        {"model": 999999, "export": 999999, "previous_model": "nobody"},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 400},
+    ),
+    "api-round": (
+        "get",
+        "/api/v1/rounds/{o}/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-leaderboard": (
+        "get",
+        "/api/v1/projects/{p}/leaderboard/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-agreement": (
+        "get",
+        "/api/v1/projects/{p}/agreement/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
     "api-schema": ("get", "/api/schema/", None, dict.fromkeys(ROLES, 200)),
     "api-docs": ("get", "/api/docs/", None, dict.fromkeys(ROLES, 200)),
 }
@@ -248,6 +279,10 @@ PAGES = {
     "run": ("get", "/runs/{r}/", None, LEAD_PAGE),
     "export-new": ("get", "/projects/{p}/exports/", None, LEAD_PAGE),
     "export": ("get", "/exports/{e}/", None, LEAD_PAGE),
+    "leaderboard": ("get", "/projects/{p}/leaderboard/", None, LEAD_PAGE),
+    "agreement": ("get", "/projects/{p}/agreement/", None, LEAD_PAGE),
+    "round-new": ("get", "/projects/{p}/rounds/", None, LEAD_PAGE),
+    "round": ("get", "/rounds/{o}/", None, LEAD_PAGE),
     "tokens": (
         "get",
         "/tokens/",
@@ -292,6 +327,14 @@ def world(db):
     )
     export = export_start(by=lead, project_id=project.pk, kind="sft", format="trl")
     export_build(export_id=export.pk)
+    rnd = Round.objects.create(
+        project=project,
+        number=1,
+        model=endpoint,
+        previous_model="m1",
+        export=export,
+        created_by=lead,
+    )
     token, _ = api_token_create(user=lead, name="perm-token")
     users = {"anonymous": None, "outsider": UserFactory(), "annotator": annotator, "lead": lead}
     ids = {
@@ -301,6 +344,7 @@ def world(db):
         "r": run.pk,
         "m": endpoint.pk,
         "e": export.pk,
+        "o": rnd.pk,
         "k": token.pk,
     }
     return {"users": users, **ids}

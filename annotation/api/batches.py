@@ -7,6 +7,7 @@ from annotation.api.serializers import StrictSerializer
 from annotation.models import Batch
 from annotation.selectors import project_get_for_lead
 from annotation.services.leads import batch_cut
+from ftapp.api_schema import error_response
 
 
 class BatchFilterSerializer(StrictSerializer):
@@ -62,7 +63,10 @@ class BatchListView(APIView):
 
     @extend_schema(
         request=BatchRequestSerializer,
-        responses={201: BatchSerializer},
+        responses={
+            201: BatchSerializer,
+            409: error_response("A concurrent request took some of the tasks; try again."),
+        },
         summary="Cut a batch from unbatched tasks and assign it",
     )
     def post(self, request, project_id: int):

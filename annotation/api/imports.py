@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from annotation.selectors import project_get_for_lead
 from annotation.services import prompts_import
-from ftapp.api_errors import error_body
+from ftapp.api_errors import ErrorDetailSerializer, error_body
 
 # What the request's Content-Type says about the body, as a file name the service reads.
 _NAMES = {
@@ -42,6 +42,12 @@ class ImportReportSerializer(serializers.Serializer):
     warning_count = serializers.IntegerField()
 
 
+class ImportRejectedSerializer(ImportReportSerializer):
+    """The report of a file with errors, beside the API's usual error."""
+
+    error = ErrorDetailSerializer()
+
+
 class ImportView(APIView):
     @extend_schema(
         summary="Import prompts and responses, all or nothing",
@@ -58,7 +64,7 @@ class ImportView(APIView):
         parameters=[OpenApiParameter("dry_run", OpenApiTypes.BOOL, required=False)],
         responses={
             200: ImportReportSerializer,
-            400: OpenApiResponse(ImportReportSerializer, description="Nothing was imported."),
+            400: OpenApiResponse(ImportRejectedSerializer, description="Nothing was imported."),
         },
     )
     def post(self, request, project_id: int):
@@ -66,7 +72,9 @@ class ImportView(APIView):
         content_type = (request.content_type or "").split(";")[0].strip().lower()
         dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body:
-            shutil.copyfileobj(request.stream, body, length=1024 * 1024)
+            # DRF has no stream for an empty body: that is a file with no records.
+            if request.stream is not None:
+                shutil.copyfileobj(request.stream, body, length=1024 * 1024)
             body.seek(0)
             report = prompts_import(
                 project=project,

@@ -9,6 +9,7 @@ from annotation.api.serializers import StrictSerializer
 from annotation.models import Choice
 from annotation.selectors import claim_view
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
+from ftapp.api_schema import error_response
 
 
 class MessageSerializer(serializers.Serializer):
@@ -114,7 +115,11 @@ class QueueNextView(APIView):
 class QueueUndoView(APIView):
     @extend_schema(
         request=None,
-        responses={200: QueueTaskSerializer, 204: OpenApiResponse(description="Nothing to undo.")},
+        responses={
+            200: QueueTaskSerializer,
+            204: OpenApiResponse(description="Nothing to undo."),
+            409: error_response("Adjudicated, or maybe in an export already: not undoable."),
+        },
         summary="Withdraw the caller's last judgment; its task comes back under a new lease",
     )
     def post(self, request, project_id: int):
@@ -130,6 +135,7 @@ class JudgmentCreateView(APIView):
         responses={
             201: JudgmentSerializer,
             200: OpenApiResponse(JudgmentSerializer, description="Same idempotency key again."),
+            409: error_response("Judged already, or the idempotency key is another task's."),
         },
         summary="Judge a task claimed by the caller",
     )
@@ -146,7 +152,7 @@ class JudgmentCreateView(APIView):
 class SkipView(APIView):
     @extend_schema(
         request=SkipRequestSerializer,
-        responses={200: SkipSerializer},
+        responses={200: SkipSerializer, 409: error_response("The caller judged the task.")},
         summary="Skip a claimed task, with a reason; it is not offered to the caller again",
     )
     def post(self, request, task_id: int):

@@ -2,6 +2,7 @@ from django.contrib.auth import authenticate
 from rest_framework import serializers
 
 from annotation.models import Pairing, Project, ProjectKind, Role
+from annotation.text import contains_nul
 
 
 class StrictSerializer(serializers.Serializer):
@@ -10,12 +11,16 @@ class StrictSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if isinstance(data, dict):
             errors = {}
-            for name in data:
+            for name, value in data.items():
                 field = self.fields.get(name)
                 if field is None:
                     errors[name] = ["Unknown field."]
                 elif field.read_only:
                     errors[name] = ["This field cannot be changed."]
+                elif contains_nul(value) and not isinstance(field, serializers.Serializer):
+                    # DRF's text fields refuse a NUL, but a free-form object (metadata,
+                    # params) would carry it to the database, which cannot store it.
+                    errors[name] = ["Null characters are not allowed."]
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

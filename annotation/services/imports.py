@@ -25,7 +25,7 @@ from django.db import transaction
 from annotation.bulk import bulk_insert
 from annotation.models import Judgment, Pairing, Project, ProjectKind, Prompt, Response, Task
 from annotation.selectors import project_get_for_lead
-from annotation.text import conversation_hash, normalize_text
+from annotation.text import contains_nul, conversation_hash, normalize_text
 
 MAX_RECORD_BYTES = 1_000_000
 LONG_TEXT_CHARS = 20_000
@@ -223,6 +223,9 @@ def _validate(number: int, obj: Any, report: ImportReport) -> Record | None:
     """A ``Record``, or ``None`` after adding every problem found to the report."""
     if not isinstance(obj, dict):
         report.error(number, "A record must be a JSON object.")
+        return None
+    if contains_nul(obj):
+        report.error(number, "The record contains a NUL character (\\u0000): it cannot be stored.")
         return None
     before = report.error_count
     unknown = sorted(set(obj) - {"id", "prompt", "messages", "system", "metadata", "responses"})
@@ -510,13 +513,19 @@ def _store(project: Project, records: list[Record], report: ImportReport) -> Non
 
 
 def tasks_create_for_responses(
-    *, project: Project, responses: list[Response], new_prompts: set[int] = frozenset()
+    *,
+    project: Project,
+    responses: list[Response],
+    new_prompts: set[int] = frozenset(),
+    against_models: set[str] = frozenset(),
 ) -> list[Task]:
     """The tasks these responses call for that do not exist yet: one per response in a rating
     project; in a pairwise project one per pair of one of them with another model's response
     to the same prompt (every pair, or only pairs with the baseline model first, per the
     project's pairing). ``new_prompts`` are prompts created along with these responses: they
-    have no other responses and no tasks, so they are not looked up."""
+    have no other responses and no tasks, so they are not looked up. ``against_models``, when
+    given, keeps only the pairs of a new response with one of those models' (a round compares
+    the new model with the previous one only)."""
     if not responses:
         return []
     prompt_ids = {r.prompt_id for r in responses}
@@ -549,7 +558,12 @@ def tasks_create_for_responses(
                 continue
             if frozenset({a.pk, b.pk}) in have:
                 continue
-            if project.pairing == Pairing.BASELINE:
+            if against_models:
+                new, other = (a, b) if a.pk in given else (b, a)
+                if other.model_name not in against_models or other.pk in given:
+                    continue
+                a, b = other, new  # the model compared against first, as with a baseline
+            elif project.pairing == Pairing.BASELINE:
                 if project.baseline_model not in (a.model_name, b.model_name):
                     continue
                 if b.model_name == project.baseline_model:

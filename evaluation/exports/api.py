@@ -18,6 +18,7 @@ from evaluation.exports.selectors import (
 )
 from evaluation.exports.services import export_start
 from evaluation.models import ExportFormat, ExportKind
+from ftapp.api_schema import error_response
 
 
 class ExportRequestSerializer(StrictSerializer):
@@ -90,9 +91,17 @@ class ExportDownloadView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("split", str, enum=["train", "test"], default="train"),
+            OpenApiParameter(
+                "ETag",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description="The file's sha256, quoted.",
+            ),
         ],
         responses={
             (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.BINARY, "JSON Lines"),
+            409: error_response("The export is not finished (or failed): no files yet."),
         },
         summary="Download a split of a finished export (streamed JSON Lines)",
     )

@@ -70,10 +70,13 @@ def majority(task: TaskData, tie_policy: str) -> str | None:
     return ranked[0][0]
 
 
-def task_label(task: TaskData, options: dict[str, Any], dropped: Counter) -> Label | None:
+def task_label(
+    task: TaskData, options: dict[str, Any], dropped: Counter, consensus=None
+) -> Label | None:
     """The task's label, or ``None`` (counted in ``dropped`` by reason) when the filters
     leave it out. A lead's adjudication takes precedence over the judgments and passes the
-    judgment-count and agreement filters: it settles the task."""
+    judgment-count and agreement filters: it settles the task. With a Dawid–Skene
+    ``consensus``, its label replaces the majority (pairwise) or the mean (ratings)."""
     models = options["models"]
     if models and any(r.model not in models for r in task.responses()):
         dropped["model filter"] += 1
@@ -89,8 +92,13 @@ def task_label(task: TaskData, options: dict[str, Any], dropped: Counter) -> Lab
     if agreement(task) < options["min_agreement"]:
         dropped["agreement below min_agreement"] += 1
         return None
+    weighted = consensus.label(task.id) if consensus is not None else None
     if task.kind == "rating":
-        return Label(score=mean(v.rating for v in task.votes))
+        return Label(
+            score=float(weighted if weighted is not None else mean(v.rating for v in task.votes))
+        )
+    if weighted is not None:
+        return Label(verdict=weighted)
     return Label(verdict=majority(task, options.get("tie_policy", "count")))
 
 
@@ -126,14 +134,16 @@ def sft_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
     if options["include_rewrites"]:
         for prompt, task, vote in _rewrites(tasks):
             candidates.append(
-                Example(prompt, "rewrite", (task,), completion=vote.rewrite,
-                        models=(REWRITE_MODEL,))
+                Example(
+                    prompt, "rewrite", (task,), completion=vote.rewrite, models=(REWRITE_MODEL,)
+                )
             )
     for score, response, prompt, task in _rated(tasks):
         if score >= options["sft_min_rating"]:
             candidates.append(
-                Example(prompt, "rating", (task,), completion=response.text,
-                        models=(response.model,))
+                Example(
+                    prompt, "rating", (task,), completion=response.text, models=(response.model,)
+                )
             )
         else:
             dropped["rated below sft_min_rating"] += 1
@@ -155,8 +165,14 @@ def dpo_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
             if label.verdict in ("A", "B"):
                 winner, loser = (task.a, task.b) if label.verdict == "A" else (task.b, task.a)
                 pairs.append(
-                    Example(prompt, "pairwise", (task,), chosen=winner.text,
-                            rejected=loser.text, models=(winner.model, loser.model))
+                    Example(
+                        prompt,
+                        "pairwise",
+                        (task,),
+                        chosen=winner.text,
+                        rejected=loser.text,
+                        models=(winner.model, loser.model),
+                    )
                 )
             else:
                 dropped[f"pairwise verdict {label.verdict or 'without a majority'}"] += 1
@@ -169,8 +185,14 @@ def dpo_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
             for score, response, _, task in others:
                 if best[0] - score >= options["margin"]:
                     pairs.append(
-                        Example(best[2], "ratings", (best[3], task), chosen=best[1].text,
-                                rejected=response.text, models=(best[1].model, response.model))
+                        Example(
+                            best[2],
+                            "ratings",
+                            (best[3], task),
+                            chosen=best[1].text,
+                            rejected=response.text,
+                            models=(best[1].model, response.model),
+                        )
                     )
                 else:
                     dropped["rating difference below margin"] += 1
@@ -178,8 +200,14 @@ def dpo_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
         for prompt, task, vote in _rewrites(tasks):
             for response in task.responses():
                 pairs.append(
-                    Example(prompt, "rewrite", (task,), chosen=vote.rewrite,
-                            rejected=response.text, models=(REWRITE_MODEL, response.model))
+                    Example(
+                        prompt,
+                        "rewrite",
+                        (task,),
+                        chosen=vote.rewrite,
+                        rejected=response.text,
+                        models=(REWRITE_MODEL, response.model),
+                    )
                 )
     kept = []
     for pair in pairs:
@@ -198,8 +226,14 @@ def kto_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
     if options["include_rewrites"]:
         for prompt, task, vote in _rewrites(tasks):
             examples.append(
-                Example(prompt, "rewrite", (task,), completion=vote.rewrite, label=True,
-                        models=(REWRITE_MODEL,))
+                Example(
+                    prompt,
+                    "rewrite",
+                    (task,),
+                    completion=vote.rewrite,
+                    label=True,
+                    models=(REWRITE_MODEL,),
+                )
             )
     for score, response, prompt, task in _rated(tasks):
         if score >= options["kto_desirable_min"]:
@@ -210,15 +244,27 @@ def kto_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
             dropped["rating between the KTO thresholds"] += 1
             continue
         examples.append(
-            Example(prompt, "ratings", (task,), completion=response.text, label=label,
-                    models=(response.model,))
+            Example(
+                prompt,
+                "ratings",
+                (task,),
+                completion=response.text,
+                label=label,
+                models=(response.model,),
+            )
         )
     for prompt, task, label in tasks:
         if task.kind == "pairwise" and label.verdict == "both_bad":
             for response in task.responses():
                 examples.append(
-                    Example(prompt, "pairwise", (task,), completion=response.text,
-                            label=False, models=(response.model,))
+                    Example(
+                        prompt,
+                        "pairwise",
+                        (task,),
+                        completion=response.text,
+                        label=False,
+                        models=(response.model,),
+                    )
                 )
     return _unique(examples, lambda e: (e.completion, e.label), options, dropped)
 
@@ -226,8 +272,9 @@ def kto_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
 def judgment_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Example]:
     """Every judgment of the tasks the filters keep, as the API gives it."""
     return [
-        Example(prompt, "judgment", (task,), vote=vote,
-                models=tuple(r.model for r in task.responses()))
+        Example(
+            prompt, "judgment", (task,), vote=vote, models=tuple(r.model for r in task.responses())
+        )
         for prompt, task, _ in tasks
         for vote in task.votes
     ]
@@ -257,12 +304,16 @@ SELECTORS = {
 
 
 def group_examples(
-    group: list[PromptData], kind: str, options: dict[str, Any], dropped: Counter
+    group: list[PromptData],
+    kind: str,
+    options: dict[str, Any],
+    dropped: Counter,
+    consensus=None,
 ) -> list[Example]:
     labelled = []
     for prompt in group:
         for task in prompt.tasks:
-            label = task_label(task, options, dropped)
+            label = task_label(task, options, dropped, consensus)
             if label is not None:
                 labelled.append((prompt, task, label))
     if not labelled:

@@ -17,12 +17,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotation.judgment_feed import former_member_pseudonym
 from annotation.models import Membership, Project
 from annotation.selectors import project_get_for_lead
 from evaluation.exports.card import CardStats, card_markdown
+from evaluation.exports.consensus import consensus_fit
 from evaluation.exports.formats import ROWS
 from evaluation.exports.options import export_options_clean
 from evaluation.exports.select import group_examples
@@ -33,7 +35,7 @@ from evaluation.exports.source import (
     prompts_read,
     tasks_to_read,
 )
-from evaluation.models import Export, ExportStatus
+from evaluation.models import Export, ExportStatus, Round
 from ftapp.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -91,17 +93,27 @@ def export_build(*, export_id: int) -> Export:
     export = Export.objects.select_related("project").get(pk=export_id)
     if export.status == ExportStatus.COMPLETED:
         return export
-    export.status, export.started_at, export.error = ExportStatus.RUNNING, timezone.now(), ""
-    export.save(update_fields=["status", "started_at", "error"])
+    progress = _Progress(export)
     try:
-        _build(export)
-    except Exception as error:
-        logger.exception("Export %s failed", export.pk)
-        export.status, export.finished_at = ExportStatus.FAILED, timezone.now()
-        export.error = f"{type(error).__name__}: {error}"
-        export.save(update_fields=["status", "finished_at", "error"])
-        shutil.rmtree(_partial_dir(export), ignore_errors=True)
-        raise
+        if not progress.lock():
+            # Another process is building it (a task delivered twice): leave it to that one.
+            return export
+        export.refresh_from_db()
+        if export.status == ExportStatus.COMPLETED:
+            return export
+        export.status, export.started_at, export.error = ExportStatus.RUNNING, timezone.now(), ""
+        export.save(update_fields=["status", "started_at", "error"])
+        try:
+            _build(export, progress)
+        except Exception as error:
+            logger.exception("Export %s failed", export.pk)
+            export.status, export.finished_at = ExportStatus.FAILED, timezone.now()
+            export.error = f"{type(error).__name__}: {error}"
+            export.save(update_fields=["status", "finished_at", "error"])
+            shutil.rmtree(_partial_dir(export), ignore_errors=True)
+            raise
+    finally:
+        progress.close()
     return export
 
 
@@ -177,8 +189,13 @@ class _Texts:
 
 class _Progress:
     """Progress goes through a connection of its own: the build reads in one long
-    transaction whose writes nobody would see until it ends. (SQLite would lock against
-    that reader, and its exports are the demo's small ones: no progress there.)"""
+    transaction whose writes nobody would see until it ends. The same connection holds an
+    advisory lock on the export while it is built, so a task delivered twice builds it once;
+    PostgreSQL drops the lock with the connection if the process dies. (SQLite would lock
+    against that reader, and its exports are the demo's small, in-process ones: neither
+    progress nor a lock there.)"""
+
+    LOCK_CLASS = 0x6578  # "ex": advisory lock keys of exports
 
     def __init__(self, export: Export) -> None:
         self.export_id = export.pk
@@ -188,6 +205,13 @@ class _Progress:
             else None
         )
         self.last = 0.0
+
+    def lock(self) -> bool:
+        if self.connection is None:
+            return True
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [self.LOCK_CLASS, self.export_id])
+            return bool(cursor.fetchone()[0])
 
     def report(self, done: int, total: int, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -246,7 +270,7 @@ def _groups(prompts: Iterable[PromptData], dedupe: bool) -> Iterator[list[Prompt
         yield group
 
 
-def _build(export: Export) -> None:
+def _build(export: Export, progress: _Progress) -> None:
     options, kind, fmt = export.options, export.kind, export.format
     partial = _partial_dir(export)
     shutil.rmtree(partial, ignore_errors=True)
@@ -256,7 +280,6 @@ def _build(export: Export) -> None:
     stats = CardStats()
     used = array("q")
     to_row = ROWS[kind]
-    progress = _Progress(export)
     try:
         with _snapshot() as snapshot_at:
             progress.snapshot_taken(snapshot_at)
@@ -268,6 +291,11 @@ def _build(export: Export) -> None:
                     "user_id", "pseudonym"
                 )
             )
+            consensus = None
+            if options.get("consensus") == "dawid_skene":
+                consensus = consensus_fit(
+                    project=export.project, options=options, excluded=sorted(excluded)
+                )
             total = tasks_to_read(project_id=export.project_id, options=options)
             done = 0
             progress.report(done, total, force=True)
@@ -280,7 +308,7 @@ def _build(export: Export) -> None:
             for group in _groups(prompts, options["dedupe"]):
                 done += sum(len(p.tasks) for p in group)
                 progress.report(done, total)
-                examples = group_examples(group, kind, options, stats.dropped)
+                examples = group_examples(group, kind, options, stats.dropped, consensus)
                 if not examples:
                     continue
                 split = split_of(
@@ -301,7 +329,6 @@ def _build(export: Export) -> None:
     finally:
         for writer in writers.values():
             writer.file.close()
-        progress.close()
     judgments_file = _write_judgment_ids(partial / JUDGMENTS_FILE, used)
     card = {
         "export_id": export.pk,
@@ -312,7 +339,11 @@ def _build(export: Export) -> None:
         "test_fraction": export.test_fraction,
         "snapshot_at": snapshot_at.isoformat(),
         "options": options,
-        "rounds": [],
+        "rounds": list(
+            Round.objects.filter(project_id=export.project_id, pk__in=options.get("rounds", []))
+            .order_by("number")
+            .values("id", "number", "name", "previous_model", model_name=F("model__name"))
+        ),
         "excluded_annotators": dict(Counter(excluded.values())),
         "files": files,
         "dataset_sha256": hashlib.sha256(

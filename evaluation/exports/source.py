@@ -105,6 +105,17 @@ def excluded_annotators(*, project_id: int, min_gold_accuracy: float | None) -> 
     return excluded
 
 
+def round_batches(*, project_id: int, round_ids: list[int]) -> list[int]:
+    """The batches a round's comparisons were judged in: what a round filter keeps."""
+    from evaluation.models import Round
+
+    return list(
+        Round.objects.filter(project_id=project_id, pk__in=round_ids)
+        .exclude(batch=None)
+        .values_list("batch_id", flat=True)
+    )
+
+
 def tasks_to_read(*, project_id: int, options: dict[str, Any]) -> int:
     """How many tasks the export will look at, for its progress bar."""
     tasks = Task.objects.filter(project_id=project_id, judgment_count__gt=0)
@@ -112,6 +123,10 @@ def tasks_to_read(*, project_id: int, options: dict[str, Any]) -> int:
         tasks = tasks.filter(is_gold=False)
     if options["batches"]:
         tasks = tasks.filter(batch_id__in=options["batches"])
+    if options.get("rounds"):
+        tasks = tasks.filter(
+            batch_id__in=round_batches(project_id=project_id, round_ids=options["rounds"])
+        )
     return tasks.count()
 
 
@@ -151,6 +166,10 @@ def _query(
     if options["batches"]:
         task_filters.append(f"t.batch_id IN ({', '.join(['%s'] * len(options['batches']))})")
         params += options["batches"]
+    if options.get("rounds"):
+        batches = round_batches(project_id=project_id, round_ids=options["rounds"]) or [0]
+        task_filters.append(f"t.batch_id IN ({', '.join(['%s'] * len(batches))})")
+        params += batches
     aggregate = _VOTES_AGGREGATE[connection.vendor].format(
         fields=_VOTE_FIELDS + (_VOTE_DETAILS if details else "")
     )

@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -89,6 +90,31 @@ def test_bad_project_input_names_the_field(lead, payload, field):
     response = client_for(lead).post("/api/v1/projects/", payload, format="json")
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
+
+
+def test_a_nul_character_anywhere_in_the_input_is_a_400_not_a_crash(rating_project, lead):
+    # PostgreSQL stores no NUL in text or JSON; DRF's text fields refuse it, but a free-form
+    # object let it through to the database. Found by tests/test_schema_fuzz.py.
+    client = client_for(lead)
+    batch = client.post(
+        f"/api/v1/projects/{rating_project.pk}/batches/",
+        {"name": "b", "size": 1, "filter": {"metadata": {"topic": "loans\x00"}}},
+        format="json",
+    )
+    assert batch.status_code == 400
+    assert batch.json()["error"]["fields"] == {
+        "filter.metadata": ["Null characters are not allowed."]
+    }
+    lead.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
+    )
+    model = client.post(
+        "/api/v1/models/",
+        {"name": "m", "base_url": "http://127.0.0.1:9/v1", "model": "m", "params": {"\x00": 1}},
+        format="json",
+    )
+    assert model.status_code == 400
+    assert model.json()["error"]["fields"] == {"params": ["Null characters are not allowed."]}
 
 
 def test_list_shows_only_the_callers_projects(lead, annotator):

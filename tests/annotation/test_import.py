@@ -96,6 +96,9 @@ def test_pairwise_projects_get_a_task_per_pair_of_models(pairwise_project):
         (json.dumps({"id": "x", "prompt": "hi", "colour": 1}).encode(), "Unknown field 'colour'"),
         (json.dumps({"id": "x", "prompt": "a" * 1_000_001}).encode(), "larger than"),
         (b"[1, 2]", "must be a JSON object"),
+        # PostgreSQL stores no NUL character; found by tests/test_schema_fuzz.py.
+        (json.dumps({"id": "x", "prompt": "a\u0000b"}).encode(), "NUL character"),
+        (json.dumps({"id": "x", "prompt": "hi", "metadata": {"\u0000": 1}}).encode(), "NUL"),
     ],
 )
 def test_each_kind_of_error_is_reported_with_its_line_and_nothing_is_written(
@@ -233,6 +236,14 @@ def test_api_import_jsonl_and_errors(rating_project, lead, annotator):
         .status_code
         == 403
     )
+
+
+def test_api_import_of_an_empty_body_is_a_400_not_a_crash(rating_project, lead):
+    # DRF gives no stream at all for a body of length 0; found by tests/test_schema_fuzz.py.
+    url = f"/api/v1/projects/{rating_project.pk}/import/"
+    empty = client_for(lead).post(url, data=b"", content_type="application/x-ndjson")
+    assert empty.status_code == 400
+    assert [e["message"] for e in empty.json()["errors"]] == ["The file has no records."]
 
 
 def test_cli_import(rating_project, tmp_path, capsys):

@@ -2,9 +2,11 @@
 themselves. The worker, API and command-line paths are in test_export_api.py."""
 
 import json
+import random
 from pathlib import Path
 
 import pytest
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from annotation.models import Judgment, Task
@@ -19,6 +21,7 @@ from evaluation.exports.services import export_build, export_dir, export_start, 
 from evaluation.models import ExportStatus
 from ftapp.errors import Conflict, InvalidInput
 from tests.annotation.test_queue import assign, make_project
+from tests.conftest import _is_postgres
 from tests.factories import AnnotatorFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,9 +63,12 @@ def judge_all(project, annotators, decide):
 
 
 def build(project, kind, fmt="trl", by=None, **kwargs):
-    export = export_start(
-        by=by or project.created_by, project_id=project.pk, kind=kind, format=fmt, **kwargs
-    )
+    """Builds in this process. Without ``by`` it is started as the command line does, so no
+    task goes to a worker that tests running one would also have build it."""
+    if by is None:
+        export = export_start(by=None, project=project, kind=kind, format=fmt, **kwargs)
+    else:
+        export = export_start(by=by, project_id=project.pk, kind=kind, format=fmt, **kwargs)
     return export_build(export_id=export.pk)
 
 
@@ -442,3 +448,45 @@ def test_pii_is_redacted_in_every_text_and_counted(lead):
     assert export.card["redactions"] == {
         "card": 1, "email": 2, "iban": 1, "ip": 1, "phone": 1}
     assert "email" in (export_dir(export) / "card.md").read_text()
+
+
+@pytest.mark.skipif(not _is_postgres(), reason="advisory locks are PostgreSQL's")
+def test_an_export_delivered_twice_is_built_once(rated):
+    """While one process holds the export's build lock, another delivery of the task leaves
+    it alone; once the lock is free the build goes ahead."""
+    export = export_start(by=None, project=rated, kind="sft", format="trl")
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [0x6578, export.pk])
+        assert export_build(export_id=export.pk).status == ExportStatus.QUEUED
+        assert not export_dir(export).exists()
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [0x6578, export.pk])
+    finally:
+        other.close()
+    assert export_build(export_id=export.pk).status == ExportStatus.COMPLETED
+
+
+def test_dawid_skene_consensus_trusts_the_reliable_annotators(lead):
+    """Two careful annotators always prefer m1; two careless ones answer at random. Where
+    the careless ones both say B the majority is a 2–2 tie and the task gives no pair; the
+    Dawid–Skene label, weighing each by their estimated reliability, still says m1."""
+    project = make_project(lead, kind="pairwise", prompts=30, models=("m1", "m2"), overlap=4)
+    annotators = [AnnotatorFactory() for _ in range(4)]
+    assign(project, annotators, overlap=4)
+    noise = random.Random(5)
+
+    def decide(index, task):
+        if index < 2:
+            return {"choice": "A"}
+        return {"choice": noise.choice(["A", "B"])}
+
+    judge_all(project, annotators, decide)
+    majority = build(project, "dpo", test_fraction=0.0)
+    weighted = build(project, "dpo", test_fraction=0.0, filters={"consensus": "dawid_skene"})
+    chosen = {r["chosen"][0]["content"].split(" by ")[1] for r in rows(weighted)}
+    assert chosen == {"m1"} and len(rows(weighted)) == 30
+    ties = majority.card["stats"]["dropped"].get("pairwise verdict without a majority", 0)
+    assert ties > 0 and len(rows(majority)) == 30 - ties
+    assert weighted.card["options"]["consensus"] == "dawid_skene"

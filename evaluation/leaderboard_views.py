@@ -1,0 +1,122 @@
+"""The lead's evaluation pages: the model leaderboard and the agreement report, their charts
+drawn server-side as SVG from the same figures the API serves."""
+
+import math
+
+from django.contrib import messages
+from django.shortcuts import render
+
+from annotation.models import Membership
+from annotation.views.lead import lead_page
+from evaluation import charts
+from evaluation.leaderboard import (
+    ELO_BASE,
+    RATING_SCALE,
+    WINDOW_DAYS,
+    WINDOW_DAYS_RANGE,
+    agreement_figures,
+    batch_ids_parse,
+    leaderboard_figures,
+)
+from ftapp.errors import InvalidInput
+
+
+def _batch_filter(request, project) -> list[int] | None:
+    """The batches ticked in the page's filter; a bad value is reported and ignored."""
+    try:
+        return batch_ids_parse(project=project, values=request.GET.getlist("batch"))
+    except InvalidInput as error:
+        messages.error(request, "; ".join(error.fields.get("batch", [error.message])))
+        return None
+
+
+def _filter_context(project, batch_ids: list[int] | None) -> dict:
+    return {
+        "project": project,
+        "batches": project.batches.order_by("position", "id"),
+        "selected_batches": set(batch_ids or ()),
+    }
+
+
+@lead_page
+def leaderboard(request, project):
+    batch_ids = _batch_filter(request, project)
+    figures = leaderboard_figures(project=project, batch_ids=batch_ids)
+    rated, paired = figures["ratings"], figures["pairwise"]
+    context = {
+        **_filter_context(project, batch_ids),
+        "figures": figures,
+        "rating_chart": None,
+        "bt_chart": None,
+        "heatmap": None,
+    }
+    if rated["models"]:
+        context["rating_chart"] = charts.interval_chart(
+            rated["models"],
+            value="mean",
+            lower="lower",
+            upper="upper",
+            digits=2,
+            domain=(RATING_SCALE[0], RATING_SCALE[-1]),
+        )
+    if paired["models"]:
+        context["bt_chart"] = charts.interval_chart(
+            paired["models"], value="rating", lower="lower", upper="upper", reference=ELO_BASE
+        )
+        rates = paired["win_rates"]
+        context["heatmap"] = charts.heatmap(
+            rates["models"], rates["rate"], rates["games"], rates["ties"]
+        )
+    return render(request, "evaluation/leaderboard.html", context)
+
+
+def _window_days(request) -> float:
+    """The drift window asked for, in days; out of range or not a number is reported and
+    the default (a week) used instead."""
+    raw = request.GET.get("window_days", "").strip()
+    if not raw:
+        return WINDOW_DAYS
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    low, high = WINDOW_DAYS_RANGE
+    if not low <= days <= high:
+        messages.error(request, f"The window is a number of days from {low:g} to {high:g}.")
+        return WINDOW_DAYS
+    return days
+
+
+@lead_page
+def agreement(request, project):
+    batch_ids = _batch_filter(request, project)
+    window_days = _window_days(request)
+    figures = agreement_figures(project=project, batch_ids=batch_ids, window_days=window_days)
+    # Leads see usernames on the dashboard already; the figures name annotators by pseudonym.
+    usernames = dict(
+        Membership.objects.filter(project=project).values_list("pseudonym", "user__username")
+    )
+    annotators = []
+    for row in figures["annotators"]:
+        histogram = row["rating_histogram"]
+        annotators.append(
+            {
+                **row,
+                "username": usernames.get(row["annotator"], ""),
+                "histogram_chart": charts.histogram(histogram, RATING_SCALE) if histogram else None,
+            }
+        )
+    over_time = figures["over_time"]["windows"]
+    context = {
+        **_filter_context(project, batch_ids),
+        "figures": figures,
+        "annotators": annotators,
+        "window_days": window_days,
+        "over_time_chart": charts.line_chart(over_time) if over_time else None,
+        "histogram_chart": charts.histogram(
+            figures["rating_histogram"], RATING_SCALE, width=200, height=60
+        )
+        if figures["rating_histogram"]
+        else None,
+    }
+    return render(request, "evaluation/agreement.html", context)

@@ -1,0 +1,115 @@
+"""REST endpoints of rounds: start the next round, read its verdict."""
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.serializers import StrictSerializer
+from annotation.selectors import project_get_for_lead
+from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
+from evaluation.rounds.services import round_start
+from evaluation.selectors import generation_run_progress
+
+
+class RoundRequestSerializer(StrictSerializer):
+    model = serializers.IntegerField(help_text="The fine-tuned model's endpoint id.")
+    export = serializers.IntegerField(help_text="The export it was trained on.")
+    previous_model = serializers.CharField(
+        max_length=200, help_text="The model name it is compared with."
+    )
+    name = serializers.CharField(max_length=200, required=False, default="")
+    annotators = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    fresh_batch = serializers.IntegerField(
+        required=False, help_text="Also compare on this batch's prompts."
+    )
+
+
+class RoundResultSerializer(serializers.Serializer):
+    new_model = serializers.CharField()
+    previous_model = serializers.CharField()
+    prompts = serializers.IntegerField()
+    games = serializers.IntegerField()
+    win_rate = serializers.FloatField(allow_null=True)
+    lower = serializers.FloatField(allow_null=True)
+    upper = serializers.FloatField(allow_null=True)
+    wins = serializers.IntegerField()
+    ties = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    verdict = serializers.ChoiceField(
+        ["better", "no detectable difference", "worse", "not judged yet"]
+    )
+
+
+class RoundSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    project = serializers.IntegerField(source="project_id")
+    number = serializers.IntegerField()
+    name = serializers.CharField()
+    model = serializers.CharField(source="model.name")
+    model_id = serializers.IntegerField()
+    previous_model = serializers.CharField()
+    export = serializers.IntegerField(source="export_id")
+    generation_run = serializers.IntegerField(source="generation_run_id", allow_null=True)
+    batch = serializers.IntegerField(source="batch_id", allow_null=True)
+    generation = serializers.SerializerMethodField()
+    result = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_generation(self, rnd) -> dict | None:
+        if rnd.generation_run is None:
+            return None
+        return {
+            "status": rnd.generation_run.status,
+            **generation_run_progress(run=rnd.generation_run),
+        }
+
+    @extend_schema(responses=RoundResultSerializer)
+    def get_result(self, rnd) -> dict:
+        return RoundResultSerializer(round_result(rnd=rnd)).data
+
+
+class RoundListView(APIView):
+    @extend_schema(responses=RoundSerializer(many=True), summary="A project's rounds")
+    def get(self, request, project_id: int):
+        project = project_get_for_lead(user=request.user, project_id=project_id)
+        return Response(RoundSerializer(round_list(project=project), many=True).data)
+
+    @extend_schema(
+        request=RoundRequestSerializer,
+        responses={201: RoundSerializer},
+        summary="Start the next round: the fine-tuned model against the previous one",
+    )
+    def post(self, request, project_id: int):
+        serializer = RoundRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        rnd = round_start(
+            by=request.user,
+            project_id=project_id,
+            model_id=data["model"],
+            export_id=data["export"],
+            previous_model=data["previous_model"],
+            name=data["name"],
+            annotators=data["annotators"],
+            overlap=data.get("overlap"),
+            fresh_batch_id=data.get("fresh_batch"),
+        )
+        rnd = round_get_for_lead(user=request.user, round_id=rnd.pk)
+        return Response(RoundSerializer(rnd).data, status=status.HTTP_201_CREATED)
+
+
+class RoundDetailView(APIView):
+    @extend_schema(responses=RoundSerializer, summary="A round, its generation and its verdict")
+    def get(self, request, round_id: int):
+        return Response(
+            RoundSerializer(round_get_for_lead(user=request.user, round_id=round_id)).data
+        )
+
+
+urlpatterns = [
+    path("projects/<int:project_id>/rounds/", RoundListView.as_view(), name="api-project-rounds"),
+    path("rounds/<int:round_id>/", RoundDetailView.as_view(), name="api-round"),
+]

@@ -1,0 +1,90 @@
+"""Pages of rounds: start the next one, follow it to its verdict."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from annotation.models import Response, Role
+from annotation.views.lead import int_or_none, lead_page
+from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
+from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
+from evaluation.rounds.services import round_start
+from evaluation.selectors import generation_run_progress
+from ftapp.errors import DomainError, Forbidden, NotFound
+
+
+@lead_page
+def round_new(request, project):
+    if request.method == "POST":
+        try:
+            rnd = round_start(
+                by=request.user,
+                project_id=project.pk,
+                model_id=int_or_none(request.POST.get("model")) or 0,
+                export_id=int_or_none(request.POST.get("export")) or 0,
+                previous_model=request.POST.get("previous_model", "").strip(),
+                name=request.POST.get("name", "").strip(),
+                annotators=request.POST.getlist("annotators"),
+                overlap=int_or_none(request.POST.get("overlap")),
+                fresh_batch_id=int_or_none(request.POST.get("fresh_batch")),
+            )
+        except DomainError as error:
+            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.fields or {}).items())
+            messages.error(request, f"{error.message} {details}".strip())
+            return redirect("round-new", project_id=project.pk)
+        return redirect("round", round_id=rnd.pk)
+    context = {
+        "project": project,
+        "rounds": [(r, round_result(rnd=r)) for r in round_list(project=project)[:20]],
+        "endpoints": ModelEndpoint.objects.all(),
+        "exports": project.exports.filter(status=ExportStatus.COMPLETED)[:50],
+        "model_names": Response.objects.filter(prompt__project=project)
+        .order_by("model_name")
+        .values_list("model_name", flat=True)
+        .distinct(),
+        "annotators": project.memberships.filter(role=Role.ANNOTATOR)
+        .select_related("user")
+        .order_by("user__username"),
+        "batches": project.batches.order_by("position", "id"),
+    }
+    return render(request, "evaluation/rounds.html", context)
+
+
+@login_required
+def round_detail(request, round_id: int):
+    try:
+        rnd = round_get_for_lead(user=request.user, round_id=round_id)
+    except NotFound:
+        raise Http404 from None
+    except Forbidden as error:
+        raise PermissionDenied(error.message) from None
+    run = rnd.generation_run
+    result = round_result(rnd=rnd)
+    context = {
+        "project": rnd.project,
+        "round": rnd,
+        "run": run,
+        "progress": generation_run_progress(run=run) if run else None,
+        "generating": run is not None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
+        "result": result,
+        "interval": _interval_geometry(result),
+    }
+    if request.htmx:
+        return render(request, "evaluation/partials/round_status.html", context)
+    return render(request, "evaluation/round.html", context)
+
+
+def _interval_geometry(result: dict) -> dict | None:
+    """Where to draw the win rate and its interval on a 0–100% axis 400 units wide."""
+    if result["win_rate"] is None:
+        return None
+    scale = 400
+    return {
+        "x": round(result["win_rate"] * scale, 1),
+        "low": round(result["lower"] * scale, 1),
+        "high": round(result["upper"] * scale, 1),
+        "width": scale,
+        "middle": scale / 2,
+    }

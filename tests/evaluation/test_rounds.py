@@ -1,0 +1,150 @@
+"""Rounds: a fine-tuned model answers the held-out prompts of the export it was trained on,
+each answer is judged against the previous model's, and the round reads as a verdict."""
+
+import pytest
+
+from annotation.models import Response, Task
+from annotation.services import prompt_records_load
+from evaluation.exports.services import export_dir, split_of
+from evaluation.models import Round
+from evaluation.rounds.selectors import round_result
+from evaluation.rounds.services import round_start, round_test_prompt_ids
+from ftapp.errors import InvalidInput
+from tests.annotation.test_api_projects import client_for
+from tests.annotation.test_queue import assign, make_project
+from tests.evaluation.test_export import build, judge_all, rows
+from tests.evaluation.test_generation import _endpoint, _wait
+from tests.factories import AnnotatorFactory, add_member
+from tests.fake_model_server import FakeModelServer
+
+PROMPTS = 16
+
+
+def _trained_project(lead, kind="pairwise"):
+    """Prompts answered by ``base`` and ``other``, judged, exported with half held out."""
+    project = make_project(lead, kind=kind, prompts=PROMPTS, models=("base", "other"))
+    annotators = [AnnotatorFactory(), AnnotatorFactory()]
+    assign(project, annotators, overlap=2)
+    if kind == "pairwise":
+        judge_all(project, annotators, lambda i, task: {"choice": "A"})
+    else:
+        judge_all(project, annotators, lambda i, task: {"rating": 4})
+    export = build(project, "dpo" if kind == "pairwise" else "kto", test_fraction=0.5, seed=4)
+    return project, annotators, export
+
+
+@pytest.mark.django_db
+def test_the_held_out_prompts_are_the_exports_test_split(lead):
+    project, _, export = _trained_project(lead)
+    held_out = round_test_prompt_ids(export=export)
+    expected = [
+        p.pk for p in project.prompts.order_by("id")
+        if split_of(p.content_hash, seed=4, test_fraction=0.5) == "test"
+    ]
+    assert held_out == expected and 0 < len(held_out) < PROMPTS
+    test_rows = (export_dir(export) / "test.jsonl").read_text().splitlines()
+    assert len({row.split('"chosen"')[0] for row in test_rows}) == len(held_out)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdict(
+    celery_worker, lead
+):
+    project, annotators, export = _trained_project(lead)
+    with FakeModelServer() as server:
+        tuned = _endpoint(lead, server, "tuned-r1")
+        response = client_for(lead).post(
+            f"/api/v1/projects/{project.pk}/rounds/",
+            {"model": tuned.pk, "export": export.pk, "previous_model": "base",
+             "annotators": [a.username for a in annotators], "overlap": 2},
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+        rnd = Round.objects.get(pk=response.json()["id"])
+        _wait(rnd.generation_run, timeout=60)
+    held_out = round_test_prompt_ids(export=export)
+    assert rnd.prompt_ids == held_out and rnd.number == 1
+    assert response.json()["result"]["verdict"] == "not judged yet"
+    tasks = Task.objects.filter(batch=rnd.batch).select_related("response_a", "response_b")
+    assert tasks.count() == len(held_out)
+    assert {(t.response_a.model_name, t.response_b.model_name) for t in tasks} == {
+        ("base", "tuned-r1")}
+    assert not Task.objects.filter(response_b__model_name="tuned-r1",
+                                   response_a__model_name="other").exists()
+
+    def prefer_tuned(index, task):
+        return {"choice": "B" if task.response_b.model_name == "tuned-r1" else "A"}
+
+    judge_all(project, annotators, prefer_tuned)
+    body = client_for(lead).get(f"/api/v1/rounds/{rnd.pk}/").json()
+    assert body["result"]["verdict"] == "better"
+    assert body["result"]["win_rate"] == 1.0 and body["result"]["games"] == 2 * len(held_out)
+    assert body["generation"]["done"] == len(held_out)
+    page = client_for(lead)
+    page.force_login(lead)
+    html = page.get(f"/rounds/{rnd.pk}/").content.decode()
+    assert '<span id="verdict">better</span>' in html and "<svg" in html
+
+
+@pytest.mark.django_db
+def test_a_rating_round_compares_scores_per_prompt(lead):
+    project, annotators, export = _trained_project(lead, kind="rating")
+    with FakeModelServer() as server:
+        tuned = _endpoint(lead, server, "tuned-r1")
+    rnd = round_start(by=lead, project_id=project.pk, model_id=tuned.pk, export_id=export.pk,
+                      previous_model="base")
+    # What the worker would store: the tuned model's answers to the held-out prompts.
+    prompt_records_load(project=project, records=[
+        {"id": p.external_id, "prompt": p.text,
+         "responses": [{"model": "tuned-r1", "text": f"Tuned answer {p.pk}"}]}
+        for p in project.prompts.filter(pk__in=rnd.prompt_ids)
+    ])
+    assert round_result(rnd=rnd)["verdict"] == "not judged yet"
+    assign(project, annotators, name="round 1", overlap=2)
+    judge_all(project, annotators, lambda i, task: {
+        "rating": 2 if task.response_a.model_name == "tuned-r1" else 3})
+    result = round_result(rnd=rnd)
+    assert result["verdict"] == "worse" and result["win_rate"] == 0.0
+    assert result["games"] == len(rnd.prompt_ids) == result["losses"]
+    # An export of the round's judgments only: its batch, the tuned answers rated 2.
+    Round.objects.filter(pk=rnd.pk).update(batch=project.batches.get(name="round 1"))
+    export = build(project, "kto", filters={"rounds": [rnd.pk]}, test_fraction=0.0)
+    labelled = {(r["completion"][0]["content"], r["label"]) for r in rows(export)}
+    assert labelled == {(f"Tuned answer {pid}", False) for pid in rnd.prompt_ids}
+    assert [r["number"] for r in export.card["rounds"]] == [1]
+
+
+@pytest.mark.django_db
+def test_round_start_refuses_what_cannot_be_compared(lead):
+    project, _, export = _trained_project(lead)
+    with FakeModelServer() as server:
+        tuned = _endpoint(lead, server, "tuned-r1")
+
+    def refused(**changes):
+        arguments = {"by": lead, "project_id": project.pk, "model_id": tuned.pk,
+                     "export_id": export.pk, "previous_model": "base", **changes}
+        with pytest.raises(InvalidInput) as error:
+            round_start(**arguments)
+        return error.value.fields
+
+    assert "model" in refused(model_id=999_999)
+    assert "export" in refused(export_id=999_999)
+    assert "previous_model" in refused(previous_model="nobody")
+    assert "previous_model" in refused(previous_model="tuned-r1")
+    outsider = AnnotatorFactory()
+    assert "annotators" in refused(annotators=[outsider.username])
+    assert "annotators" in refused(annotators=["no-such-user"])
+    queued = build(project, "sft")
+    queued.status = "queued"
+    queued.save()
+    assert "export" in refused(export_id=queued.pk)
+    assert not Round.objects.exists()
+    annotator = AnnotatorFactory()
+    add_member(project, annotator)
+    client = client_for(annotator)
+    assert client.get(f"/api/v1/projects/{project.pk}/rounds/").status_code == 403
+    bad = client_for(lead).post(f"/api/v1/projects/{project.pk}/rounds/", {"model": "x"},
+                                format="json")
+    assert bad.status_code == 400 and "model" in bad.json()["error"]["fields"]
+    assert Response.objects.filter(model_name="tuned-r1").count() == 0

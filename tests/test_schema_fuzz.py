@@ -1,0 +1,254 @@
+"""The OpenAPI schema against the running app: it is a valid OpenAPI 3 document that names every
+``/api/v1/`` route, and a bounded schemathesis run over every operation, over HTTP against
+``live_server``, finds no 5xx and no response (status, content type, headers, body) that the
+schema does not describe."""
+
+import json
+import uuid
+
+import hypothesis
+import pytest
+import schemathesis
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Permission
+from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from annotation.models import Task
+from annotation.services import api_token_create, claim_next, judgment_submit
+from evaluation.exports.services import export_build, export_start
+from evaluation.services import generation_run_start, model_endpoint_create
+from tests.annotation.test_queue import assign, make_project
+from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory
+from tests.fake_model_server import FakeModelServer
+
+# The bounds of the run. Per operation and caller: schemathesis's deterministic coverage cases
+# (each boundary and each kind of wrong value: from a few dozen to 270 for the largest bodies)
+# plus MAX_EXAMPLES drawn at random, each request given REQUEST_TIMEOUT seconds at most. About
+# 2,200 requests per caller, a minute and a half in all on two cores.
+MAX_EXAMPLES = 30
+REQUEST_TIMEOUT = 30
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def served_schema() -> dict:
+    """What GET /api/schema/?format=json serves: the same generator and renderer."""
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(document, renderer_context={}))
+
+
+# Loaded when the module is collected, so that each operation is a test of its own (the
+# requests still go over HTTP to live_server). schemathesis's loader that would fetch it from
+# the live server in a fixture does not run under pytest 9.
+schema = schemathesis.openapi.from_dict(served_schema())
+# An import body in JSON Lines goes out as the bytes generated for it, as CSV does.
+schemathesis.serializer.alias("application/x-ndjson", "application/octet-stream")
+# What fuzz_world made for the running test, read as each case is drawn; empty when it made
+# nothing (the anonymous caller).
+world: dict = {}
+
+
+@schema.hook
+def flatmap_path_parameters(context, path_parameters):
+    # Half real objects, so that the successful paths run too; half whatever was drawn.
+    ids = world.get("ids", {})
+    if not path_parameters or not all(ids.get(name) for name in path_parameters):
+        return st.just(path_parameters)
+    real = st.fixed_dictionaries({name: st.sampled_from(ids[name]) for name in path_parameters})
+    return st.one_of(st.just(path_parameters), real)
+
+
+@schema.hook
+def flatmap_case(context, case):
+    # Likewise a body half the time made to refer to real things that a random draw never
+    # hits (the caller's password, a registered model, a member) or to be a valid file.
+    make_body = world.get("bodies", {}).get(case.operation.label)
+    body = make_body(case) if make_body else None
+    if body is None:
+        return st.just(case)
+    return st.booleans().map(lambda real: _with_body(case, body) if real else case)
+
+
+def _with_body(case, body):
+    case.body = body
+    return case
+
+
+@schema.hook("map_body").apply_to(method="POST", path="/api/v1/models/")
+def model_at_the_fake_server(context, body):
+    # A Celery worker started by other tests of the session may run the generation runs that
+    # the fuzz starts: they must call the fake model server, never an address made up here.
+    if world and isinstance(body, dict) and isinstance(body.get("base_url"), str):
+        return {**body, "base_url": world["model_url"]}
+    return body
+
+
+@pytest.fixture
+def fuzz_world(caller, settings, monkeypatch):
+    """For the lead: a judged rating project of theirs with a finished export, a generation
+    run, a registered model and unbatched tasks left; and a pairwise project of another lead
+    in which they annotate and hold a task. Yields their token (None when anonymous)."""
+    # Limits high enough never to throttle the run (429 stays documented; throttling is tested
+    # in tests/test_throttling.py), counted under a prefix of this test's own.
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"anon": "100000/min", "user": "100000/min", "auth": "100000/min"},
+    )
+    settings.CACHES = {
+        "default": {
+            **django_settings.CACHES["default"],
+            "KEY_PREFIX": f"test-fuzz-{uuid.uuid4().hex}",
+        }
+    }
+    if caller == "anonymous":
+        yield None
+        return
+    lead = LeadFactory()
+    lead.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
+    )
+    led = make_project(lead, prompts=4, models=("m1", "m2"))
+    annotator = AnnotatorFactory()
+    assign(led, [annotator], tasks=Task.objects.filter(project=led).order_by("pk")[:4])
+    while (claim := claim_next(user=annotator, project_id=led.pk)) is not None:
+        judgment_submit(user=annotator, task_id=claim.task_id, rating=4)
+    export = export_start(by=None, project=led, kind="judgments", format="trl")
+    export_build(export_id=export.pk)
+    annotated = make_project(LeadFactory(), kind="pairwise", prompts=4, models=("m1", "m2"))
+    assign(annotated, [lead])
+    held = claim_next(user=lead, project_id=annotated.pk)
+    with FakeModelServer() as model_server:
+        endpoint = model_endpoint_create(
+            by=lead, name="fake", base_url=model_server.base_url, model="fake-model"
+        )
+        run = generation_run_start(by=lead, project_id=led.pk, endpoint_ids=[endpoint.pk])
+        record = {"id": "fuzz", "prompt": "Fuzz?"}
+        files = {
+            "application/json": [record],
+            "application/x-ndjson": json.dumps(record).encode() + b"\n",
+            "text/csv": b"id,prompt\nfuzz,Fuzz?\n",
+        }
+        world.update(
+            model_url=model_server.base_url,
+            ids={
+                "project_id": [led.pk, annotated.pk],
+                "task_id": [held.task_id, led.tasks.first().pk],
+                "export_id": [export.pk],
+                "run_id": [run.pk],
+            },
+            bodies={
+                "POST /api/v1/auth/token/": _merge(username=lead.username, password=PASSWORD),
+                "POST /api/v1/projects/{project_id}/generation-runs/": _merge(
+                    models=[endpoint.pk], params={}, prompts={"scope": "all"}, batch=None
+                ),
+                "POST /api/v1/projects/{project_id}/members/": _merge(
+                    username=annotator.username
+                ),
+                "POST /api/v1/tasks/{task_id}/judgments/": _merge(
+                    choice="A", rating=None, rubric_scores={}
+                ),
+                "POST /api/v1/projects/{project_id}/import/": lambda c: files.get(c.media_type),
+            },
+        )
+        yield api_token_create(user=lead, name="fuzz")[1]
+        world.clear()
+
+
+def _merge(**real):
+    """A body maker: the drawn body with ``real``'s values in it, if it is an object."""
+    return lambda case: {**case.body, **real} if isinstance(case.body, dict) else None
+
+
+# No deadline: an example is an HTTP round trip. The health checks object to what is meant
+# here: every example of an operation shares the function-scoped world, and drawing cases
+# that must reach a server is slow.
+@hypothesis.settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+@schema.parametrize()
+@pytest.mark.parametrize("caller", ["lead", "anonymous"])
+def test_api_answers_as_its_schema_says(case, caller, live_server, fuzz_world):
+    case.call_and_validate(
+        base_url=live_server.url,
+        headers={"Authorization": f"Token {fuzz_world}"} if fuzz_world else {},
+        checks=CHECKS,
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def _routes(resolver: URLResolver, prefix: str = "") -> list[str]:
+    found = []
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            found += _routes(entry, route)
+        elif isinstance(entry, URLPattern):
+            found.append(route)
+    return found
+
+
+@pytest.mark.django_db
+def test_schema_is_valid_openapi_3_names_every_api_route_and_is_what_the_fuzz_used():
+    GENERATOR_STATS.reset()
+    response = APIClient().get("/api/schema/?format=json")
+    assert response.status_code == 200
+    assert not GENERATOR_STATS, "drf-spectacular warned while generating it (see the log)"
+    document = response.json()
+    assert document == schema.raw_schema
+    assert document["openapi"].startswith("3.")
+    schemathesis.openapi.from_dict(document).validate()
+    api_routes = {
+        "/" + route.replace("<int:", "{").replace(">", "}")
+        for route in _routes(get_resolver())
+        if route.startswith("api/v1/")
+    }
+    assert "/api/v1/projects/{project_id}/judgments/" in api_routes
+    assert api_routes <= set(document["paths"])
+    error_bodies = {"#/components/schemas/Error", "#/components/schemas/ImportRejected"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"401", "429"} <= set(responses) or path == "/api/v1/auth/token/", path
+            for status in (s for s in responses if s.startswith("4")):
+                body = responses[status]["content"]["application/json"]["schema"]
+                assert body["$ref"] in error_bodies, f"{method} {path} {status}"
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_url_is_a_404_in_the_error_format(lead):
+    client = APIClient()
+    for url in ("/api/v1/projects/not-a-number/", "/api/v1/nothing/here/", "/api/v2/"):
+        for response in (client.get(url), client.post(url, {}, format="json")):
+            assert response.status_code == 404
+            assert response.json() == {
+                "error": {"code": "not_found", "message": "Not found.", "fields": {}}
+            }
+    # Without its final slash a URL is still redirected to the one with it.
+    assert client.get("/api/v1/projects").status_code == 301
+    # An id past 64 bits names nothing (SQLite cannot even compare it with its integers).
+    client.force_authenticate(lead)
+    response = client.get(f"/api/v1/projects/{2**70}/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
