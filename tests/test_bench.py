@@ -49,3 +49,33 @@ def test_queue_bench_smoke_run_over_assigns_nothing():
     assert figures["over_assigned_tasks"] == 0
     for run in figures["results"]:
         assert run["claim_ms"]["n"] == run["judgments"] and run["claim_ms"]["p50"] > 0
+
+
+def _smoke_url(name: str) -> str:
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER']}@{host}:{port}/{name}"
+
+
+def _run(*args: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
+def test_export_and_pull_bench_smoke_runs():
+    export = _run("bench/export.py", "--sizes", "2000", "--database-url",
+                  _smoke_url("ftapp_bench_smoke"))
+    assert export["judgments"] == 2000 and 0 < export["rows"] <= 1000
+    assert export["peak_rss_mb"] > 0
+    pull = _run("bench/pull.py", "--size", "2000", "--page-size", "300", "--port", "8720",
+                "--database-url", _smoke_url("ftapp_bench_smoke"))
+    assert pull["rows"] == pull["distinct_rows"] == 2000 and pull["pages"] == 7
+
+
+def test_evaluate_bench_smoke_run():
+    figures = _run("bench/evaluate.py", "--judgments", "20000")
+    assert figures["judgments"] == 20000

@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 
 from annotation.models import Response, Role
 from annotation.views.lead import int_or_none, lead_page
+from evaluation import charts
+from evaluation.leaderboard import ELO_BASE, RATING_SCALE, leaderboard_figures
 from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
@@ -73,7 +75,37 @@ def round_detail(request, round_id: int):
     }
     if request.htmx:
         return render(request, "evaluation/partials/round_status.html", context)
+    context["leaderboard"] = _round_leaderboard(rnd)
     return render(request, "evaluation/round.html", context)
+
+
+def _round_leaderboard(rnd) -> dict | None:
+    """The project's leaderboard restricted to the round: its prompts, its two models."""
+    figures = leaderboard_figures(
+        project=rnd.project,
+        prompt_ids=rnd.prompt_ids,
+        models=[rnd.model.name, rnd.previous_model],
+    )
+    if rnd.project.kind == "pairwise":
+        rows = figures["pairwise"]["models"]
+        if not rows:
+            return None
+        chart = charts.interval_chart(
+            rows, value="rating", lower="lower", upper="upper", reference=ELO_BASE
+        )
+        return {"chart": chart, "label": "Bradley–Terry rating on the round's prompts"}
+    rows = figures["ratings"]["models"]
+    if not rows:
+        return None
+    chart = charts.interval_chart(
+        rows,
+        value="mean",
+        lower="lower",
+        upper="upper",
+        digits=2,
+        domain=(RATING_SCALE[0], RATING_SCALE[-1]),
+    )
+    return {"chart": chart, "label": "Mean rating on the round's prompts"}
 
 
 def _interval_geometry(result: dict) -> dict | None:

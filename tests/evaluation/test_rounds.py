@@ -85,6 +85,7 @@ def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdi
     page.force_login(lead)
     html = page.get(f"/rounds/{rnd.pk}/").content.decode()
     assert '<span id="verdict">better</span>' in html and "<svg" in html
+    assert 'aria-label="Round leaderboard"' in html and "tuned-r1" in html
 
 
 @pytest.mark.django_db
