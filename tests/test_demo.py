@@ -26,7 +26,10 @@ def test_demo_seeds_users_and_two_projects_and_is_rerunnable(var_dir, capsys):
         assert f"password: {passwords[username]}" in first_output
     assert User.objects.get(username="admin").is_superuser
 
-    projects = {p.kind: p for p in Project.objects.all()}
+    from annotation.management.commands.demo import JUDGED
+
+    judged = Project.objects.get(name=JUDGED)
+    projects = {p.kind: p for p in Project.objects.exclude(pk=judged.pk)}
     assert set(projects) == {"rating", "pairwise"}
     for project in projects.values():
         assert Prompt.objects.filter(project=project).count() >= 40
@@ -38,7 +41,12 @@ def test_demo_seeds_users_and_two_projects_and_is_rerunnable(var_dir, capsys):
         "response_a", "response_b"
     )
     assert all(t.response_a.model_name != t.response_b.model_name for t in pairwise)
-    assert BatchAssignment.objects.count() == 4
+    assert BatchAssignment.objects.filter(batch__project__in=projects.values()).count() == 4
+    # The judged project: every slot of every task judged by the three simulated experts.
+    assert judged.kind == "pairwise"
+    tasks = Task.objects.filter(project=judged)
+    assert tasks.exists() and all(t.judgment_count == 3 for t in tasks)
+    assert not User.objects.get(username="expert3").has_usable_password()
 
     counts = (Prompt.objects.count(), Task.objects.count(), User.objects.count())
     call_command("demo", no_serve=True)

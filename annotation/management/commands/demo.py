@@ -1,12 +1,15 @@
 """``manage.py demo``: a ready-to-try ftapp on whatever database is configured.
 
 Migrates, creates an admin, a lead and two annotators, seeds a rating and a pairwise project
-from ``annotation/fixtures/demo_prompts.jsonl``, assigns their tasks, registers the local
-model when ``manage.py serve_local_model`` answers, and serves the app.
+from ``annotation/fixtures/demo_prompts.jsonl``, assigns their tasks, adds a third project
+already judged by simulated experts, registers the local model when
+``manage.py serve_local_model`` answers, and serves the app.
 Running it again reuses what is there and prints the same passwords.
 """
 
 import json
+import math
+import random
 import secrets
 from pathlib import Path
 
@@ -18,7 +21,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from annotation.models import Project, ProjectKind, Role, Task
-from annotation.services import batch_create, membership_set, project_create, prompt_records_load
+from annotation.services import (
+    batch_create,
+    claim_next,
+    judgment_submit,
+    membership_set,
+    project_create,
+    prompt_records_load,
+)
 from evaluation import local_model
 from evaluation.services import model_endpoint_register_local
 
@@ -55,10 +65,15 @@ PROJECTS = [
     ("Support answers — rating", ProjectKind.RATING, "Rate each answer 1–5."),
     ("Support answers — which is better", ProjectKind.PAIRWISE, "Pick the better of two."),
 ]
+JUDGED = "Support answers — already judged"
+# The judged project's simulated experts: how strongly each model's answers win (a
+# Bradley-Terry strength) and how often each expert just guesses.
+STRENGTHS = {"base-v1": 0.0, "ft-r1": 0.9, "ft-r2": 1.7}
+EXPERTS = {"expert1": 0.05, "expert2": 0.15, "expert3": 0.6}
 
 
 class Command(BaseCommand):
-    help = "Sets up a demo (users, two seeded projects) and serves it on 127.0.0.1:8000."
+    help = "Sets up a demo (users, three seeded projects) and serves it on 127.0.0.1:8000."
 
     def add_arguments(self, parser):
         parser.add_argument("--addrport", default="127.0.0.1:8000")
@@ -70,6 +85,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         passwords = self._users()
         created = self._projects()
+        created.append(self._judged_project())
         local = self._local_model()
         self.stdout.write(self.style.SUCCESS("ftapp demo is ready."))
         for project, is_new in created:
@@ -157,3 +173,65 @@ class Command(BaseCommand):
             )
             results.append((project, True))
         return results
+
+    @transaction.atomic
+    def _judged_project(self) -> tuple[Project, bool]:
+        """A pairwise project that three simulated experts (who cannot log in) have judged
+        through the real queue, so the leaderboard, agreement, exports and rounds have
+        something to show at once. The third expert often guesses: agreement and
+        Dawid–Skene reliability single them out."""
+        project = Project.objects.filter(name=JUDGED).first()
+        if project is not None:
+            return project, False
+        User = get_user_model()
+        lead = User.objects.get(username="lead")
+        project = project_create(
+            creator=lead,
+            name=JUDGED,
+            kind=ProjectKind.PAIRWISE,
+            description="Judged by simulated experts: see the leaderboard and agreement.",
+            guidelines=GUIDELINES,
+            rating_anchors=ANCHORS,
+            overlap=3,
+        )
+        experts = []
+        for username in EXPERTS:
+            expert, created = User.objects.get_or_create(username=username)
+            if created:
+                expert.set_unusable_password()
+                expert.save()
+            membership_set(project=project, username=username, role=Role.ANNOTATOR)
+            experts.append(expert)
+        records = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+        prompt_records_load(project=project, records=records)
+        batch_create(
+            project=project,
+            creator=lead,
+            name="Round 1",
+            tasks=Task.objects.filter(project=project),
+            annotators=experts,
+        )
+        rng = random.Random(7)  # noqa: S311 (a simulation, not a secret)
+        for expert in experts:
+            guess = EXPERTS[expert.username]
+            while (claim := claim_next(user=expert, project_id=project.pk)) is not None:
+                task = claim.task
+                left, right = (
+                    (task.response_b, task.response_a)
+                    if claim.swapped
+                    else (task.response_a, task.response_b)
+                )
+                gap = STRENGTHS[left.model_name] - STRENGTHS[right.model_name]
+                if rng.random() < guess:
+                    choice = rng.choice(["A", "B"])
+                elif rng.random() < 0.08:
+                    choice = "tie"
+                else:
+                    choice = "A" if rng.random() < 1 / (1 + math.exp(-gap)) else "B"
+                judgment_submit(
+                    user=expert,
+                    task_id=task.pk,
+                    choice=choice,
+                    duration_ms=rng.randint(20_000, 90_000),
+                )
+        return project, True
