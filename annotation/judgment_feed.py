@@ -50,7 +50,9 @@ def cursor_decode(cursor: str) -> tuple[int, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         change_seq, judgment_id = json.loads(raw)
-        if not (isinstance(change_seq, int) and isinstance(judgment_id, int)):
+        if not all(
+            isinstance(v, int) and -(2**63) <= v < 2**63 for v in (change_seq, judgment_id)
+        ):
             raise ValueError
     except (ValueError, TypeError, binascii.Error):
         raise InvalidInput(

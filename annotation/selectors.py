@@ -36,6 +36,13 @@ def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
 
 
+def project_by_id_or_name(value: str) -> Project | None:
+    """A project named on the command line: its id, or else its exact name."""
+    if value.isdigit():
+        return Project.objects.filter(pk=int(value)).first()
+    return Project.objects.filter(name=value).first()
+
+
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).distinct()
 

@@ -14,12 +14,10 @@ import argparse
 import http.client
 import json
 import statistics
-import subprocess
-import sys
 import time
 from urllib.parse import urlencode
 
-from _common import DEFAULT_DATABASE_URL, ROOT, fresh_django
+from _common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
 from export import seed
 
 
@@ -50,26 +48,7 @@ def main() -> None:
     key = api_token_create(user=lead, name="bench")[1]
     connection.close()
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "ftapp.wsgi:application", "--bind",
-         f"127.0.0.1:{args.port}", "--workers", "2", "--keep-alive", "30",
-         "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
-                probe.request("GET", "/healthz/")
-                if probe.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.3)
+    with gunicorn(env, args.port, workers=2):
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
         headers = {"Authorization": f"Token {key}"}
         latencies, rows, ids, cursor = [], 0, set(), None
@@ -92,9 +71,6 @@ def main() -> None:
             if not body["has_more"]:
                 break
         elapsed = time.perf_counter() - began
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(json.dumps({
         "bench": "pull",
         "judgments": args.size,

@@ -15,12 +15,10 @@ import http.client
 import json
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 
-from _common import DEFAULT_DATABASE_URL, ROOT, fresh_django
+from _common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
 
 
 def parse_args() -> argparse.Namespace:
@@ -208,42 +206,7 @@ def main() -> None:
         cursor.execute("ANALYZE")
     connection.close()
 
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "ftapp.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
-                conn.request("GET", "/healthz/")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.3)
-
+    with gunicorn(env, args.port, workers=args.workers, threads=args.threads):
         results = []
         for size in sizes:
             for level, judgments in zip(levels, per_level, strict=True):
@@ -252,9 +215,6 @@ def main() -> None:
                 outcome["tasks"] = size
                 outcome["over_assigned_tasks"] = over_assigned(project_id)
                 results.append(outcome)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     print(
         json.dumps(

@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer
+from annotation.api.serializers import StrictSerializer, id_field
 from evaluation.models import ModelEndpoint, TaskCreation
 from evaluation.selectors import (
     generation_run_failures,
@@ -59,17 +59,17 @@ class ModelListView(APIView):
 
 class SelectionSerializer(StrictSerializer):
     scope = serializers.ChoiceField(["all", "batch", "metadata", "missing"], default="all")
-    batch_id = serializers.IntegerField(required=False)
+    batch_id = id_field(required=False)
     metadata = serializers.DictField(required=False)
 
 
 class RunRequestSerializer(StrictSerializer):
-    models = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    models = serializers.ListField(child=id_field(), min_length=1)
     samples = serializers.IntegerField(min_value=1, max_value=20, default=1)
     params = serializers.DictField(required=False, default=dict)
     prompts = SelectionSerializer(required=False)
     create_tasks = serializers.ChoiceField(TaskCreation.choices, default=TaskCreation.ON_FINISH)
-    batch = serializers.IntegerField(required=False, allow_null=True)
+    batch = id_field(required=False, allow_null=True)
 
 
 class FailureSerializer(serializers.Serializer):

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.views.lead import int_or_none, lead_page
+from annotation.views.lead import for_page, int_or_none, lead_page
 from evaluation import local_model
 from evaluation.models import ModelEndpoint, TaskCreation
 from evaluation.selectors import (
@@ -24,7 +24,7 @@ from evaluation.services import (
     model_endpoint_create,
     model_endpoint_test,
 )
-from ftapp.errors import DomainError, Forbidden, NotFound
+from ftapp.errors import DomainError
 
 
 def _error_text(error: Exception) -> str:
@@ -139,12 +139,7 @@ def run_new(request, project):
 
 @login_required
 def run_detail(request, run_id: int):
-    try:
-        run = generation_run_get_for_lead(user=request.user, run_id=run_id)
-    except NotFound:
-        raise Http404 from None
-    except Forbidden as error:
-        raise PermissionDenied(error.message) from None
+    run = for_page(generation_run_get_for_lead, user=request.user, run_id=run_id)
     if request.method == "POST":
         try:
             if request.POST.get("action") == "cancel":

@@ -21,7 +21,7 @@ class BatchFilterSerializer(StrictSerializer):
 
 class BatchRequestSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
-    size = serializers.IntegerField(min_value=1)
+    size = serializers.IntegerField(min_value=1, max_value=1_000_000)
     annotators = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     filter = BatchFilterSerializer(required=False)

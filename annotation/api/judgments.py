@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer
+from annotation.api.serializers import StrictSerializer, id_field
 from annotation.judgment_feed import DEFAULT_PAGE, MAX_PAGE, judgments_page
 from annotation.selectors import project_get_for_lead
 
@@ -18,7 +18,7 @@ class JudgmentQuerySerializer(StrictSerializer):
         required=False, help_text="Only judgments written after this time (ISO 8601)."
     )
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=DEFAULT_PAGE)
-    batch = serializers.IntegerField(required=False, min_value=1)
+    batch = id_field(required=False)
     model = serializers.CharField(required=False, help_text="Either response's model name.")
     annotator = serializers.CharField(required=False, help_text="An annotator's pseudonym.")
     kind = serializers.ChoiceField(["rating", "pairwise"], required=False)

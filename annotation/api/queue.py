@@ -49,7 +49,9 @@ class JudgmentRequestSerializer(StrictSerializer):
     rewrite = serializers.CharField(
         required=False, allow_blank=True, max_length=200_000, trim_whitespace=False
     )
-    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    duration_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=2**31 - 1
+    )
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=128)
 
 

@@ -4,6 +4,15 @@ from rest_framework import serializers
 from annotation.models import Pairing, Project, ProjectKind, Role
 from annotation.text import contains_nul
 
+# The largest id a database key holds: a bigger number in a request is a 400, not a 500 from
+# the database.
+ID_MAX = 2**63 - 1
+
+
+def id_field(**kwargs) -> serializers.IntegerField:
+    """An integer naming a stored object."""
+    return serializers.IntegerField(min_value=1, max_value=ID_MAX, **kwargs)
+
 
 class StrictSerializer(serializers.Serializer):
     """Rejects fields it does not know, so a typo is an error rather than a silent no-op."""

@@ -51,7 +51,17 @@ from annotation.services.leads import (
     membership_set_excluded,
     task_set_gold,
 )
-from ftapp.errors import DomainError
+from ftapp.errors import DomainError, Forbidden, NotFound
+
+
+def for_page(read, **kwargs):
+    """Calls a selector for a page: ``NotFound`` becomes a 404 and ``Forbidden`` a 403."""
+    try:
+        return read(**kwargs)
+    except NotFound:
+        raise Http404 from None
+    except Forbidden as error:
+        raise PermissionDenied(error.message) from None
 
 
 def lead_project(request, project_id: int):

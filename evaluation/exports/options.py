@@ -108,6 +108,8 @@ def _list_of(kind: type, allowed: tuple[str, ...] | None = None):
             isinstance(v, kind) and not isinstance(v, bool) for v in value
         ):
             raise TypeError(f"Expected a list of {kind.__name__}.")
+        if kind is int and any(not 1 <= v < 2**63 for v in value):
+            raise ValueError("Ids are whole numbers from 1 up.")
         if allowed is not None:
             wrong = [v for v in value if v not in allowed]
             if wrong:

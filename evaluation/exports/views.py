@@ -4,11 +4,9 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 
-from annotation.views.lead import lead_page
+from annotation.views.lead import for_page, lead_page
 from evaluation.exports.options import COMMON, PER_KIND, RATING_PAIRS, TIE_POLICIES
 from evaluation.exports.selectors import (
     export_get_for_lead,
@@ -18,7 +16,7 @@ from evaluation.exports.selectors import (
 )
 from evaluation.exports.services import export_dir, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
-from ftapp.errors import DomainError, Forbidden, InvalidInput, NotFound
+from ftapp.errors import DomainError, InvalidInput
 
 CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites"}
 NUMBERS = {
@@ -97,12 +95,7 @@ def export_new(request, project):
 
 @login_required
 def export_detail(request, export_id: int):
-    try:
-        export = export_get_for_lead(user=request.user, export_id=export_id)
-    except NotFound:
-        raise Http404 from None
-    except Forbidden as error:
-        raise PermissionDenied(error.message) from None
+    export = for_page(export_get_for_lead, user=request.user, export_id=export_id)
     finished = export.status in (ExportStatus.COMPLETED, ExportStatus.FAILED)
     card_md = ""
     if export.status == ExportStatus.COMPLETED:

@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer
+from annotation.api.serializers import StrictSerializer, id_field
 from annotation.selectors import project_get_for_lead
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
@@ -14,15 +14,15 @@ from evaluation.selectors import generation_run_progress
 
 
 class RoundRequestSerializer(StrictSerializer):
-    model = serializers.IntegerField(help_text="The fine-tuned model's endpoint id.")
-    export = serializers.IntegerField(help_text="The export it was trained on.")
+    model = id_field(help_text="The fine-tuned model's endpoint id.")
+    export = id_field(help_text="The export it was trained on.")
     previous_model = serializers.CharField(
         max_length=200, help_text="The model name it is compared with."
     )
     name = serializers.CharField(max_length=200, required=False, default="")
     annotators = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
-    fresh_batch = serializers.IntegerField(
+    fresh_batch = id_field(
         required=False, help_text="Also compare on this batch's prompts."
     )
 

@@ -2,19 +2,17 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 
 from annotation.models import Response, Role
-from annotation.views.lead import int_or_none, lead_page
+from annotation.views.lead import for_page, int_or_none, lead_page
 from evaluation import charts
 from evaluation.leaderboard import ELO_BASE, RATING_SCALE, leaderboard_figures
 from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
 from evaluation.selectors import generation_run_progress
-from ftapp.errors import DomainError, Forbidden, NotFound
+from ftapp.errors import DomainError
 
 
 @lead_page
@@ -56,12 +54,7 @@ def round_new(request, project):
 
 @login_required
 def round_detail(request, round_id: int):
-    try:
-        rnd = round_get_for_lead(user=request.user, round_id=round_id)
-    except NotFound:
-        raise Http404 from None
-    except Forbidden as error:
-        raise PermissionDenied(error.message) from None
+    rnd = for_page(round_get_for_lead, user=request.user, round_id=round_id)
     run = rnd.generation_run
     result = round_result(rnd=rnd)
     context = {

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import Project
+from annotation.selectors import project_by_id_or_name
 from annotation.services import prompts_import
 
 
@@ -18,11 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="validate only")
 
     def handle(self, *args, project: str, file: Path, dry_run: bool, **options):
-        target = (
-            Project.objects.filter(pk=int(project)).first()
-            if project.isdigit()
-            else Project.objects.filter(name=project).first()
-        )
+        target = project_by_id_or_name(project)
         if target is None:
             raise CommandError(f"No project {project!r}.")
         if not file.is_file():

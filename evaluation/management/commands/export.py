@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import Project
+from annotation.selectors import project_by_id_or_name
 from evaluation.exports.services import export_build, export_dir, export_start
 from ftapp.errors import DomainError
 
@@ -30,11 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, project: str, kind: str, format: str, output: Path, **options):
-        target = (
-            Project.objects.filter(pk=int(project)).first()
-            if project.isdigit()
-            else Project.objects.filter(name=project).first()
-        )
+        target = project_by_id_or_name(project)
         if target is None:
             raise CommandError(f"No project {project!r}.")
         try:
