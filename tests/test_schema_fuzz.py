@@ -4,6 +4,8 @@
 schema does not describe."""
 
 import json
+import os
+import time
 import uuid
 
 import hypothesis
@@ -29,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from annotation.models import Task
 from annotation.services import api_token_create, claim_next, judgment_submit
 from evaluation.exports.services import export_build, export_start
+from evaluation.models import GenerationRun
 from evaluation.services import generation_run_start, model_endpoint_create
 from tests.annotation.test_queue import assign, make_project
 from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory
@@ -172,6 +175,24 @@ def fuzz_world(caller, settings, monkeypatch):
         )
         yield api_token_create(user=lead, name="fuzz")[1]
         world.clear()
+        _worker_quiet()
+
+
+def _worker_quiet(timeout: float = 30) -> None:
+    """Stops the work the fuzz queued (generation runs, export builds) before the test's
+    database is flushed: a worker still writing would deadlock with the flush."""
+    if django_settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    from ftapp.celery import app
+
+    GenerationRun.objects.exclude(status="completed").update(status="cancelled")
+    app.control.purge()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = app.control.inspect(timeout=0.5).active() or {}
+        if not any(active.values()):
+            return
+        time.sleep(0.2)
 
 
 def _merge(**real):
@@ -182,8 +203,12 @@ def _merge(**real):
 # No deadline: an example is an HTTP round trip. The health checks object to what is meant
 # here: every example of an operation shares the function-scoped world, and drawing cases
 # that must reach a server is slow.
+# Derandomized: the same examples on every run, so a landing is never blocked by a draw
+# that happened to be new; FTAPP_FUZZ_RANDOM=1 explores fresh ones (and found the 500s fixed
+# so far).
 @hypothesis.settings(
     max_examples=MAX_EXAMPLES,
+    derandomize=not os.environ.get("FTAPP_FUZZ_RANDOM"),
     deadline=None,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
