@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("evaluation.api")),
     path("api/v1/", include("evaluation.exports.api")),
-    path("api/v1/", include("evaluation.leaderboard_api")),
+    path("api/v1/", include("evaluation.leaderboard.api")),
     path("api/v1/", include("evaluation.rounds.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -12,7 +12,7 @@ from annotation.services import claim_next, judgment_submit, prompt_records_load
 from annotation.services.leads import membership_set_excluded, task_set_gold
 from evaluation import charts
 from evaluation.leaderboard import agreement_figures, leaderboard_figures
-from evaluation.leaderboard_api import AgreementSerializer, LeaderboardSerializer
+from evaluation.leaderboard.api import AgreementSerializer, LeaderboardSerializer
 from evaluation.metrics import Coincidences
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import assign, make_project
