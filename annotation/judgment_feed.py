@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from annotation.models import Membership, Project
+from annotation.models.work import task_choice
 from ftapp.errors import InvalidInput
 
 MAX_PAGE = 10_000
@@ -68,14 +69,6 @@ def db_moment(value: Any) -> datetime:
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
     return value
-
-
-def _task_choice(choice: str, swapped: bool) -> str | None:
-    if not choice:
-        return None
-    if choice in ("A", "B") and swapped:
-        return "B" if choice == "A" else "A"
-    return choice
 
 
 def judgments_page(
@@ -167,7 +160,7 @@ def _record(row: tuple, pseudonyms: dict[int, str]) -> dict[str, Any]:
         "kind": kind,
         "annotator": pseudonyms.get(annotator_id) or former_member_pseudonym(annotator_id),
         "rating": rating,
-        "choice": _task_choice(choice, bool(swapped)),
+        "choice": task_choice(choice, bool(swapped)),
         "chosen_response_id": chosen_id,
         "rejected_response_id": rejected_id,
         "response_ids": [response_a, response_b] if pair else [response_a],

@@ -11,6 +11,11 @@ class DomainError(Exception):
         self.message = message
         self.fields = fields or {}
 
+    def __str__(self) -> str:
+        """The message with every field's problems, for pages and the command line."""
+        details = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in self.fields.items())
+        return f"{self.message} {details}".strip()
+
 
 class InvalidInput(DomainError):
     code = "invalid"

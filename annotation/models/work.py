@@ -73,6 +73,16 @@ class Choice(models.TextChoices):
     BOTH_BAD = "both_bad", "Both bad"
 
 
+def task_choice(choice: str, swapped: bool) -> str | None:
+    """A judgment's choice (screen terms) in the task's terms: with ``swapped``, the left
+    response was ``response_b``. Blank (a rating) is ``None``."""
+    if not choice:
+        return None
+    if choice in ("A", "B") and swapped:
+        return "B" if choice == "A" else "A"
+    return choice
+
+
 class Task(models.Model):
     """A unit of review: one response to rate, or two responses of one prompt to compare."""
 

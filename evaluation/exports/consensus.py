@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from annotation.models import Judgment, Project
+from annotation.models.work import task_choice
 from evaluation.stats import dawid_skene
 
 CHOICES = ("A", "B", "tie", "both_bad")
@@ -47,8 +48,7 @@ def consensus_fit(*, project: Project, options: dict[str, Any], excluded: list[i
     if project.kind == "rating":
         labels, classes = list(rating), [1, 2, 3, 4, 5]
     else:
-        flip = {"A": "B", "B": "A"}
-        labels = [flip.get(c, c) if s else c for c, s in zip(choice, swapped, strict=True)]
+        labels = [task_choice(c, s) for c, s in zip(choice, swapped, strict=True)]
         classes = list(CHOICES)
     fitted = dawid_skene(
         np.array(task), np.array(annotator), np.array(labels, dtype=object), classes=classes

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from annotation.judgment_feed import db_moment
 from annotation.models import Judgment, Membership, Task
+from annotation.models.work import task_choice
 from annotation.selectors import gold_correct
 
 FETCH = 5000
@@ -209,12 +210,6 @@ def _metadata(raw: str | None) -> dict[str, Any]:
     return _json(raw) or {}
 
 
-def _task_choice(choice: str, swapped: bool) -> str:
-    if choice in ("A", "B") and swapped:
-        return "B" if choice == "A" else "A"
-    return choice
-
-
 def _vote(fields: list, details: bool) -> Vote:
     screen_choice = fields[3] or None
     swapped = bool(fields[4])
@@ -222,7 +217,7 @@ def _vote(fields: list, details: bool) -> Vote:
         id=fields[0],
         annotator_id=fields[1],
         rating=fields[2],
-        choice=_task_choice(screen_choice, swapped) if screen_choice else None,
+        choice=task_choice(screen_choice, swapped),
         screen_choice=screen_choice,
         swapped=swapped,
         chosen_id=fields[5],

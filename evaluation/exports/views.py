@@ -75,8 +75,7 @@ def export_new(request, project):
         except ValueError:
             messages.error(request, "The test fraction and the seed must be numbers.")
         except DomainError as error:
-            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.fields or {}).items())
-            messages.error(request, f"{error.message} {details}".strip())
+            messages.error(request, str(error))
         else:
             return redirect("export", export_id=export.pk)
         return redirect("export-new", project_id=project.pk)

@@ -31,8 +31,7 @@ def round_new(request, project):
                 fresh_batch_id=int_or_none(request.POST.get("fresh_batch")),
             )
         except DomainError as error:
-            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.fields or {}).items())
-            messages.error(request, f"{error.message} {details}".strip())
+            messages.error(request, str(error))
             return redirect("round-new", project_id=project.pk)
         return redirect("round", round_id=rnd.pk)
     context = {

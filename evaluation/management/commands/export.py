@@ -50,8 +50,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
             )
         except DomainError as error:
-            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.fields.items())
-            raise CommandError(f"{error.message} {details}".strip()) from None
+            raise CommandError(str(error)) from None
         export = export_build(export_id=export.pk)
         output.mkdir(parents=True, exist_ok=True)
         for path in sorted(export_dir(export).iterdir()):
