@@ -105,6 +105,11 @@ class GenerationRun(models.Model):
     )
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     tasks_created = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of work: dispatched, or an item begun by a worker.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -135,6 +140,10 @@ class GenerationItem(models.Model):
     sample = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    starts = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Times a worker began it and never got to the end (back to 0 when it ends).",
+    )
     error = models.TextField(blank=True)
     response = models.OneToOneField(
         "annotation.Response", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -175,6 +184,7 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running", "Running"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class Export(models.Model):
@@ -199,6 +209,12 @@ class Export(models.Model):
     error = models.TextField(blank=True)
     progress_done = models.PositiveIntegerField(default=0, help_text="Tasks read so far.")
     progress_total = models.PositiveIntegerField(default=0, help_text="Tasks to read.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Builds begun since it was last queued by a person."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of its build, or when it was queued."
+    )
     snapshot_at = models.DateTimeField(
         null=True, blank=True, help_text="The database time the judgments were read at."
     )

@@ -1,18 +1,29 @@
 """Celery tasks of the model side. Thin: each calls a service. Generation tasks are named
 ``generation.*`` and so routed to the ``generation`` queue."""
 
+import logging
 import socket
 
 from celery import shared_task
 from django.utils import timezone
 
 from evaluation.exports.services import export_build
+from evaluation.recovery import (
+    generation_item_begin,
+    generation_item_claimed,
+    generation_item_end,
+    generation_run_heartbeat,
+    generation_run_worked_on,
+    stale_jobs_recover,
+)
 from evaluation.services import (
     generation_item_process,
     generation_run_finish_if_done,
     run_chunks,
     worker_heartbeat_record,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="ops.heartbeat", bind=True)
@@ -27,8 +38,18 @@ def heartbeat(self, queue: str) -> dict[str, str]:
     return {"queue": queue, "hostname": hostname}
 
 
+@shared_task(name="ops.recover_stale_jobs")
+def recover_stale_jobs() -> dict[str, int]:
+    """Sent by every worker as it starts and by Celery beat (see ``evaluation.recovery``)."""
+    counts = stale_jobs_recover()
+    if any(counts.values()):
+        logger.warning("Stale jobs recovered: %s", counts)
+    return counts
+
+
 @shared_task(name="generation.dispatch_run")
 def dispatch_run(run_id: int) -> int:
+    generation_run_heartbeat(run_id=run_id)
     chunks = run_chunks(run_id=run_id)
     for item_ids in chunks:
         process_chunk.delay(run_id, item_ids)
@@ -39,10 +60,14 @@ def dispatch_run(run_id: int) -> int:
 
 @shared_task(name="generation.process_chunk")
 def process_chunk(run_id: int, item_ids: list[int]) -> None:
-    """Acknowledged late: a worker killed half-way leaves the chunk to be redelivered, and
-    the items it finished are skipped then."""
-    for item_id in item_ids:
-        generation_item_process(item_id=item_id)
+    """Acknowledged late: a worker killed half-way leaves the chunk to be redelivered (or to
+    the sweep), and the items it finished are skipped then."""
+    with generation_run_worked_on(run_id=run_id):
+        for item_id in item_ids:
+            with generation_item_claimed(item_id=item_id) as mine:
+                if mine and generation_item_begin(item_id=item_id):
+                    generation_item_process(item_id=item_id)
+                    generation_item_end(item_id=item_id)
     generation_run_finish_if_done(run_id=run_id)
 
 

@@ -239,6 +239,23 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# That visibility timeout is far too long to wait for the message of a worker killed whole
+# (and a Redis restarted empty has lost it): a sweep, on each worker's start and from Celery
+# beat every quarter of STALE_JOB_SECONDS, queues again the exports and generation runs whose
+# worker is gone (evaluation/recovery.py), and fails a job after JOB_MAX_ATTEMPTS deaths.
+STALE_JOB_SECONDS = env_int("FTAPP_STALE_JOB_SECONDS", 120)
+JOB_MAX_ATTEMPTS = env_int("FTAPP_JOB_MAX_ATTEMPTS", 3)
+if STALE_JOB_SECONDS < 1 or JOB_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("FTAPP_STALE_JOB_SECONDS and FTAPP_JOB_MAX_ATTEMPTS must be >= 1")
+JOB_SWEEP_SECONDS = max(1.0, STALE_JOB_SECONDS / 4)
+CELERY_BEAT_SCHEDULE = {
+    "recover-stale-jobs": {
+        "task": "ops.recover_stale_jobs",
+        "schedule": JOB_SWEEP_SECONDS,
+        # A sweep that waited longer than this is superseded by the next one.
+        "options": {"expires": JOB_SWEEP_SECONDS},
+    },
+}
 
 # The cache holds the API throttle counts. In Redis every web process shares them; in local
 # memory (no REDIS_URL) each process counts on its own, so the limits apply per process.

@@ -35,9 +35,9 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
-def test_the_stack_has_web_worker_database_and_broker():
-    assert {"web", "worker", "postgres", "redis", "migrate"} <= set(SERVICES)
-    assert set(APP_SERVICES) == {"web", "worker", "migrate"}
+def test_the_stack_has_web_worker_beat_database_and_broker():
+    assert {"web", "worker", "beat", "postgres", "redis", "migrate"} <= set(SERVICES)
+    assert set(APP_SERVICES) == {"web", "worker", "beat", "migrate"}
 
 
 def test_the_image_build_copies_what_exists():
@@ -62,9 +62,19 @@ def test_app_commands_refer_to_real_entry_points(name):
         assert callable(getattr(importlib.import_module(module), attribute))
     elif program == "celery":
         app_module = _option(argv, "--app")
-        assert importlib.import_module(f"{app_module}.celery").app.main == "ftapp"
-        assert "worker" in argv
-        assert set(_option(argv, "--queues").split(",")) == QUEUES, "every queue needs a consumer"
+        app = importlib.import_module(f"{app_module}.celery").app
+        assert app.main == "ftapp"
+        if "beat" in argv:
+            schedule = _option(argv, "--schedule")
+            assert schedule.startswith("/app/var/"), "beat's schedule belongs on the volume"
+            app.loader.import_default_modules()  # the tasks, found lazily otherwise
+            for entry in app.conf.beat_schedule.values():
+                assert entry["task"] in app.tasks, f"beat sends unknown task {entry['task']}"
+        else:
+            assert "worker" in argv
+            assert set(_option(argv, "--queues").split(",")) == QUEUES, (
+                "every queue needs a consumer"
+            )
     else:
         pytest.fail(f"unexpected command {program} in service {name}")
 

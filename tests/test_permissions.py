@@ -162,6 +162,19 @@ API = {
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
     ),
+    # {e} is completed: leads get as far as the rule, which says no.
+    "api-export-cancel": (
+        "post",
+        "/api/v1/exports/{e}/cancel/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
+    ),
+    "api-export-retry": (
+        "post",
+        "/api/v1/exports/{e}/retry/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
+    ),
     "api-export-download": (
         "get",
         "/api/v1/exports/{e}/download/?split=train",
@@ -279,6 +292,7 @@ PAGES = {
     "run": ("get", "/runs/{r}/", None, LEAD_PAGE),
     "export-new": ("get", "/projects/{p}/exports/", None, LEAD_PAGE),
     "export": ("get", "/exports/{e}/", None, LEAD_PAGE),
+    "export:post": ("post", "/exports/{e}/", {"action": "retry"}, LEAD_ACTION),
     "leaderboard": ("get", "/projects/{p}/leaderboard/", None, LEAD_PAGE),
     "agreement": ("get", "/projects/{p}/agreement/", None, LEAD_PAGE),
     "round-new": ("get", "/projects/{p}/rounds/", None, LEAD_PAGE),

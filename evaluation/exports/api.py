@@ -1,4 +1,4 @@
-"""REST endpoints of exports: start one, follow it, download its files."""
+"""REST endpoints of exports: start one, follow it, cancel or retry it, download its files."""
 
 from django.http import FileResponse
 from django.urls import path
@@ -16,7 +16,7 @@ from evaluation.exports.selectors import (
     export_list,
     export_progress,
 )
-from evaluation.exports.services import export_start
+from evaluation.exports.services import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind
 from ftapp.api_schema import error_response
 
@@ -44,6 +44,12 @@ class ExportSerializer(serializers.Serializer):
     test_fraction = serializers.FloatField()
     seed = serializers.IntegerField()
     progress = serializers.SerializerMethodField()
+    attempts = serializers.IntegerField(
+        help_text="Builds begun since it was queued; one whose worker died counts."
+    )
+    heartbeat_at = serializers.DateTimeField(
+        allow_null=True, help_text="Last sign of its build, or when it was queued."
+    )
     rows = serializers.SerializerMethodField()
     files = serializers.DictField(help_text="Per split: name, rows, bytes, sha256.")
     card = serializers.DictField()
@@ -87,6 +93,33 @@ class ExportDetailView(APIView):
         )
 
 
+class ExportCancelView(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: ExportSerializer,
+            409: error_response("The export is already completed, failed or cancelled."),
+        },
+        summary="Cancel a queued or running export (its build stops and removes its files)",
+    )
+    def post(self, request, export_id: int):
+        return Response(ExportSerializer(export_cancel(by=request.user, export_id=export_id)).data)
+
+
+class ExportRetryView(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            202: ExportSerializer,
+            409: error_response("The export is not failed or cancelled, or is still stopping."),
+        },
+        summary="Build a failed or cancelled export again (same options, a new snapshot)",
+    )
+    def post(self, request, export_id: int):
+        export = export_retry(by=request.user, export_id=export_id)
+        return Response(ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
 class ExportDownloadView(APIView):
     @extend_schema(
         parameters=[
@@ -126,6 +159,8 @@ urlpatterns = [
         name="api-project-exports",
     ),
     path("exports/<int:export_id>/", ExportDetailView.as_view(), name="api-export"),
+    path("exports/<int:export_id>/cancel/", ExportCancelView.as_view(), name="api-export-cancel"),
+    path("exports/<int:export_id>/retry/", ExportRetryView.as_view(), name="api-export-retry"),
     path(
         "exports/<int:export_id>/download/",
         ExportDownloadView.as_view(),

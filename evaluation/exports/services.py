@@ -1,5 +1,13 @@
-"""Writes of exports: start one, and build its files (run by a Celery worker on the
-``exports`` queue, or in-process by ``manage.py export``)."""
+"""Writes of exports: start one, build its files (run by a Celery worker on the ``exports``
+queue, or in-process by ``manage.py export``), cancel it, retry it, and queue again those whose
+builder vanished.
+
+A build holds a PostgreSQL advisory lock on its export for as long as it runs, on a connection
+of its own: PostgreSQL drops it with the connection when the process dies, however it dies. So
+an export that is ``running`` while nobody holds its lock has lost its builder, and the sweep
+(``exports_recover``) queues it again; the build is deterministic, so the files it then writes
+are byte for byte those the first build would have written on the same judgments.
+"""
 
 import hashlib
 import json
@@ -10,14 +18,14 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from annotation.judgment_feed import former_member_pseudonym
@@ -36,13 +44,19 @@ from evaluation.exports.source import (
     tasks_to_read,
 )
 from evaluation.models import Export, ExportStatus, Round
-from ftapp.errors import InvalidInput
+from ftapp.errors import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 JUDGMENTS_FILE = "judgments_used.txt"
 PROGRESS_EVERY_SECONDS = 1.0
+LOCK_CLASS = 0x6578  # "ex": advisory lock keys of exports
+UNFINISHED = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+class _Stopped(Exception):
+    """The export stopped being this build's to finish: cancelled meanwhile."""
 
 
 def export_dir(export: Export) -> Path:
@@ -79,42 +93,207 @@ def export_start(
         test_fraction=test_fraction,
         seed=seed,
         created_by=by,
+        heartbeat_at=timezone.now(),
     )
     if by is not None:
-        from evaluation.tasks import build_export
-
-        transaction.on_commit(lambda: build_export.delay(export.pk))
+        transaction.on_commit(lambda: _queue_build(export.pk))
     return export
+
+
+def _queue_build(export_id: int) -> None:
+    from evaluation.tasks import build_export
+
+    build_export.delay(export_id)
 
 
 def export_build(*, export_id: int) -> Export:
     """Builds the files of a queued export. A redelivered task (the worker died half-way)
-    starts again from nothing; a finished export is never rebuilt."""
+    starts again from nothing, as long as the export has attempts left; a finished,
+    failed or cancelled export is never built again here (see ``export_retry``)."""
     export = Export.objects.select_related("project").get(pk=export_id)
-    if export.status == ExportStatus.COMPLETED:
+    if export.status not in UNFINISHED:
         return export
     progress = _Progress(export)
     try:
         if not progress.lock():
             # Another process is building it (a task delivered twice): leave it to that one.
             return export
-        export.refresh_from_db()
-        if export.status == ExportStatus.COMPLETED:
+        if not _begin(export):
             return export
-        export.status, export.started_at, export.error = ExportStatus.RUNNING, timezone.now(), ""
-        export.save(update_fields=["status", "started_at", "error"])
         try:
             _build(export, progress)
+        except _Stopped:
+            shutil.rmtree(_partial_dir(export), ignore_errors=True)
+            export.refresh_from_db()
         except Exception as error:
             logger.exception("Export %s failed", export.pk)
-            export.status, export.finished_at = ExportStatus.FAILED, timezone.now()
-            export.error = f"{type(error).__name__}: {error}"
-            export.save(update_fields=["status", "finished_at", "error"])
+            Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+                status=ExportStatus.FAILED,
+                finished_at=timezone.now(),
+                error=f"{type(error).__name__}: {error}",
+            )
             shutil.rmtree(_partial_dir(export), ignore_errors=True)
             raise
     finally:
         progress.close()
     return export
+
+
+def _gave_up_message(attempts: int) -> str:
+    return (
+        f"The worker building this export stopped {attempts} times before the end (killed, "
+        "or out of memory); it is not tried again by itself. Retry it once the cause is fixed."
+    )
+
+
+@transaction.atomic
+def _begin(export: Export) -> bool:
+    """Marks the build begun and counts it, unless the export was cancelled meanwhile or has
+    used up its attempts (each of which ended with its worker's death: a build that fails
+    otherwise marks the export failed)."""
+    locked = Export.objects.select_for_update().get(pk=export.pk)
+    if locked.status not in UNFINISHED:
+        export.status = locked.status
+        return False
+    now = timezone.now()
+    if locked.attempts >= settings.JOB_MAX_ATTEMPTS:
+        export.status, export.finished_at = ExportStatus.FAILED, now
+        export.error = _gave_up_message(locked.attempts)
+        export.save(update_fields=["status", "finished_at", "error"])
+        return False
+    export.status, export.started_at, export.finished_at = ExportStatus.RUNNING, now, None
+    export.attempts, export.heartbeat_at, export.error = locked.attempts + 1, now, ""
+    export.progress_done = export.progress_total = 0
+    export.snapshot_at = None
+    export.save(
+        update_fields=[
+            "status", "started_at", "finished_at", "attempts", "heartbeat_at", "error",
+            "progress_done", "progress_total", "snapshot_at",
+        ]
+    )
+    return True
+
+
+@contextmanager
+def _unless_building(export_id: int) -> Iterator[bool]:
+    """Yields whether no process builds the export, holding its lock meanwhile so that none
+    starts to. (Without PostgreSQL there is no lock: only builds in this process exist.)"""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, export_id])
+        free = bool(cursor.fetchone()[0])
+    try:
+        yield free
+    finally:
+        if free:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, export_id])
+
+
+def export_cancel(*, by: AbstractBaseUser, export_id: int) -> Export:
+    """Stops a queued or running export: its build stops at its next progress report (within
+    about a second) and removes what it had written. Leads only."""
+    from evaluation.exports.selectors import export_get_for_lead
+
+    export = export_get_for_lead(user=by, export_id=export_id)
+    with transaction.atomic():
+        locked = Export.objects.select_for_update().get(pk=export.pk)
+        if locked.status not in UNFINISHED:
+            raise Conflict(f"The export is already {locked.status}.")
+        Export.objects.filter(pk=export.pk).update(
+            status=ExportStatus.CANCELLED, finished_at=timezone.now()
+        )
+    with _unless_building(export.pk) as nobody_builds:
+        if nobody_builds:  # else its builder removes its own files as it stops
+            shutil.rmtree(_partial_dir(export), ignore_errors=True)
+    export.refresh_from_db()
+    return export
+
+
+def export_retry(*, by: AbstractBaseUser, export_id: int) -> Export:
+    """Queues a failed or cancelled export again, with the same options. It is a new build:
+    it reads the judgments as they are when it starts (a new snapshot time) and has its
+    attempts back. Leads only."""
+    from evaluation.exports.selectors import export_get_for_lead
+
+    export = export_get_for_lead(user=by, export_id=export_id)
+    with _unless_building(export.pk) as nobody_builds, transaction.atomic():
+        locked = Export.objects.select_for_update().get(pk=export.pk)
+        if locked.status not in (ExportStatus.FAILED, ExportStatus.CANCELLED):
+            raise Conflict(
+                f"Only a failed or cancelled export can be retried; this one is {locked.status}."
+            )
+        if not nobody_builds:
+            raise Conflict("The export is still stopping; retry it in a moment.")
+        shutil.rmtree(_partial_dir(export), ignore_errors=True)
+        _requeue(locked, attempts=0)
+    # Queued once the lock is let go: a worker quick to take it must find it free.
+    transaction.on_commit(lambda: _queue_build(export.pk))
+    export.refresh_from_db()
+    return export
+
+
+def _requeue(export: Export, *, attempts: int) -> None:
+    export.status, export.attempts = ExportStatus.QUEUED, attempts
+    export.heartbeat_at, export.error, export.files, export.card = timezone.now(), "", {}, {}
+    export.progress_done = export.progress_total = 0
+    export.snapshot_at = export.started_at = export.finished_at = None
+    export.save(
+        update_fields=[
+            "status", "attempts", "heartbeat_at", "error", "files", "card", "progress_done",
+            "progress_total", "snapshot_at", "started_at", "finished_at",
+        ]
+    )
+
+
+def exports_recover(*, now: datetime | None = None) -> dict[str, int]:
+    """The sweep's part for exports. A ``running`` export nobody builds lost its builder: it is
+    queued again from nothing (its snapshot time cleared, so it blocks no undo meanwhile), or
+    marked failed once its worker died ``JOB_MAX_ATTEMPTS`` times. A ``queued`` export that
+    nothing took up for ``STALE_JOB_SECONDS`` may have lost its message (a Redis restarted
+    empty): it is sent again; a copy that turns out to be extra finds the export taken or done
+    and returns at once."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.STALE_JOB_SECONDS)
+    counts = {"exports_requeued": 0, "exports_failed": 0, "exports_resent": 0}
+    running = Export.objects.filter(status=ExportStatus.RUNNING)
+    if connection.vendor != "postgresql":
+        running = running.filter(heartbeat_at__lt=stale_before)
+    for export_id in running.order_by("id").values_list("id", flat=True):
+        with _unless_building(export_id) as nobody_builds:
+            outcome = _recover(export_id, now) if nobody_builds else None
+        if outcome is not None:
+            logger.warning("Export %s lost its builder: %s", export_id, outcome)
+            counts[f"exports_{outcome}"] += 1
+        if outcome == "requeued":
+            # Queued once the lock is let go: a worker quick to take it must find it free.
+            transaction.on_commit(lambda pk=export_id: _queue_build(pk))
+    waiting = Export.objects.filter(status=ExportStatus.QUEUED).filter(
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
+    )
+    for export_id in waiting.values_list("id", flat=True):
+        # Conditional, so that two sweeps at once send it once.
+        if waiting.filter(pk=export_id).update(heartbeat_at=now):
+            transaction.on_commit(lambda pk=export_id: _queue_build(pk))
+            counts["exports_resent"] += 1
+    return counts
+
+
+@transaction.atomic
+def _recover(export_id: int, now: datetime) -> str | None:
+    export = Export.objects.select_for_update().get(pk=export_id)
+    if export.status != ExportStatus.RUNNING:
+        return None
+    shutil.rmtree(_partial_dir(export), ignore_errors=True)
+    if export.attempts >= settings.JOB_MAX_ATTEMPTS:
+        export.status, export.finished_at = ExportStatus.FAILED, now
+        export.error = _gave_up_message(export.attempts)
+        export.save(update_fields=["status", "finished_at", "error"])
+        return "failed"
+    _requeue(export, attempts=export.attempts)
+    return "requeued"
 
 
 def _partial_dir(export: Export) -> Path:
@@ -189,13 +368,11 @@ class _Texts:
 
 class _Progress:
     """Progress goes through a connection of its own: the build reads in one long
-    transaction whose writes nobody would see until it ends. The same connection holds an
-    advisory lock on the export while it is built, so a task delivered twice builds it once;
-    PostgreSQL drops the lock with the connection if the process dies. (SQLite would lock
-    against that reader, and its exports are the demo's small, in-process ones: neither
-    progress nor a lock there.)"""
-
-    LOCK_CLASS = 0x6578  # "ex": advisory lock keys of exports
+    transaction whose writes nobody would see until it ends. Each report is also the build's
+    heartbeat and its look at the cancel flag (the export's status). The same connection
+    holds the export's advisory lock while it is built (see the module's docstring).
+    (SQLite would lock against that reader, and its exports are the demo's small, in-process
+    ones: neither progress nor a lock there.)"""
 
     def __init__(self, export: Export) -> None:
         self.export_id = export.pk
@@ -210,20 +387,25 @@ class _Progress:
         if self.connection is None:
             return True
         with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [self.LOCK_CLASS, self.export_id])
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, self.export_id])
             return bool(cursor.fetchone()[0])
 
     def report(self, done: int, total: int, *, force: bool = False) -> None:
+        """Raises ``_Stopped`` when the export was cancelled."""
         now = time.monotonic()
         if self.connection is None or (not force and now - self.last < PROGRESS_EVERY_SECONDS):
             return
         self.last = now
         with self.connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE evaluation_export SET progress_done = %s, progress_total = %s "
-                "WHERE id = %s",
+                "UPDATE evaluation_export SET progress_done = %s, progress_total = %s, "
+                "heartbeat_at = now() WHERE id = %s RETURNING status",
                 [done, total, self.export_id],
             )
+            row = cursor.fetchone()
+        # No row: the export is not committed yet (a build inside the caller's transaction).
+        if row is not None and row[0] != ExportStatus.RUNNING:
+            raise _Stopped
 
     def snapshot_taken(self, snapshot_at: datetime) -> None:
         """Made visible at once: from now on the judgments it holds can't be undone."""
@@ -356,17 +538,24 @@ def _build(export: Export, progress: _Progress) -> None:
     (partial / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     (partial / "card.md").write_text(card_markdown(card))
     final = export_dir(export)
-    shutil.rmtree(final, ignore_errors=True)
-    partial.rename(final)
-    export.files, export.card, export.snapshot_at = files, card, snapshot_at
-    export.status, export.finished_at = ExportStatus.COMPLETED, timezone.now()
-    export.progress_done = export.progress_total = total
-    export.save(
-        update_fields=[
-            "files", "card", "snapshot_at", "status", "finished_at", "progress_done",
-            "progress_total",
-        ]
-    )
+    with transaction.atomic():
+        # Under the row's lock, so that a cancel comes either before (and nothing is
+        # published) or after (and finds it completed).
+        if not Export.objects.select_for_update().filter(
+            pk=export.pk, status=ExportStatus.RUNNING
+        ).exists():
+            raise _Stopped
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+        export.files, export.card, export.snapshot_at = files, card, snapshot_at
+        export.status, export.finished_at = ExportStatus.COMPLETED, timezone.now()
+        export.progress_done = export.progress_total = total
+        export.save(
+            update_fields=[
+                "files", "card", "snapshot_at", "status", "finished_at", "progress_done",
+                "progress_total",
+            ]
+        )
 
 
 def _pseudonym(pseudonyms: dict[int, str], user_id: int) -> str:

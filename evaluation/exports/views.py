@@ -1,4 +1,5 @@
-"""Pages of exports: start one, follow it, read its card and its first rows."""
+"""Pages of exports: start one, follow it, cancel or retry it, read its card and its first
+rows."""
 
 import json
 
@@ -14,7 +15,7 @@ from evaluation.exports.selectors import (
     export_preview,
     export_progress,
 )
-from evaluation.exports.services import export_dir, export_start
+from evaluation.exports.services import export_cancel, export_dir, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import DomainError, InvalidInput
 
@@ -92,10 +93,26 @@ def export_new(request, project):
     return render(request, "evaluation/export_new.html", context)
 
 
+ACTIONS = {"cancel": export_cancel, "retry": export_retry}
+
+
 @login_required
 def export_detail(request, export_id: int):
     export = for_page(export_get_for_lead, user=request.user, export_id=export_id)
-    finished = export.status in (ExportStatus.COMPLETED, ExportStatus.FAILED)
+    error = ""
+    if request.method == "POST":
+        action = ACTIONS.get(request.POST.get("action", ""))
+        try:
+            if action is None:
+                raise InvalidInput("Unknown action: cancel or retry.")
+            export = action(by=request.user, export_id=export.pk)
+        except DomainError as failure:
+            error = str(failure)
+        if not request.htmx:
+            if error:
+                messages.error(request, error)
+            return redirect("export", export_id=export.pk)
+    finished = export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING)
     card_md = ""
     if export.status == ExportStatus.COMPLETED:
         path = export_dir(export) / "card.md"
@@ -104,6 +121,7 @@ def export_detail(request, export_id: int):
         "project": export.project,
         "export": export,
         "finished": finished,
+        "action_error": error,
         "progress": export_progress(export=export),
         "card_md": card_md,
         "preview": [

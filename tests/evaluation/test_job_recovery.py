@@ -1,0 +1,275 @@
+"""Jobs whose worker vanished come back by themselves: a worker killed whole (main process
+and pool) in the middle of an export, a Redis restarted empty that lost the messages of an
+export and of a generation run, an export whose worker dies every time. Each test runs its
+own Redis and its own Celery workers (each in a process group of its own, so that SIGKILL
+reaches the main process and its pool at once) against the test database."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+from django.conf import settings
+
+from annotation.models import Project
+from evaluation.exports.services import export_build, export_dir, export_start
+from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
+from evaluation.services import generation_run_start
+from tests.annotation.test_queue import make_project
+from tests.conftest import ROOT, TEST_MODEL_KEY, _database_url
+from tests.evaluation.bulk import seed_pairwise
+from tests.evaluation.test_export import make_rated_project
+from tests.evaluation.test_generation import _endpoint, _wait
+from tests.evaluation.test_generation_faults import (
+    PROMPTS,
+    _assert_each_item_answered_once,
+    _dispatch_through,
+    _wait_for_done,
+)
+from tests.fake_model_server import FakeModelServer
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+# Enough rows, with PII redaction on every text, that a build lasts seconds: a kill lands in
+# the middle of it.
+BULK_PROMPTS = 8000
+OPTIONS = {"kind": "dpo", "format": "trl", "filters": {"redact_pii": True}, "seed": 7}
+DATA_FILES = ("train.jsonl", "test.jsonl", "judgments_used.txt")
+
+
+class Workers:
+    """Starts Celery workers on every queue of a given broker, each the leader of its own
+    process group; ``rescuer=True`` adds embedded beat and a one-second staleness, so the
+    sweep runs every second."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.started: list[subprocess.Popen] = []
+
+    def start(
+        self,
+        *,
+        broker_url: str,
+        rescuer: bool = False,
+        max_attempts: int = 3,
+        concurrency: int = 2,
+    ) -> tuple[subprocess.Popen, Path]:
+        number = len(self.started)
+        name = f"recovery-{number}-{os.getpid()}@localhost"
+        log_path = self.tmp_path / f"worker-{number}.log"
+        env = dict(
+            os.environ,
+            DATABASE_URL=_database_url(settings.DATABASES["default"]),
+            REDIS_URL=broker_url,
+            FTAPP_TEST_MODEL_KEY=TEST_MODEL_KEY,
+            FTAPP_EXPORTS_DIR=str(settings.EXPORTS_DIR),
+            FTAPP_JOB_MAX_ATTEMPTS=str(max_attempts),
+            FTAPP_STALE_JOB_SECONDS="1" if rescuer else "3600",
+        )
+        argv = [
+            sys.executable, "-m", "celery", "-A", "ftapp", "worker", "--hostname", name,
+            "-Q", "generation,exports,default", "--concurrency", str(concurrency),
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        if rescuer:
+            argv += ["--beat", "--schedule", str(self.tmp_path / f"beat-{number}")]
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.started.append(process)
+        control = Celery("probe", broker=broker_url, set_as_current=False).control
+        deadline = time.monotonic() + 60
+        while not control.ping(destination=[name], timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"The worker did not start:\n{log_path.read_text()[-4000:]}")
+        return process, log_path
+
+    @staticmethod
+    def kill_whole(process: subprocess.Popen) -> None:
+        """SIGKILL to the main process and its pool at once: nothing is acknowledged,
+        rejected or cleaned up."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+@pytest.fixture
+def workers(django_db_setup, tmp_path):
+    started = Workers(tmp_path)
+    yield started
+    started.stop_all()
+
+
+def _send_builds_through(patch: pytest.MonkeyPatch, broker_url: str) -> None:
+    """Exports started here go to the test's own Redis, where only its own workers listen."""
+    producer = Celery("producer", broker=broker_url, set_as_current=False)
+    patch.setattr(
+        "evaluation.exports.services._queue_build",
+        lambda export_id: producer.send_task("exports.build", args=[export_id], queue="exports"),
+    )
+
+
+def _wait_until(predicate, what: str, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.05)
+    return result
+
+
+def _mid_build(export: Export, attempt: int) -> bool:
+    export.refresh_from_db()
+    return (
+        export.status == ExportStatus.RUNNING
+        and export.attempts == attempt
+        and 0 < export.progress_done < export.progress_total
+    )
+
+
+def _partial(export: Export) -> Path:
+    final = export_dir(export)
+    return final.with_name(final.name + ".partial")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _card_without_identity(export: Export) -> dict:
+    card = json.loads((export_dir(export) / "card.json").read_text())
+    for key in ("export_id", "snapshot_at"):
+        card.pop(key)
+    return card
+
+
+def test_worker_killed_whole_mid_export_builds_it_again_by_itself_with_identical_files(
+    lead, start_redis, workers
+):
+    """SIGKILL of the whole worker while it writes an export leaves the export running with
+    a .partial directory and its message unacknowledged in Redis (for the visibility
+    timeout). The next worker's sweep sees that nobody builds it and queues it again; the
+    files are byte-identical to those of an uninterrupted build."""
+    broker = start_redis(appendonly=True)  # as docker-compose.yml runs it
+    project = Project.objects.get(pk=seed_pairwise(lead, prompts=BULK_PROMPTS))
+    with pytest.MonkeyPatch.context() as patch:
+        _send_builds_through(patch, broker.url)
+        export = export_start(by=lead, project_id=project.pk, **OPTIONS)
+        victim, _ = workers.start(broker_url=broker.url)
+        _wait_until(lambda: _mid_build(export, attempt=1), "the build to be under way")
+        workers.kill_whole(victim)
+    export.refresh_from_db()
+    assert export.status == ExportStatus.RUNNING and export.snapshot_at is not None
+    assert _partial(export).is_dir() and not export_dir(export).exists()
+
+    _, log = workers.start(broker_url=broker.url, rescuer=True)
+    _wait_until(
+        lambda: Export.objects.get(pk=export.pk).status
+        not in (ExportStatus.QUEUED, ExportStatus.RUNNING),
+        "the export to be built again",
+    )
+    workers.stop_all()
+    export.refresh_from_db()
+    assert export.status == ExportStatus.COMPLETED, export.error
+    assert export.attempts == 2
+    assert not _partial(export).exists()
+    assert "lost its builder: requeued" in log.read_text()
+
+    reference = export_start(by=None, project=project, **OPTIONS)
+    reference = export_build(export_id=reference.pk)
+    assert reference.status == ExportStatus.COMPLETED
+    for name in DATA_FILES:
+        assert _sha256(export_dir(export) / name) == _sha256(export_dir(reference) / name), name
+    assert export.files == reference.files
+    assert _card_without_identity(export) == _card_without_identity(reference)
+
+
+def test_an_export_whose_worker_dies_every_time_ends_failed(lead, start_redis, workers):
+    """With two attempts allowed: killed in its first build, queued again by the sweep,
+    killed in its second, it is then marked failed with a message that says why, and no
+    worker builds it again."""
+    broker = start_redis(appendonly=True)
+    project = Project.objects.get(pk=seed_pairwise(lead, prompts=BULK_PROMPTS))
+    with pytest.MonkeyPatch.context() as patch:
+        _send_builds_through(patch, broker.url)
+        export = export_start(by=lead, project_id=project.pk, **OPTIONS)
+    for attempt in (1, 2):
+        victim, _ = workers.start(broker_url=broker.url, rescuer=attempt > 1, max_attempts=2)
+        _wait_until(lambda a=attempt: _mid_build(export, attempt=a), f"build {attempt}")
+        workers.kill_whole(victim)
+    workers.start(broker_url=broker.url, rescuer=True, max_attempts=2)
+    _wait_until(
+        lambda: Export.objects.get(pk=export.pk).status == ExportStatus.FAILED,
+        "the export to be given up",
+    )
+    export.refresh_from_db()
+    assert export.attempts == 2
+    assert "stopped 2 times" in export.error and "Retry it" in export.error
+    assert not _partial(export).exists() and not export_dir(export).exists()
+
+
+def test_redis_restarted_empty_loses_an_export_message_the_sweep_sends_again(
+    lead, start_redis, workers
+):
+    broker = start_redis(appendonly=False)
+    project = make_rated_project(lead)
+    with pytest.MonkeyPatch.context() as patch:
+        _send_builds_through(patch, broker.url)
+        export = export_start(by=lead, project_id=project.pk, kind="sft", format="trl")
+    client = redis.Redis.from_url(broker.url)
+    assert client.llen("exports") == 1
+    broker.restart()
+    assert client.llen("exports") == 0  # the message is gone
+    workers.start(broker_url=broker.url, rescuer=True)
+    _wait_until(
+        lambda: Export.objects.get(pk=export.pk).status == ExportStatus.COMPLETED,
+        "the export to be sent again and built",
+    )
+    export.refresh_from_db()
+    assert export.attempts == 1 and export.files["train"]["rows"] > 0
+
+
+def test_redis_restarted_empty_mid_run_the_sweep_dispatches_the_lost_chunk(
+    lead, start_redis, workers
+):
+    """The chunk in the worker finishes; the one waiting in Redis is gone. The sweep finds
+    the run with items pending, no chunk at work and no heartbeat, and dispatches it again:
+    the run completes with each item answered exactly once."""
+    broker = start_redis(appendonly=False)
+    project = make_project(lead, prompts=PROMPTS, models=())
+    with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
+        endpoint = _endpoint(lead, server, max_concurrency=1)
+        # One process, one message at a time: the second chunk waits in Redis.
+        _, log = workers.start(broker_url=broker.url, rescuer=True, concurrency=1)
+        with pytest.MonkeyPatch.context() as patch:
+            _dispatch_through(patch, broker.url)
+            run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+            _wait_for_done(run, 3)
+            broker.restart()
+            _wait(run, timeout=120)
+    assert run.status == "completed"
+    _assert_each_item_answered_once(run, project, server)
+    assert "dispatched again" in log.read_text()
+    assert set(GenerationItem.objects.filter(run=run).values_list("starts", flat=True)) == {0}
+    assert not GenerationItem.objects.filter(run=run, status=ItemStatus.FAILED).exists()
