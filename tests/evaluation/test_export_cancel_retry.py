@@ -3,12 +3,16 @@ left (in this process: the state such a worker leaves is a row whose lock nobody
 undo, which an export that never completed must not block. The worker kills themselves are in
 test_job_recovery.py."""
 
+import io
+import threading
 import time
 from datetime import timedelta
 
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from annotation.models import Project
@@ -375,3 +379,35 @@ def test_export_page_cancels_without_javascript_and_retries_with_htmx(
     assert "The export is already completed." in fragment
     response = client.post(f"/exports/{export.pk}/", {"action": "cancel"}, follow=True)
     assert "The export is already completed." in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_line_says_so_when_its_export_is_cancelled_from_a_page(lead, tmp_path):
+    project = seed_pairwise(lead, prompts=8000)
+    failure: list[BaseException] = []
+
+    def run_command():
+        try:
+            call_command(
+                "export", str(project), "--kind", "dpo", "--filters", '{"redact_pii": true}',
+                "-o", str(tmp_path / "out"), stdout=io.StringIO(),
+            )  # fmt: skip
+        except BaseException as error:
+            failure.append(error)
+        finally:
+            connection.close()
+
+    command = threading.Thread(target=run_command)
+    command.start()
+    try:
+        export = _until(
+            lambda: Export.objects.filter(project_id=project, status="running").first(),
+            "the command's build to start",
+        )
+        export_cancel(by=lead, export_id=export.pk)
+    finally:
+        command.join(timeout=120)
+    assert not command.is_alive()
+    assert len(failure) == 1 and isinstance(failure[0], CommandError)
+    assert str(failure[0]) == f"Export {export.pk} is cancelled."
+    assert not (tmp_path / "out").exists() and not _partial(export).exists()

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.selectors import project_by_id_or_name
 from evaluation.exports.services import export_build, export_dir, export_start
+from evaluation.models import ExportStatus
 from ftapp.errors import DomainError
 
 
@@ -52,6 +53,8 @@ class Command(BaseCommand):
         except DomainError as error:
             raise CommandError(str(error)) from None
         export = export_build(export_id=export.pk)
+        if export.status != ExportStatus.COMPLETED:  # cancelled meanwhile, from a page
+            raise CommandError(f"Export {export.pk} is {export.status}. {export.error}".strip())
         output.mkdir(parents=True, exist_ok=True)
         for path in sorted(export_dir(export).iterdir()):
             shutil.copyfile(path, output / path.name)
