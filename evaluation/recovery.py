@@ -15,11 +15,11 @@ time) is marked failed instead of being tried again.
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -44,6 +44,12 @@ def _query(sql: str, params: list[int]) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _unlock(sql: str, params: list[int]) -> None:
+    # A connection that broke meanwhile took its locks with it; its error is the one to see.
+    with suppress(DatabaseError):
+        _query(sql, params)
+
+
 @contextmanager
 def generation_run_worked_on(*, run_id: int) -> Iterator[None]:
     """Held by a chunk while it works, so that the sweep leaves the run alone."""
@@ -55,7 +61,7 @@ def generation_run_worked_on(*, run_id: int) -> Iterator[None]:
     try:
         yield
     finally:
-        _query("SELECT pg_advisory_unlock_shared(%s, %s)", [RUN_LOCK_CLASS, run_id])
+        _unlock("SELECT pg_advisory_unlock_shared(%s, %s)", [RUN_LOCK_CLASS, run_id])
 
 
 @contextmanager
@@ -69,7 +75,7 @@ def generation_item_claimed(*, item_id: int) -> Iterator[bool]:
         yield mine
     finally:
         if mine:
-            _query("SELECT pg_advisory_unlock(%s, %s)", [ITEM_LOCK_CLASS, item_id])
+            _unlock("SELECT pg_advisory_unlock(%s, %s)", [ITEM_LOCK_CLASS, item_id])
 
 
 def generation_run_heartbeat(*, run_id: int) -> None:
@@ -81,9 +87,9 @@ def generation_run_heartbeat(*, run_id: int) -> None:
 
 def _gave_up_message(starts: int) -> str:
     return (
-        f"The worker answering this item stopped {starts} times before the end (killed, or "
-        "out of memory); it is not tried again by itself. Resume the run with its failures "
-        "once the cause is fixed."
+        f"Work on this item stopped {starts} times before the end (its worker was killed, ran "
+        "out of memory or crashed); it is not tried again by itself. Resume the run with its "
+        "failures once the cause is fixed."
     )
 
 

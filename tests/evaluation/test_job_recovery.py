@@ -18,7 +18,7 @@ import redis
 from celery import Celery
 from django.conf import settings
 
-from annotation.models import Project
+from annotation.models import Project, Response
 from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
 from evaluation.services import generation_run_start
@@ -273,3 +273,32 @@ def test_redis_restarted_empty_mid_run_the_sweep_dispatches_the_lost_chunk(
     assert "dispatched again" in log.read_text()
     assert set(GenerationItem.objects.filter(run=run).values_list("starts", flat=True)) == {0}
     assert not GenerationItem.objects.filter(run=run, status=ItemStatus.FAILED).exists()
+
+
+def test_worker_killed_whole_mid_run_the_sweep_dispatches_it_again(lead, start_redis, workers):
+    """The chunk in the killed worker stays unacknowledged in Redis for the visibility
+    timeout; the sweep sees no chunk at work and no heartbeat, and dispatches the run again.
+    Each item gets exactly one response; at most the call in flight at the kill is made
+    twice."""
+    broker = start_redis(appendonly=True)
+    project = make_project(lead, prompts=PROMPTS, models=())
+    with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
+        # Two slots: the killed process's one lapses only after the request's timeout.
+        endpoint = _endpoint(lead, server, max_concurrency=2)
+        victim, _ = workers.start(broker_url=broker.url, concurrency=1)
+        with pytest.MonkeyPatch.context() as patch:
+            _dispatch_through(patch, broker.url)
+            run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+            _wait_for_done(run, 3)
+            workers.kill_whole(victim)
+            done_at_kill = GenerationItem.objects.filter(run=run, status=ItemStatus.DONE).count()
+            assert done_at_kill < PROMPTS
+            _, log = workers.start(broker_url=broker.url, rescuer=True)
+            _wait(run, timeout=120)
+    assert run.status == "completed"
+    items = GenerationItem.objects.filter(run=run)
+    assert set(items.values_list("status", "starts")) == {(ItemStatus.DONE, 0)}
+    responses = Response.objects.filter(prompt__project=project)
+    assert responses.count() == PROMPTS and len({r.prompt_id for r in responses}) == PROMPTS
+    assert PROMPTS <= len(server.requests) <= PROMPTS + 1
+    assert "dispatched again" in log.read_text()
