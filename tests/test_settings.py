@@ -135,6 +135,20 @@ def test_celery_is_configured_for_safe_redelivery():
     assert {q.name for q in conf.task_queues} == {"generation", "exports", "default"}
 
 
+def test_the_stale_job_sweep_runs_every_quarter_of_the_staleness(tmp_path):
+    result = show(
+        tmp_path,
+        "settings.CELERY_BEAT_SCHEDULE['recover-stale-jobs']['schedule'], "
+        "settings.JOB_MAX_ATTEMPTS",
+        DEBUG="true",
+        FTAPP_STALE_JOB_SECONDS="60",
+        FTAPP_JOB_MAX_ATTEMPTS="5",
+    )
+    assert result.stdout.split() == ["15.0", "5"], result.stderr
+    refused = show(tmp_path, "1", DEBUG="true", FTAPP_STALE_JOB_SECONDS="0")
+    assert refused.returncode != 0 and "FTAPP_STALE_JOB_SECONDS" in refused.stderr
+
+
 def test_in_process_celery_runs_tasks_without_redis(tmp_path):
     assert run(["manage.py", "migrate"], tmp_path, DEBUG="true").returncode == 0
     result = run(["manage.py", "check_workers"], tmp_path, DEBUG="true")
