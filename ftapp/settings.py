@@ -261,11 +261,12 @@ def _model_key_variables() -> list[str]:
     """Variables besides those named FTAPP_MODEL_KEY_* that model endpoints may name as
     holding their API key (evaluation.model_keys)."""
     names = env_list("FTAPP_MODEL_KEYS", [])
-    for name in names:
+    for position, name in enumerate(names, start=1):
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+            # Not quoted: what was put here by mistake may be a key itself.
             raise ImproperlyConfigured(
-                f"FTAPP_MODEL_KEYS lists environment variable names, such as OPENAI_API_KEY; "
-                f"{name!r} is not one"
+                "FTAPP_MODEL_KEYS lists environment variable names, such as OPENAI_API_KEY; "
+                f"item {position} is not one"
             )
     return names
 

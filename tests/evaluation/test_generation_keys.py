@@ -214,3 +214,17 @@ def test_test_connection_shows_a_status_and_a_short_sanitized_excerpt(client, le
     assert "HTTP 200" in ok and "<script>alert(1)</script>" in ok and "45 more" in ok
     (failed,) = _page_messages(refused)
     assert "HTTP 400" in failed and "<script>alert(1)</script>" in failed
+
+
+def test_the_operator_lists_variable_names_or_the_settings_do_not_load(tmp_path):
+    from tests.test_settings import show
+
+    listed = show(tmp_path, "settings.MODEL_KEY_VARIABLES", DEBUG="true",
+                  FTAPP_MODEL_KEYS="OPENAI_API_KEY, TOGETHER_API_KEY")
+    assert listed.stdout.strip() == "['OPENAI_API_KEY', 'TOGETHER_API_KEY']", listed.stderr
+    wrong = show(tmp_path, "settings.MODEL_KEY_VARIABLES", DEBUG="true",
+                 FTAPP_MODEL_KEYS="sk-live-0123")
+    assert wrong.returncode != 0 and "FTAPP_MODEL_KEYS lists environment variable names" in (
+        wrong.stderr
+    )
+    assert "sk-live-0123" not in wrong.stderr
