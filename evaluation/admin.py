@@ -1,12 +1,17 @@
 from django.contrib import admin
+from django.db import models
 
 from evaluation.models import ModelEndpoint, WorkerHeartbeat
 
 
 @admin.register(ModelEndpoint)
 class ModelEndpointAdmin(admin.ModelAdmin):
+    """Saved through the model's validators, as the page and the API save: the key variable
+    must be a declared model key and the base URL http(s)."""
+
     list_display = ["name", "base_url", "model", "api_key_env", "max_concurrency"]
     search_fields = ["name", "model"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(WorkerHeartbeat)

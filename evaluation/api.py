@@ -7,11 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import StrictSerializer, id_field
-from evaluation.models import ModelEndpoint, TaskCreation
+from evaluation.model_keys import PREFIX
+from evaluation.models import TaskCreation
 from evaluation.selectors import (
+    generation_run_error,
     generation_run_failures,
     generation_run_get_for_lead,
     generation_run_progress,
+    model_endpoint_list,
 )
 from evaluation.services import (
     generation_run_cancel,
@@ -25,7 +28,9 @@ from ftapp.api_schema import error_response
 class ModelEndpointSerializer(StrictSerializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=200)
-    base_url = serializers.URLField(max_length=500)
+    base_url = serializers.URLField(
+        max_length=500, help_text="http or https, without a user name or password."
+    )
     model = serializers.CharField(max_length=200)
     params = serializers.DictField(required=False, default=dict)
     api_key_env = serializers.RegexField(
@@ -33,7 +38,9 @@ class ModelEndpointSerializer(StrictSerializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="The NAME of the environment variable holding the key, never the key.",
+        help_text="The NAME of the environment variable holding the key, never the key: one "
+        f"declared as a model key (starting with {PREFIX}, or listed by the operator in "
+        "FTAPP_MODEL_KEYS).",
     )
     max_concurrency = serializers.IntegerField(min_value=1, max_value=256, default=4)
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=3600, default=120)
@@ -41,9 +48,13 @@ class ModelEndpointSerializer(StrictSerializer):
 
 
 class ModelListView(APIView):
-    @extend_schema(responses=ModelEndpointSerializer(many=True), summary="Registered models")
+    @extend_schema(
+        responses=ModelEndpointSerializer(many=True),
+        summary="Registered models (project leads and those who manage models)",
+    )
     def get(self, request):
-        return Response(ModelEndpointSerializer(ModelEndpoint.objects.all(), many=True).data)
+        endpoints = model_endpoint_list(user=request.user)
+        return Response(ModelEndpointSerializer(endpoints, many=True).data)
 
     @extend_schema(
         request=ModelEndpointSerializer,
@@ -84,7 +95,8 @@ class FailureSerializer(serializers.Serializer):
 class RunSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     project = serializers.IntegerField(source="project_id")
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="queued, running, completed, cancelled or failed.")
+    error = serializers.SerializerMethodField(help_text="Why a failed run failed; else empty.")
     models = serializers.SerializerMethodField()
     samples = serializers.IntegerField()
     params = serializers.DictField()
@@ -95,6 +107,9 @@ class RunSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_error(self, run) -> str:
+        return generation_run_error(run=run)
 
     def get_models(self, run) -> list[str]:
         return sorted(run.endpoints.values_list("name", flat=True))

@@ -18,10 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 from django.conf import settings
 
-from evaluation.client import list_models
+from evaluation.client import ModelCallFailed, list_models
 
 MODEL_ID = "gemma-3-270m-base"
 LABEL = "local Gemma 3 270M base model — poor answers, for trying the flow"
@@ -126,7 +125,7 @@ def served_models(base_url: str, *, timeout: float = 1.0) -> list[str] | None:
     """The model ids the server at ``base_url`` lists, or None when nothing answers there."""
     try:
         return list_models(base_url=base_url, timeout=timeout)
-    except (httpx.HTTPError, ValueError):
+    except ModelCallFailed:
         return None
 
 

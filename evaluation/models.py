@@ -5,24 +5,32 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from evaluation.model_keys import validate_base_url, validate_key_variable
+
 ENV_VAR_NAME = RegexValidator(
-    r"^[A-Z_][A-Z0-9_]*$", "Give the name of an environment variable, such as OPENAI_API_KEY."
+    r"^[A-Z_][A-Z0-9_]*$",
+    "Give the name of an environment variable, such as FTAPP_MODEL_KEY_OPENAI.",
 )
 
 
 class ModelEndpoint(models.Model):
     """An OpenAI-compatible chat-completions server and the model to ask on it. The API key is
-    never stored: ``api_key_env`` names the environment variable the workers read it from."""
+    never stored: ``api_key_env`` names the environment variable the workers read it from, one
+    declared as a model key (``evaluation.model_keys``)."""
 
     name = models.CharField(max_length=200, unique=True)
-    base_url = models.URLField(max_length=500, help_text="e.g. http://127.0.0.1:8080/v1")
+    base_url = models.URLField(
+        max_length=500, validators=[validate_base_url], help_text="e.g. http://127.0.0.1:8080/v1"
+    )
     model = models.CharField(max_length=200, help_text="The model id the server expects.")
     params = models.JSONField(
         default=dict,
         blank=True,
         help_text="Default parameters: temperature, top_p, max_tokens, seed, stop, system.",
     )
-    api_key_env = models.CharField(max_length=100, blank=True, validators=[ENV_VAR_NAME])
+    api_key_env = models.CharField(
+        max_length=100, blank=True, validators=[ENV_VAR_NAME, validate_key_variable]
+    )
     max_concurrency = models.PositiveSmallIntegerField(
         default=4,
         validators=[MinValueValidator(1), MaxValueValidator(256)],
@@ -72,6 +80,7 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
 
 
 class TaskCreation(models.TextChoices):

@@ -1,11 +1,32 @@
 """Reads on the model side."""
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from annotation.models import Membership, Role
 from annotation.selectors import project_get_for_lead
-from evaluation.models import GenerationItem, GenerationRun, ItemStatus
-from ftapp.errors import NotFound
+from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint, RunStatus
+from ftapp.errors import Forbidden, NotFound
+
+
+def model_endpoints_visible(*, user) -> bool:
+    """Who may see the registered model endpoints (names, servers, key variables): leads of
+    a project, users allowed to add or view them, staff. Not annotators, who must not learn
+    which models wrote what they judge, nor users outside every project."""
+    if not user.is_authenticated:
+        return False
+    return (
+        user.is_staff
+        or user.has_perm("evaluation.view_modelendpoint")
+        or user.has_perm("evaluation.add_modelendpoint")
+        or Membership.objects.filter(user=user, role=Role.LEAD).exists()
+    )
+
+
+def model_endpoint_list(*, user) -> QuerySet[ModelEndpoint]:
+    if not model_endpoints_visible(user=user):
+        raise Forbidden("Model endpoints are shown to project leads and to those who manage them.")
+    return ModelEndpoint.objects.all()
 
 
 def generation_run_get_for_lead(*, user, run_id: int) -> GenerationRun:
@@ -42,6 +63,23 @@ def generation_run_progress(*, run: GenerationRun) -> dict:
     )
     figures["percent"] = round(100 * finished / figures["total"]) if figures["total"] else 0
     return figures
+
+
+def generation_run_error(*, run: GenerationRun) -> str:
+    """Why a failed run failed, in a sentence with the server's first answer; empty for a
+    run that did not fail."""
+    if run.status != RunStatus.FAILED:
+        return ""
+    first = run.items.filter(status=ItemStatus.FAILED).order_by("id").first()
+    if first is None:
+        return "The run failed."
+    failed = run.items.filter(status=ItemStatus.FAILED).count()
+    if run.items.filter(status=ItemStatus.PENDING).exists():
+        return (
+            f"Stopped after {failed} requests failed alike and none succeeded; the rest were "
+            f"not sent. Resume once the cause is fixed. The error: {first.error}"
+        )
+    return f"Not one request succeeded ({failed} failed). The first error: {first.error}"
 
 
 def generation_run_failures(*, run: GenerationRun, limit: int = 100) -> list[GenerationItem]:

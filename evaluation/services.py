@@ -1,20 +1,21 @@
 """Writes on the model side: model endpoints, generation runs and their items."""
 
+import math
 from datetime import datetime
 from typing import Any
 
-import httpx
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from annotation.models import Prompt, Response, Task
 from annotation.selectors import project_get_for_lead
 from annotation.services import tasks_create_for_responses
 from evaluation import local_model
-from evaluation.client import ModelCallFailed, chat_completion, list_models
+from evaluation.client import ModelCallFailed, chat_completion, excerpt, list_models
 from evaluation.limiter import endpoint_slot
+from evaluation.model_keys import key_variable_problem
 from evaluation.models import (
     GenerationItem,
     GenerationRun,
@@ -37,13 +38,60 @@ def worker_heartbeat_record(*, queue: str, hostname: str, seen_at: datetime) -> 
     return heartbeat
 
 
+def _number(low: float, high: float):
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "a number"
+        if not math.isfinite(value) or not low <= value <= high:
+            return f"a finite number from {low:g} to {high:g}"
+        return None
+
+    return check
+
+
+def _whole(low: int, high: int):
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+def _stop(value: Any) -> str | None:
+    if isinstance(value, str):
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return None
+    return "a text or a list of texts"
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "a text"
+
+
+# What each parameter must be for an OpenAI-compatible server to take it. A value the server
+# cannot use, or one that cannot even be sent (NaN), would fail every request of a run.
+PARAM_CHECKS = {
+    "temperature": _number(0, 100),
+    "top_p": _number(0, 1),
+    "max_tokens": _whole(1, 2**31 - 1),
+    "seed": _whole(-(2**63), 2**63 - 1 - 20),
+    "stop": _stop,
+    "system": _text,
+}
+PARAM_KEYS = set(PARAM_CHECKS)
+
+
 def _check_params(params: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(params) - PARAM_KEYS)
-    if unknown:
-        raise InvalidInput(
-            "Unknown parameters.",
-            fields={"params": [f"Unknown {k!r}; use {sorted(PARAM_KEYS)}." for k in unknown]},
-        )
+    problems = [
+        f"Unknown {key!r}; use {sorted(PARAM_KEYS)}." for key in sorted(set(params) - PARAM_KEYS)
+    ]
+    for key, check in PARAM_CHECKS.items():
+        if key in params and (expected := check(params[key])):
+            problems.append(f"{key} must be {expected}, not {params[key]!r}.")
+    if problems:
+        raise InvalidInput("Unusable parameters.", fields={"params": problems})
     return params
 
 
@@ -124,6 +172,13 @@ def generation_run_start(
     endpoints = list(ModelEndpoint.objects.filter(pk__in=endpoint_ids))
     if not endpoints or len(endpoints) != len(set(endpoint_ids)):
         raise InvalidInput("Unknown model.", fields={"models": ["Give registered model ids."]})
+    refused = [
+        f"{e.name}: {problem}"
+        for e in endpoints
+        if e.api_key_env and (problem := key_variable_problem(e.api_key_env))
+    ]
+    if refused:
+        raise InvalidInput("A model's key variable is not allowed.", fields={"models": refused})
     if not 1 <= samples <= 20:
         raise InvalidInput("1 to 20 samples.", fields={"samples": ["1 to 20."]})
     if create_tasks not in TaskCreation.values:
@@ -194,17 +249,22 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
     if item is None or item.status != ItemStatus.PENDING:
         return item
     run, endpoint = item.run, item.endpoint
-    if GenerationRun.objects.filter(pk=run.pk, status=RunStatus.CANCELLED).exists():
+    if GenerationRun.objects.filter(
+        pk=run.pk, status__in=[RunStatus.CANCELLED, RunStatus.FAILED]
+    ).exists():
         return item
     params = {**endpoint.params, **run.params}
-    request = {k: v for k, v in params.items() if k != "system"}
-    if "seed" in params or run.samples > 1:
-        # Samples are separate requests: servers such as llama.cpp ignore n.
-        request["seed"] = int(params.get("seed", 0)) + item.sample
-    # A slot is held for one request at a time and lapses on its own a little after the
-    # request's timeout, so a worker killed mid-call frees it soon.
+    # A lease slightly longer than the request's timeout: a slot is held for one request at a
+    # time and lapses on its own when a worker is killed mid-call.
     lease = endpoint.timeout_seconds + 10
     try:
+        # Parameters stored before they were checked would otherwise crash the task here,
+        # leaving the item pending and the run running.
+        _check_params(params)
+        request = {k: v for k, v in params.items() if k != "system"}
+        if "seed" in params or run.samples > 1:
+            # Samples are separate requests: servers such as llama.cpp ignore n.
+            request["seed"] = params.get("seed", 0) + item.sample
         completion = chat_completion(
             base_url=endpoint.base_url,
             model=endpoint.model,
@@ -214,9 +274,12 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
             timeout=endpoint.timeout_seconds,
             slot=lambda: endpoint_slot(endpoint.pk, endpoint.max_concurrency, lease),
         )
+    except InvalidInput as unusable:
+        _item_fail(item, error=str(unusable), attempts=0, refused=True)
+        return item
     except ModelCallFailed as failure:
-        GenerationItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
-            status=ItemStatus.FAILED, error=str(failure)[:2000], attempts=failure.attempts
+        _item_fail(
+            item, error=str(failure), attempts=failure.attempts, refused=not failure.retryable
         )
         return item
     with transaction.atomic():
@@ -250,6 +313,37 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
     return locked
 
 
+# A run stops, failed, once this many of its requests have been refused alike and none has
+# succeeded: parameters or a key the server will not take fail every request the same way,
+# and sending the rest would only repeat it.
+STOP_AFTER_IDENTICAL_REFUSALS = 5
+
+
+def _item_fail(item: GenerationItem, *, error: str, attempts: int, refused: bool) -> None:
+    """Records the item's failure. ``refused``: trying again would not help (a 4xx other
+    than 408/409/425/429, a body that is no completion, unusable parameters, a key variable
+    not allowed)."""
+    error = error[:2000]
+    GenerationItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
+        status=ItemStatus.FAILED, error=error, attempts=attempts
+    )
+    if not refused:
+        return
+    figures = item.run.items.aggregate(
+        done=Count("id", filter=Q(status=ItemStatus.DONE)),
+        failed=Count("id", filter=Q(status=ItemStatus.FAILED)),
+        other_errors=Count("id", filter=Q(status=ItemStatus.FAILED) & ~Q(error=error)),
+    )
+    if (
+        figures["done"] == 0
+        and figures["other_errors"] == 0
+        and figures["failed"] >= STOP_AFTER_IDENTICAL_REFUSALS
+    ):
+        GenerationRun.objects.filter(pk=item.run_id, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED, finished_at=timezone.now()
+        )
+
+
 def _tasks_for(run: GenerationRun, responses: list[Response]) -> int:
     tasks = tasks_create_for_responses(
         project=run.project, responses=responses, against_models=set(run.pair_with)
@@ -262,13 +356,18 @@ def _tasks_for(run: GenerationRun, responses: list[Response]) -> int:
 
 @transaction.atomic
 def generation_run_finish_if_done(*, run_id: int) -> bool:
-    """Completes the run once no item is pending; creates its tasks if that waits for the
-    end. Safe to call from every chunk: the run row is locked."""
+    """Completes the run once no item is pending, or fails it when not one item succeeded;
+    creates its tasks if that waits for the end. Safe to call from every chunk: the run row
+    is locked."""
     run = GenerationRun.objects.select_for_update().select_related("project").get(pk=run_id)
     if run.status != RunStatus.RUNNING:
         return False
     if run.items.filter(status=ItemStatus.PENDING).exists():
         return False
+    if not run.items.filter(status=ItemStatus.DONE).exists():
+        run.status, run.finished_at = RunStatus.FAILED, timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+        return True
     if run.create_tasks == TaskCreation.ON_FINISH:
         responses = list(
             Response.objects.filter(
@@ -285,7 +384,7 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
 def generation_run_cancel(*, by: AbstractBaseUser, run_id: int) -> GenerationRun:
     """Stops further calls; items already answered keep their responses."""
     run = generation_run_get_for_lead(user=by, run_id=run_id)
-    if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED):
+    if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED):
         raise Conflict(f"The run is already {run.status}.")
     GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
     run.refresh_from_db()
@@ -306,9 +405,23 @@ def generation_run_resume(*, by: AbstractBaseUser, run_id: int, retry_failed: bo
     return run
 
 
+MODELS_SHOWN = 5
+
+
+def _answer(failure: ModelCallFailed) -> str:
+    """A failure as a page shows it: ours in full (a request not sent says why), the
+    server's as its status and an excerpt."""
+    if failure.attempts == 0:
+        return str(failure)
+    if failure.status is None:
+        return excerpt(str(failure))
+    return f"HTTP {failure.status}: {excerpt(failure.reply)}"
+
+
 def model_endpoint_test(*, by: AbstractBaseUser, endpoint_id: int) -> dict[str, Any]:
     """Lists the server's models and sends one short request: what a lead needs to know
-    before starting a run."""
+    before starting a run. Of the server's answers it keeps only statuses and short,
+    printable excerpts: the page shows them, and the server is the registrant's to choose."""
     if not by.has_perm("evaluation.add_modelendpoint"):
         raise Forbidden("You may not test models; ask an admin for that permission.")
     endpoint = ModelEndpoint.objects.filter(pk=endpoint_id).first()
@@ -316,12 +429,14 @@ def model_endpoint_test(*, by: AbstractBaseUser, endpoint_id: int) -> dict[str, 
         raise NotFound("No such model.")
     result: dict[str, Any] = {"endpoint": endpoint.name, "ok": False}
     try:
-        result["models"] = list_models(
+        models = list_models(
             base_url=endpoint.base_url, api_key_env=endpoint.api_key_env, timeout=10
         )
-    except httpx.HTTPError as exc:
-        result["error"] = f"Listing models failed: {type(exc).__name__}: {exc}"[:500]
+    except ModelCallFailed as failure:
+        result["error"] = f"Listing models failed: {_answer(failure)}"
         return result
+    result["models"] = [excerpt(m, 60) for m in models[:MODELS_SHOWN]]
+    result["models_more"] = max(len(models) - MODELS_SHOWN, 0)
     try:
         completion = chat_completion(
             base_url=endpoint.base_url,
@@ -333,7 +448,7 @@ def model_endpoint_test(*, by: AbstractBaseUser, endpoint_id: int) -> dict[str, 
             max_attempts=1,
         )
     except ModelCallFailed as failure:
-        result["error"] = f"The test request failed: {failure}"[:500]
+        result["error"] = f"The test request failed: {_answer(failure)}"
         return result
-    result.update(ok=True, sample=completion.text[:200], latency_ms=completion.latency_ms)
+    result.update(ok=True, sample=excerpt(completion.text), latency_ms=completion.latency_ms)
     return result

@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,11 +12,14 @@ from django.views.decorators.http import require_POST
 
 from annotation.views.lead import for_page, int_or_none, lead_page
 from evaluation import local_model
+from evaluation.model_keys import PREFIX, key_variable_problem
 from evaluation.models import ModelEndpoint, TaskCreation
 from evaluation.selectors import (
+    generation_run_error,
     generation_run_failures,
     generation_run_get_for_lead,
     generation_run_progress,
+    model_endpoint_list,
 )
 from evaluation.services import (
     generation_run_cancel,
@@ -28,9 +32,15 @@ from ftapp.errors import DomainError
 
 
 def _error_text(error: Exception) -> str:
+    """A message naming each field at fault, as the API's error does."""
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+        return "; ".join(
+            " ".join(messages) if field == "__all__" else f"{field}: {' '.join(messages)}"
+            for field, messages in error.message_dict.items()
+        )
     if isinstance(error, ValidationError):
         return "; ".join(error.messages)
-    return getattr(error, "message", str(error))
+    return str(error)
 
 
 def _local_model_note() -> dict[str, str]:
@@ -41,10 +51,22 @@ def _local_model_note() -> dict[str, str]:
 
 @login_required
 def model_list(request):
+    try:
+        endpoints = list(model_endpoint_list(user=request.user))
+    except DomainError as error:
+        raise PermissionDenied(error.message) from None
+    for endpoint in endpoints:
+        # Endpoints stored before the key rule may name a variable it refuses: say so here,
+        # where the registrant looks, rather than only when a call fails.
+        endpoint.key_problem = endpoint.api_key_env and key_variable_problem(endpoint.api_key_env)
     may_register = request.user.has_perm("evaluation.add_modelendpoint")
     context = {
-        "endpoints": ModelEndpoint.objects.all(),
+        "endpoints": endpoints,
         "may_register": may_register,
+        "key_prefix": PREFIX,
+        "key_variables": [
+            name for name in settings.MODEL_KEY_VARIABLES if not key_variable_problem(name)
+        ],
         **_local_model_note(),
     }
     if request.method == "POST":
@@ -85,10 +107,13 @@ def model_test(request, endpoint_id: int):
             raise Http404 from None
         raise PermissionDenied(error.message) from None
     if result["ok"]:
+        offered = ", ".join(result["models"]) or "no model"
+        if result["models_more"]:
+            offered += f" and {result['models_more']} more"
         messages.success(
             request,
-            f"{result['endpoint']}: the server offers {', '.join(result['models']) or 'no model'}; "
-            f"a test request answered in {result['latency_ms']} ms: {result['sample']!r}",
+            f"{result['endpoint']}: the server offers {offered}; a test request answered "
+            f"HTTP 200 in {result['latency_ms']} ms: “{result['sample']}”",
         )
     else:
         messages.error(request, f"{result['endpoint']}: {result['error']}")
@@ -131,7 +156,7 @@ def run_new(request, project):
                 target_batch_id=int_or_none(request.POST.get("target_batch")),
             )
         except DomainError as error:
-            messages.error(request, error.message)
+            messages.error(request, str(error))
             return redirect("run-new", project_id=project.pk)
         return redirect("run", run_id=run.pk)
     return render(request, "evaluation/run_new.html", context)
@@ -157,6 +182,7 @@ def run_detail(request, run_id: int):
         "models": sorted(run.endpoints.values_list("name", flat=True)),
         "progress": generation_run_progress(run=run),
         "failures": generation_run_failures(run=run),
+        "error": generation_run_error(run=run),
     }
     template = "evaluation/partials/run_progress.html" if request.htmx else "evaluation/run.html"
     return render(request, template, context)

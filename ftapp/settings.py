@@ -273,6 +273,23 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+
+def _model_key_variables() -> list[str]:
+    """Variables besides those named FTAPP_MODEL_KEY_* that model endpoints may name as
+    holding their API key (evaluation.model_keys)."""
+    names = env_list("FTAPP_MODEL_KEYS", [])
+    for position, name in enumerate(names, start=1):
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+            # Not quoted: what was put here by mistake may be a key itself.
+            raise ImproperlyConfigured(
+                "FTAPP_MODEL_KEYS lists environment variable names, such as OPENAI_API_KEY; "
+                f"item {position} is not one"
+            )
+    return names
+
+
+MODEL_KEY_VARIABLES = _model_key_variables()
+
 # Where `manage.py serve_local_model` answers by default; the demo registers that model when
 # something answers there. Empty: the demo does not look.
 LOCAL_MODEL_URL = env_str("FTAPP_LOCAL_MODEL_URL", "http://127.0.0.1:8765/v1") or ""

@@ -25,8 +25,10 @@ from tests.factories import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-# The API key the worker is given for the test model endpoints; it must never be stored.
+# The API key the worker is given for the test model endpoints, in a variable declared as a
+# model key by its prefix; the key must never be stored.
 TEST_MODEL_KEY = "sk-ftapp-test-key-0123456789"
+TEST_MODEL_KEY_ENV = "FTAPP_MODEL_KEY_TEST"
 # Password hashing is deliberately slow; the tests hash a password for every user they make.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The manifest storage needs collectstatic, which a deployment runs and a test run does not.
@@ -128,7 +130,7 @@ def celery_worker(django_db_setup, tmp_path_factory):
     env = dict(
         os.environ,
         DATABASE_URL=_database_url(settings.DATABASES["default"]),
-        FTAPP_TEST_MODEL_KEY=TEST_MODEL_KEY,
+        **{TEST_MODEL_KEY_ENV: TEST_MODEL_KEY},
         FTAPP_EXPORTS_DIR=str(settings.EXPORTS_DIR),
     )
     with log.open("w") as out:

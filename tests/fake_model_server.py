@@ -12,9 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FakeModelServer:
     """``script`` holds behaviours for the next requests, in order: ``("status", code,
     retry_after)``, ``("hang", seconds)``, ``("echo_auth", code)`` (an error that quotes the
-    Authorization header back, as some APIs do with a wrong key); when it is empty a request
-    is answered. Every answer waits ``delay`` seconds first. ``max_in_flight`` is the most
-    requests seen at once; ``headers`` the Authorization headers received."""
+    Authorization header back, as some APIs do with a wrong key), ``("reply", code, payload)``
+    (that JSON, as it is); when it is empty a request is answered. Every answer waits
+    ``delay`` seconds first. ``GET /models`` lists ``models``. ``max_in_flight`` is the most
+    requests seen at once; ``authorizations`` the Authorization headers received, on every
+    request (``requests`` holds the chat-completion bodies only)."""
 
     def __init__(self, delay: float = 0.0, require_key: str | None = None):
         self.delay = delay
@@ -25,6 +27,7 @@ class FakeModelServer:
         self.max_in_flight = 0
         self.requests: list[dict] = []
         self.authorizations: list[str] = []
+        self.models: list = ["fake-model"]
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,8 +43,11 @@ class FakeModelServer:
                 pass
 
             def do_GET(self):
+                with server.lock:
+                    server.authorizations.append(self.headers.get("Authorization", ""))
                 if self.path.endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": "fake-model"}]})
+                    data = [{"id": m} for m in server.models]
+                    self._send(200, {"object": "list", "data": data})
                 else:
                     self._send(404, {"error": "no"})
 
@@ -68,6 +74,9 @@ class FakeModelServer:
                 if step and step[0] == "status":
                     headers = {"Retry-After": str(step[2])} if step[2] is not None else {}
                     self._send(step[1], {"error": "scripted"}, headers)
+                    return
+                if step and step[0] == "reply":
+                    self._send(step[1], step[2])
                     return
                 if step and step[0] == "echo_auth":
                     auth = self.headers.get("Authorization", "")

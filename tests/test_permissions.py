@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from annotation.models import Batch, Task
+from annotation.models import Batch, Response, Task
 from annotation.services import api_token_create, claim_next
 from evaluation.exports.services import export_build, export_start
 from evaluation.models import GenerationRun, ModelEndpoint, Round
@@ -106,7 +106,7 @@ API = {
         "get",
         "/api/v1/models/",
         None,
-        {"anonymous": 401, "outsider": 200, "annotator": 200, "lead": 200},
+        {"anonymous": 401, "outsider": 403, "annotator": 403, "lead": 200},
     ),
     "api-models:post": (
         "post",
@@ -280,7 +280,7 @@ PAGES = {
         "get",
         "/models/",
         None,
-        {"anonymous": 302, "outsider": 200, "annotator": 200, "lead": 200},
+        {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 200},
     ),
     "model-test": (
         "post",
@@ -381,6 +381,127 @@ def test_permission_matrix(world, name, role):
         response = getattr(client, method)(url, payload, format="json")
     assert response.status_code == expected[role], (name, role, response.content[:300])
     assert Batch.objects.filter(pk=world["b"]).exists()
+
+
+# Who sees model endpoints: leads of a project (with or without the permission to register),
+# users given the permission to add or view them, staff. Annotators and users with no
+# membership see none: (GET /models/, GET /api/v1/models/, POST /api/v1/models/, Test
+# connection).
+MODEL_ROLES = {
+    "anonymous": (302, 401, 401, 302),
+    "outsider": (403, 403, 403, 403),
+    "annotator": (403, 403, 403, 403),
+    "plain_lead": (200, 200, 403, 403),
+    "lead": (200, 200, 201, 302),
+    "registrant": (200, 200, 201, 302),
+    "viewer": (200, 200, 403, 403),
+    "staff": (200, 200, 403, 403),
+}
+SECRET = "secret-model"  # in every model name, endpoint name and base URL below
+
+
+def _with_permission(user, codename: str):
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evaluation", codename=codename)
+    )
+    return user
+
+
+@pytest.fixture
+def model_world(db):
+    lead = _with_permission(LeadFactory(), "add_modelendpoint")
+    plain_lead = LeadFactory()
+    annotator = AnnotatorFactory()
+    project = make_project(
+        lead,
+        kind="pairwise",
+        prompts=2,
+        models=(f"{SECRET}-base", f"{SECRET}-tuned"),
+        pairing="baseline",
+        baseline_model=f"{SECRET}-base",
+    )
+    Response.objects.filter(prompt__project=project).update(text="An answer.")
+    make_project(plain_lead, prompts=1)
+    assign(project, [annotator])
+    endpoint = ModelEndpoint.objects.create(
+        name=f"{SECRET}-endpoint",
+        base_url=f"http://{SECRET}.invalid/v1",
+        model=f"{SECRET}-id",
+        created_by=lead,
+    )
+    users = {
+        "anonymous": None,
+        "outsider": UserFactory(),
+        "annotator": annotator,
+        "plain_lead": plain_lead,
+        "lead": lead,
+        "registrant": _with_permission(UserFactory(), "add_modelendpoint"),
+        "viewer": _with_permission(UserFactory(), "view_modelendpoint"),
+        "staff": UserFactory(is_staff=True),
+    }
+    return {"users": users, "project": project, "endpoint": endpoint}
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("role", sorted(MODEL_ROLES))
+def test_model_endpoints_by_role(model_world, role):
+    client = _client(model_world["users"][role])
+    endpoint = model_world["endpoint"]
+    responses = [
+        client.get("/models/"),
+        client.get("/api/v1/models/"),
+        client.post(
+            "/api/v1/models/",
+            {"name": f"new-{role}", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
+            format="json",
+        ),
+        client.post(f"/models/{endpoint.pk}/test/"),
+    ]
+    assert tuple(r.status_code for r in responses) == MODEL_ROLES[role]
+    for response in responses[:2]:
+        assert (SECRET in response.content.decode()) == (response.status_code == 200), role
+
+
+@pytest.mark.parametrize("role", ["outsider", "annotator", "plain_lead", "lead"])
+def test_project_payloads_by_role(model_world, role):
+    """The project list and detail give a lead the project's model setup; an annotator the
+    same project without any model name; a user with no membership nothing. No page or
+    payload an annotator or outsider gets names a model, an endpoint or its URL."""
+    user = model_world["users"][role]
+    project = model_world["project"]
+    client = _client(user)
+    listed = client.get("/api/v1/projects/")
+    detail = client.get(f"/api/v1/projects/{project.pk}/")
+    bodies = [listed, detail, client.get("/")]
+    common = {
+        "id", "name", "description", "kind", "guidelines", "guidelines_version", "overlap",
+        "lease_minutes", "gold_rate", "rubric", "role", "progress", "created_at", "updated_at",
+    }
+    if role == "lead":
+        (item,) = listed.json()
+        assert set(item) == set(detail.json()) == common | {"pairing", "baseline_model"}
+        assert item["baseline_model"] == f"{SECRET}-base"
+    elif role == "annotator":
+        (item,) = listed.json()
+        assert set(item) == set(detail.json()) == common
+        claimed = client.post(f"/api/v1/projects/{project.pk}/queue/next/")
+        assert claimed.status_code == 200
+        bodies += [claimed, client.get(f"/projects/{project.pk}/queue/")]
+    else:
+        assert project.pk not in [p["id"] for p in listed.json()]
+        assert detail.status_code == 404
+        assert project.name not in client.get("/").content.decode()
+    bodies += [client.get("/models/"), client.get("/api/v1/models/")]
+    if role in ("outsider", "annotator"):
+        for response in bodies:
+            assert SECRET not in response.content.decode(), (role, response.request["PATH_INFO"])
+            assert 'href="/models/"' not in response.content.decode()
 
 
 def _names(patterns, prefix="") -> set[str]:

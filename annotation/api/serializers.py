@@ -65,6 +65,10 @@ class ProgressSerializer(serializers.Serializer):
     judgments = serializers.IntegerField()
 
 
+# What a project's payload tells only its leads: the model setup.
+LEAD_ONLY_FIELDS = ("pairing", "baseline_model")
+
+
 class ProjectSerializer(StrictSerializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=200)
@@ -77,9 +81,15 @@ class ProjectSerializer(StrictSerializer):
     overlap = serializers.IntegerField(min_value=1, max_value=50, default=1)
     lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=15)
     gold_rate = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
-    pairing = serializers.ChoiceField(choices=Pairing.choices, default=Pairing.ALL_PAIRS)
+    pairing = serializers.ChoiceField(
+        choices=Pairing.choices, default=Pairing.ALL_PAIRS, help_text="Shown to leads only."
+    )
     baseline_model = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default=""
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A model name: shown to leads only.",
     )
     rubric = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, default=list, max_length=20
@@ -88,6 +98,14 @@ class ProjectSerializer(StrictSerializer):
     progress = ProgressSerializer(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("role") != Role.LEAD:
+            # Annotators never learn which models wrote what they judge.
+            for name in LEAD_ONLY_FIELDS:
+                data.pop(name, None)
+        return data
 
     def validate(self, attrs):
         pairing = attrs.get("pairing", getattr(self.instance, "pairing", Pairing.ALL_PAIRS))

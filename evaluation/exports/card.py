@@ -2,6 +2,8 @@
 stream by (memory bounded by the number of categories, never by the number of rows), written
 as JSON and Markdown beside the files."""
 
+import json
+import unicodedata
 from collections import Counter
 from typing import Any
 
@@ -137,11 +139,43 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+# Characters with a meaning in Markdown anywhere in a line: emphasis, code, links and
+# images, table cells, strikethrough, a heading's closing #, maths and attribute lists in
+# some renderers. Those opening HTML tags and entities are written as entities instead,
+# which every renderer shows as the character.
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+!|~$")
+_HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def md(value: Any) -> str:
+    """``value`` as Markdown text that renders as itself, on one line: a name from a project,
+    a model or the data can open no tag, link, code span or table cell of its own."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    out = []
+    for ch in text:
+        if ch in _HTML_SPECIAL:
+            out.append(_HTML_SPECIAL[ch])
+        elif ch in _MARKDOWN_SPECIAL:
+            out.append("\\" + ch)
+        elif ch.isspace() or unicodedata.category(ch) == "Cc":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _pairs(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{md(k)}: {md(v)}" for k, v in counts.items()) or "none"
+
+
 def card_markdown(card: dict[str, Any]) -> str:
-    """The card for people: the same figures as the JSON, as a Markdown page."""
+    """The card for people: the same figures as the JSON, as a Markdown page. Every name
+    from a project, a model, the data or the filters goes through ``md``: the card is
+    published beside the dataset, where hubs render it with raw HTML allowed. The rest
+    (split and file names, hashes, numbers, kinds) is ftapp's own."""
     stats = card["stats"]
     lines = [
-        f"# Data card: {card['project']['name']} — {card['kind']} ({card['format']})",
+        f"# Data card: {md(card['project']['name'])} — {card['kind']} ({card['format']})",
         "",
         f"Export {card['export_id']}, judgments as of {card['snapshot_at']}. "
         f"Split by prompt with seed {card['seed']}, test fraction {card['test_fraction']}.",
@@ -153,13 +187,21 @@ def card_markdown(card: dict[str, Any]) -> str:
     ]
     for split, info in card["files"].items():
         lines.append(
-            f"| {split} | {info['name']} | {info['rows']} | {info['bytes']} | "
+            f"| {split} | `{info['name']}` | {info['rows']} | {info['bytes']} | "
             f"`{info['sha256']}` |"
         )
-    lines += ["", f"Judgments used: {stats['judgments_used']} (ids in "
-              f"`{card['judgments_file']['name']}`, sha256 `{card['judgments_file']['sha256']}`).",
-              "", "## Filters", ""]
-    lines += [f"- `{k}`: `{v}`" for k, v in card["options"].items()]
+    judgments_file = card["judgments_file"]
+    lines += [
+        "",
+        f"Judgments used: {stats['judgments_used']} (ids in `{judgments_file['name']}`, "
+        f"sha256 `{judgments_file['sha256']}`).",
+        "",
+        "## Filters",
+        "",
+    ]
+    # Option names come from ftapp's own table (evaluation.exports.options); their values
+    # may be names (models, dates).
+    lines += [f"- `{k}`: {md(v)}" for k, v in card["options"].items()]
     lines += ["", "## Content", ""]
     lines += _table("examples by source", stats["examples_by_source"])
     if stats["kto_labels"]:
@@ -169,11 +211,11 @@ def card_markdown(card: dict[str, Any]) -> str:
     prompts = stats["prompts"]
     lines += [
         f"Prompts: {prompts['distinct']} distinct ({prompts['records']} records), "
-        f"per split {prompts['per_split']}.",
+        f"per split {_pairs(prompts['per_split'])}.",
         "",
     ]
     for key, values in prompts["metadata"].items():
-        lines += _table(f"metadata `{key}`", values)
+        lines += _table(f"metadata {md(key)}", values)
     lines += ["## Annotation", ""]
     agreement, position, length = (
         stats["agreement"],
@@ -183,8 +225,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines += [
         f"- tasks: {stats['tasks']} ({stats['adjudicated_tasks']} adjudicated by a lead)",
         f"- annotators: {stats['annotators']}",
-        f"- guideline versions (judgments): {stats['guideline_versions']}",
-        f"- rating histogram: {stats['rating_histogram']}",
+        f"- guideline versions (judgments): {_pairs(stats['guideline_versions'])}",
+        f"- rating histogram: {_pairs(stats['rating_histogram'])}",
         f"- Krippendorff's alpha, ratings (ordinal): {agreement['ratings_alpha_ordinal']} "
         f"over {agreement['rating_tasks_with_2_plus']} tasks judged twice or more",
         f"- Krippendorff's alpha, pairwise (nominal): {agreement['choices_alpha_nominal']} "
@@ -193,14 +235,14 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"{position['judgments']} A/B judgments",
         f"- length bias: chosen longer than rejected in {length['chosen_longer_share']} of "
         f"{length['pairs']} pairs",
-        f"- PII redactions: {card['redactions'] or 'none'}",
+        f"- PII redactions: {_pairs(card['redactions'])}",
         "",
     ]
     return "\n".join(lines)
 
 
 def _table(title: str, counts: dict[str, Any]) -> list[str]:
+    """``title`` is Markdown already; the keys are names, escaped here."""
     rows = [f"**{title}**", "", "| value | count |", "|---|---|"]
-    rows += [f"| {str(k).replace('|', '/')} | {v} |" for k, v in counts.items()]
+    rows += [f"| {md(k)} | {v} |" for k, v in counts.items()]
     return [*rows, ""]
-

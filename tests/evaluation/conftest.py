@@ -17,7 +17,7 @@ from celery import Celery
 from django.conf import settings
 
 from evaluation import local_model
-from tests.conftest import ROOT, TEST_MODEL_KEY, _database_url
+from tests.conftest import ROOT, TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, _database_url
 
 
 def free_port() -> int:
@@ -152,7 +152,7 @@ def start_worker(django_db_setup, tmp_path):
             os.environ,
             DATABASE_URL=_database_url(settings.DATABASES["default"]),
             REDIS_URL=broker_url,
-            FTAPP_TEST_MODEL_KEY=TEST_MODEL_KEY,
+            **{TEST_MODEL_KEY_ENV: TEST_MODEL_KEY},
         )
         with log_path.open("w") as log:
             process = subprocess.Popen(

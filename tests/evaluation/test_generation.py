@@ -11,7 +11,7 @@ from evaluation.models import GenerationItem, GenerationRun, ModelEndpoint
 from evaluation.services import generation_run_cancel, generation_run_start, model_endpoint_create
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import make_project
-from tests.conftest import TEST_MODEL_KEY
+from tests.conftest import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV
 from tests.factories import AnnotatorFactory, add_member
 from tests.fake_model_server import FakeModelServer
 
@@ -66,7 +66,7 @@ def _endpoint(lead, server, name="fake-a", **extra):
         base_url=server.base_url,
         model="fake-model",
         params={"temperature": 0.7, "max_tokens": 64},
-        api_key_env="FTAPP_TEST_MODEL_KEY",
+        api_key_env=TEST_MODEL_KEY_ENV,
         **extra,
     )
 
@@ -75,7 +75,7 @@ def _wait(run, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run.refresh_from_db()
-        if run.status in ("completed", "cancelled"):
+        if run.status in ("completed", "cancelled", "failed"):
             return run
         time.sleep(0.2)
     pytest.fail(f"run {run.pk} still {run.status}")
@@ -157,7 +157,7 @@ def test_models_and_runs_api(lead, settings):
         endpoint = _endpoint(lead, server)
         client = client_for(type(lead).objects.get(pk=lead.pk))
         listed = client.get("/api/v1/models/").json()
-        assert listed[0]["api_key_env"] == "FTAPP_TEST_MODEL_KEY" and "key" not in listed[0]
+        assert listed[0]["api_key_env"] == TEST_MODEL_KEY_ENV and "key" not in listed[0]
         bad = client.post(
             "/api/v1/models/",
             {
@@ -274,7 +274,7 @@ def test_a_worker_process_killed_mid_chunk_loses_nothing_and_duplicates_nothing(
         env = dict(
             os.environ,
             DATABASE_URL=_database_url(settings.DATABASES["default"]),
-            FTAPP_TEST_MODEL_KEY=TEST_MODEL_KEY,
+            **{TEST_MODEL_KEY_ENV: TEST_MODEL_KEY},
         )
         log = (tmp_path / "worker.log").open("w")
         worker = subprocess.Popen(
@@ -321,3 +321,135 @@ def test_a_worker_process_killed_mid_chunk_loses_nothing_and_duplicates_nothing(
     assert Response.objects.filter(prompt__project=project).count() == 20
     assert len(server.requests) >= 20  # the call in flight at the kill was made again
     assert "WorkerLostError" in (tmp_path / "worker.log").read_text()
+
+
+REFUSAL = {
+    "error": {
+        "message": "Unrecognized request argument supplied: top_k",
+        "type": "invalid_request_error",
+    }
+}
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_requests_are_all_refused_stops_early_as_failed(celery_worker, client, lead):
+    """A server that refuses the run's parameters refuses every request alike: the run stops
+    after the first few identical refusals, as failed, and says why on its page and API."""
+    project = make_project(lead, prompts=30, models=())
+    with FakeModelServer() as server:
+        server.script.extend([("reply", 400, REFUSAL)] * 30)
+        endpoint = _endpoint(lead, server, max_concurrency=1)
+        run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+        _wait(run)
+        asked = len(server.requests)
+    assert run.status == "failed" and run.finished_at is not None
+    assert asked < 10  # not one request per item
+    shown = client_for(type(lead).objects.get(pk=lead.pk)).get(
+        f"/api/v1/generation-runs/{run.pk}/"
+    ).json()
+    assert shown["status"] == "failed"
+    assert "Unrecognized request argument supplied: top_k" in shown["error"]
+    assert shown["progress"]["done"] == 0 and shown["progress"]["remaining"] > 0
+    client.force_login(lead)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert 'id="run-status">failed' in page and "Unrecognized request argument" in page
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_run_in_which_no_request_succeeded_ends_failed_not_completed(celery_worker, lead):
+    project = make_project(lead, prompts=3, models=())
+    with FakeModelServer() as server:
+        server.script.extend([("reply", 400, {"error": f"prompt {i} refused"}) for i in range(3)])
+        endpoint = _endpoint(lead, server, max_concurrency=1)
+        run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+        _wait(run)
+    assert run.status == "failed"
+    assert GenerationItem.objects.filter(run=run, status="failed").count() == 3
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_run_with_unusable_stored_parameters_ends_failed(celery_worker, lead):
+    """Parameters stored before they were checked (a seed that is not a number) fail each
+    item with a clear error instead of crashing the worker's task and leaving the run
+    running."""
+    project = make_project(lead, prompts=3, models=())
+    with FakeModelServer() as server:
+        endpoint = _endpoint(lead, server)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("evaluation.services._dispatch", lambda run_id: None)
+            run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+        GenerationRun.objects.filter(pk=run.pk).update(params={"seed": "abc"})
+        from evaluation.tasks import dispatch_run
+
+        dispatch_run.delay(run.pk)
+        _wait(run, timeout=30)
+    assert run.status == "failed" and server.requests == []
+    errors = set(GenerationItem.objects.filter(run=run).values_list("error", flat=True))
+    assert len(errors) == 1 and "seed" in errors.pop()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"seed": "abc"},
+        {"seed": 1.5},
+        {"temperature": "hot"},
+        {"temperature": True},
+        {"top_p": 2},
+        {"max_tokens": 0},
+        {"stop": [1]},
+        {"system": {"role": "x"}},
+    ],
+)
+def test_unusable_parameters_are_refused_when_given(params, client, lead):
+    project = make_project(lead, prompts=1, models=())
+    with FakeModelServer() as server:
+        endpoint = _endpoint(lead, server)
+    api = client_for(type(lead).objects.get(pk=lead.pk))
+    started = api.post(
+        f"/api/v1/projects/{project.pk}/generation-runs/",
+        {"models": [endpoint.pk], "params": params},
+        format="json",
+    )
+    assert started.status_code == 400 and "params" in started.json()["error"]["fields"]
+    registered = api.post(
+        "/api/v1/models/",
+        {"name": "p", "base_url": "http://127.0.0.1:9/v1", "model": "m", "params": params},
+        format="json",
+    )
+    assert registered.status_code == 400 and "params" in registered.json()["error"]["fields"]
+    assert not GenerationRun.objects.exists() and ModelEndpoint.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_number_too_large_for_a_float_is_refused_as_a_parameter(lead):
+    project = make_project(lead, prompts=1, models=())
+    with FakeModelServer() as server:
+        endpoint = _endpoint(lead, server)
+    started = client_for(type(lead).objects.get(pk=lead.pk)).post(
+        f"/api/v1/projects/{project.pk}/generation-runs/",
+        data=f'{{"models": [{endpoint.pk}], "params": {{"temperature": 1e400}}}}',
+        content_type="application/json",
+    )
+    assert started.status_code == 400 and "params" in started.json()["error"]["fields"]
+    assert not GenerationRun.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_the_generate_page_refuses_a_non_finite_temperature(value, client, lead):
+    project = make_project(lead, prompts=1, models=())
+    with FakeModelServer() as server:
+        endpoint = _endpoint(lead, server)
+    client.force_login(lead)
+    page = client.post(
+        f"/projects/{project.pk}/generate/",
+        {"models": [str(endpoint.pk)], "temperature": value, "scope": "all"},
+        follow=True,
+    ).content.decode()
+    assert "temperature" in page and "finite" in page
+    assert not GenerationRun.objects.exists()

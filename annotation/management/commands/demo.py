@@ -99,6 +99,9 @@ class Command(BaseCommand):
         if not no_serve:
             host = addrport if "://" in addrport else f"http://{addrport}"
             self.stdout.write(f"Open {host}/ — press Ctrl-C to stop.\n")
+            # Written to a file or a pipe, stdout is block-buffered: show the passwords before
+            # the server's own log lines, not when the server stops.
+            self.stdout.flush()
             call_command("runserver", addrport, use_reloader=False)
 
     def _credentials_file(self) -> Path:
