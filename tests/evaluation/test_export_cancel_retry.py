@@ -44,7 +44,7 @@ from evaluation.tasks import process_chunk
 from ftapp.errors import Conflict
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import make_project
-from tests.conftest import TEST_MODEL_KEY, _database_url
+from tests.conftest import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, _database_url
 from tests.evaluation.bulk import seed_pairwise
 from tests.evaluation.test_export import make_rated_project
 from tests.evaluation.test_export_api import _wait
@@ -278,7 +278,7 @@ class TestSweepOfGenerationRuns:
         self, lead, monkeypatch
     ):
         """Each begin with no end is a worker that died on the item."""
-        monkeypatch.setenv("FTAPP_TEST_MODEL_KEY", TEST_MODEL_KEY)
+        monkeypatch.setenv(TEST_MODEL_KEY_ENV, TEST_MODEL_KEY)
         project = make_project(lead, prompts=4, models=())
         with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
             endpoint = _endpoint(lead, server)

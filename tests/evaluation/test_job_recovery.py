@@ -23,7 +23,7 @@ from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
 from evaluation.services import generation_run_start
 from tests.annotation.test_queue import make_project
-from tests.conftest import ROOT, TEST_MODEL_KEY, _database_url
+from tests.conftest import ROOT, TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, _database_url
 from tests.evaluation.bulk import seed_pairwise
 from tests.evaluation.test_export import make_rated_project
 from tests.evaluation.test_generation import _endpoint, _wait
@@ -68,7 +68,7 @@ class Workers:
             os.environ,
             DATABASE_URL=_database_url(settings.DATABASES["default"]),
             REDIS_URL=broker_url,
-            FTAPP_TEST_MODEL_KEY=TEST_MODEL_KEY,
+            **{TEST_MODEL_KEY_ENV: TEST_MODEL_KEY},
             FTAPP_EXPORTS_DIR=str(settings.EXPORTS_DIR),
             FTAPP_JOB_MAX_ATTEMPTS=str(max_attempts),
             FTAPP_STALE_JOB_SECONDS="1" if rescuer else "3600",

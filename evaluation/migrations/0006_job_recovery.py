@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("evaluation", "0004_rounds"),
+        ("evaluation", "0005_endpoint_key_rule_and_failed_runs"),
     ]
 
     operations = [
