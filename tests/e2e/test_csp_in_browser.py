@@ -51,6 +51,12 @@ class Watch:
         if message.type == "error":
             self.problems.append(f"{self.page.url}: console: {message.text}")
 
+    def take(self, text: str) -> list[str]:
+        """Removes and returns the problems reported so far that contain ``text``."""
+        taken = [problem for problem in self.problems if text in problem]
+        self.problems = [problem for problem in self.problems if text not in problem]
+        return taken
+
     def settle(self):
         """Lets queued events (violations are reported in a task of their own) arrive."""
         self.page.wait_for_load_state("load")
@@ -144,6 +150,18 @@ def test_every_page_works_under_the_policy(live_server, browser, demo):
         page.goto(base + path)
         watch.settle()
     page.wait_for_selector(".swagger-ui .opblock")  # the docs rendered from the schema
+
+    # Too many wrong passwords: the lock-out page.
+    for _ in range(5):
+        page.goto(f"{base}/login/")
+        page.fill("#id_username", "nobody")
+        page.fill("#id_password", "wrong")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+    assert "Try again in 15 minutes" in page.inner_text("#lockout")
+    watch.settle()
+    # Chromium logs a page answered with an error status as a failed load: expected here.
+    assert len(watch.take("the server responded with a status of 429")) == 1
 
     # The annotator judges with the keyboard, which swaps the workspace through htmx.
     log_in(page, base, "/login/", "annotator1")
