@@ -7,9 +7,11 @@ SECRET_KEY and DEBUG=false.
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -55,12 +57,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "annotation",
     "evaluation",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as axes asks: it turns a refused login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ftapp.urls"
@@ -107,6 +113,37 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login lock-out (django-axes, see ftapp/login_lockout.py): after this many failed logins
+# within the cool-off, an account, or an address, is refused whatever the password, until
+# LOGIN_LOCKOUT_MINUTES after the last failure; a success clears the account's failures.
+AUTHENTICATION_BACKENDS = [
+    "ftapp.login_lockout.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+
+def _at_least_one(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be 1 or more, not {value}")
+    return value
+
+
+AXES_FAILURE_LIMIT = _at_least_one("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = _at_least_one("LOGIN_FAILURES_PER_ADDRESS", 20)
+AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "ftapp.login_lockout.LoginLockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "ftapp.login_lockout.client_address"
+AXES_USERNAME_CALLABLE = "ftapp.login_lockout.login_username"
+AXES_LOCKOUT_CALLABLE = "ftapp.login_lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Tries during a lock-out do not count, so it ends when the page said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Failures are what the lock-out needs; a row per successful login is not kept.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -150,6 +187,21 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy on every response: scripts and styles only from the app's own
+# static files (no inline script or style, no eval), nothing may frame a page, and forms
+# post only back to the app. Markup keeps to it: no style attributes, no inline handlers.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 
 def _throttle_rate(name: str, default: str) -> str:

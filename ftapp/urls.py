@@ -1,7 +1,8 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ftapp.api_errors import api_not_found
 from ftapp.health import healthz
@@ -19,7 +20,15 @@ urlpatterns = [
     path("api/v1/", include("evaluation.leaderboard.api")),
     path("api/v1/", include("evaluation.rounds.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view loads its start-up script from a URL, as the Content-Security-Policy
+    # allows no inline script; Swagger UI's stylesheet draws its icons from data: URLs.
+    path(
+        "api/docs/",
+        csp_update({"img-src": "data:"})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
     # Last, for what no route above matched (any characters, newlines too). It wants the
     # final slash, so that a path without one still gets APPEND_SLASH's redirect.
     re_path(r"^api/(?:[\s\S]*/)?$", api_not_found),
