@@ -27,6 +27,7 @@ from evaluation.models import (
 )
 from evaluation.selectors import generation_run_get_for_lead
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ftapp.queueing import enqueue_on_commit
 
 PARAM_KEYS = {"temperature", "top_p", "max_tokens", "seed", "stop", "system"}
 
@@ -209,14 +210,17 @@ def generation_run_start(
         for e in endpoints
         for s in range(samples)
     )
-    transaction.on_commit(lambda: _dispatch(run.pk))
+    enqueue_on_commit(
+        lambda: _dispatch(run.pk),
+        undo=lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).delete(),
+    )
     return run
 
 
 def _dispatch(run_id: int) -> None:
     from evaluation.tasks import dispatch_run
 
-    dispatch_run.delay(run_id)
+    dispatch_run.apply_async([run_id], ignore_result=True)
 
 
 def run_chunks(*, run_id: int, size: int = 10) -> list[list[int]]:
@@ -397,10 +401,17 @@ def generation_run_resume(*, by: AbstractBaseUser, run_id: int, retry_failed: bo
     run = generation_run_get_for_lead(user=by, run_id=run_id)
     if run.status == RunStatus.RUNNING:
         raise Conflict("The run is running.")
-    if retry_failed:
-        run.items.filter(status=ItemStatus.FAILED).update(status=ItemStatus.PENDING, error="")
-    GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
-    transaction.on_commit(lambda: _dispatch(run.pk))
+    with transaction.atomic():
+        if retry_failed:
+            run.items.filter(status=ItemStatus.FAILED).update(status=ItemStatus.PENDING, error="")
+        GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
+        # Unsent, the run is stopped again, its items still to do.
+        enqueue_on_commit(
+            lambda: _dispatch(run.pk),
+            undo=lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+                status=RunStatus.CANCELLED
+            ),
+        )
     run.refresh_from_db()
     return run
 

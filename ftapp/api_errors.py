@@ -1,14 +1,26 @@
 """One error format for the whole API: ``{"error": {"code", "message", "fields"}}``."""
 
+import logging
+import sys
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ftapp.database import (
+    DATABASE_UNAVAILABLE,
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_MESSAGE,
+    unavailable_page,
+)
 from ftapp.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 
 def _flatten(detail) -> dict[str, list[str]]:
@@ -43,9 +55,34 @@ def _is_sqlite_integer_overflow(exc: Exception) -> bool:
     return isinstance(exc, OverflowError) and "SQLite INTEGER" in str(exc)
 
 
+def _database_unavailable() -> JsonResponse:
+    response = JsonResponse(error_body("unavailable", UNAVAILABLE_MESSAGE), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def server_error(request) -> HttpResponse:
+    """``handler500``: what no view turned into a response. Under /api/ it answers in the API's
+    format, elsewhere with Django's page; a database gone away is a 503 either way."""
+    error = sys.exc_info()[1]
+    api = request.path.startswith("/api/")
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        return _database_unavailable() if api else unavailable_page(request)
+    if api:
+        return JsonResponse(error_body("server_error", "A server error occurred."), status=500)
+    return defaults.server_error(request)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return Response(
+            error_body(exc.code, exc.message, exc.fields), status=exc.status, headers=headers
+        )
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        request = context["request"]
+        logger.warning("%s %s: database unavailable: %s", request.method, request.path, exc)
+        return _database_unavailable()
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -77,7 +114,8 @@ def exception_handler(exc, context):
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="Machine-readable: invalid, not_authenticated, authentication_failed, "
-        "forbidden, permission_denied, not_found, conflict, throttled, ..."
+        "forbidden, permission_denied, not_found, conflict, throttled, unavailable, "
+        "server_error, ..."
     )
     message = serializers.CharField(help_text="For people.")
     fields = serializers.DictField(

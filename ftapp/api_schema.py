@@ -19,7 +19,8 @@ def error_response(description: str) -> OpenApiResponse:
 def _error_statuses(method: str, operation: dict) -> dict[int, str]:
     """The errors any API view can answer with: 400 when it takes input (415 when that must be
     JSON), 401 and 403 when it needs a signed-in caller, 404 when its path names an object,
-    429 (throttled) always."""
+    429 (throttled) and 503 (the database, or for work queued to the workers the task queue,
+    unreachable) always."""
     parameters = {p["in"] for p in operation.get("parameters", [])}
     names_an_object = "path" in parameters
     body_types = set(operation.get("requestBody", {}).get("content", {}))
@@ -38,6 +39,10 @@ def _error_statuses(method: str, operation: dict) -> dict[int, str]:
     if names_an_object:
         errors[404] = "No such object among the caller's projects."
     errors[429] = "Too many requests: wait Retry-After seconds, then retry."
+    errors[503] = (
+        "The database, or the task queue the operation needs, is unreachable; nothing was "
+        "written: wait Retry-After seconds, then retry."
+    )
     return errors
 
 
@@ -53,11 +58,12 @@ class AutoSchema(openapi.AutoSchema):
         responses = operation["responses"]
         for status, description in _error_statuses(method.upper(), operation).items():
             responses.setdefault(str(status), {"description": description, "content": error})
-        responses["429"].setdefault("headers", {})["Retry-After"] = {
-            "schema": {"type": "integer", "minimum": 0},
-            "description": "Seconds to wait before retrying.",
-            "required": True,
-        }
+        for status in ("429", "503"):
+            responses[status].setdefault("headers", {})["Retry-After"] = {
+                "schema": {"type": "integer", "minimum": 0},
+                "description": "Seconds to wait before retrying.",
+                "required": True,
+            }
         return operation
 
 

@@ -5,6 +5,8 @@ the API; pages turn them into messages. A service never returns an HTTP status i
 class DomainError(Exception):
     code = "error"
     status = 400
+    # Seconds a client should wait before trying again, sent as Retry-After; None: no header.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None):
         super().__init__(message)
@@ -37,3 +39,11 @@ class Forbidden(DomainError):
 class Conflict(DomainError):
     code = "conflict"
     status = 409
+
+
+class Unavailable(DomainError):
+    """Something the operation needs is unreachable for now; nothing was written."""
+
+    code = "unavailable"
+    status = 503
+    retry_after = 30

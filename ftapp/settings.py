@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "ftapp.database.DatabaseUnavailableMiddleware",
     # Last, as axes asks: it turns a refused login into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -230,12 +231,13 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Anonymous clients are counted by address, signed-in ones by user; views that set
     # ``throttle_scope`` (the token endpoint: "auth") are also held to that scope's rate. The
-    # counts live in the cache (CACHES below). DRF checks permissions first, so an anonymous
-    # call to a protected endpoint is a 401 and never counts.
+    # counts live in the cache (CACHES below), or in each process while it is unreachable.
+    # DRF checks permissions first, so an anonymous call to a protected endpoint is a 401 and
+    # never counts.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "ftapp.throttling.AnonRateThrottle",
+        "ftapp.throttling.UserRateThrottle",
+        "ftapp.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": _throttle_rate("API_THROTTLE_ANON", "100/minute"),
@@ -310,7 +312,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # The cache holds the API throttle counts. In Redis every web process shares them; in local
-# memory (no REDIS_URL) each process counts on its own, so the limits apply per process.
+# memory (no REDIS_URL, or while Redis is unreachable: ftapp/throttling.py) each process counts
+# on its own, so the limits apply per process.
 # Do not call cache.clear() against Redis: it flushes the whole database, Celery's queues too.
 if REDIS_URL:
     CACHES = {

@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from ftapp.api_errors import api_not_found
 from ftapp.health import healthz
 
+handler500 = "ftapp.api_errors.server_error"
+
 urlpatterns = [
     path("", include("annotation.urls")),
     path("", include("evaluation.urls")),

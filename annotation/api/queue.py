@@ -10,6 +10,7 @@ from annotation.models import Choice
 from annotation.selectors import claim_view
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
 from ftapp.api_schema import error_response
+from ftapp.database import AuthenticationRetried, retry_once_on_lost_connection
 
 
 class MessageSerializer(serializers.Serializer):
@@ -101,17 +102,22 @@ def _task_payload(claim) -> dict:
     }
 
 
-class QueueNextView(APIView):
+class QueueNextView(AuthenticationRetried, APIView):
     @extend_schema(
         request=None,
         responses={200: QueueTaskSerializer, 204: OpenApiResponse(description="Queue empty.")},
         summary="Claim the caller's next task (or get the one they hold)",
     )
     def post(self, request, project_id: int):
-        claim = claim_next(user=request.user, project_id=project_id)
-        if claim is None:
+        def claimed() -> dict | None:
+            claim = claim_next(user=request.user, project_id=project_id)
+            return None if claim is None else QueueTaskSerializer(_task_payload(claim)).data
+
+        # Safe twice: a claim made before the connection died is the one held, returned again.
+        payload = retry_once_on_lost_connection(claimed)
+        if payload is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(QueueTaskSerializer(_task_payload(claim)).data)
+        return Response(payload)
 
 
 class QueueUndoView(APIView):
@@ -131,7 +137,7 @@ class QueueUndoView(APIView):
         return Response(QueueTaskSerializer(_task_payload(claim)).data)
 
 
-class JudgmentCreateView(APIView):
+class JudgmentCreateView(AuthenticationRetried, APIView):
     @extend_schema(
         request=JudgmentRequestSerializer,
         responses={
@@ -144,7 +150,17 @@ class JudgmentCreateView(APIView):
     def post(self, request, task_id: int):
         serializer = JudgmentRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = judgment_submit(user=request.user, task_id=task_id, **serializer.validated_data)
+        data = serializer.validated_data
+
+        def submit():
+            return judgment_submit(user=request.user, task_id=task_id, **data)
+
+        # Safe twice only with a key: it returns a judgment stored before the connection died,
+        # where a second try without one would answer that the task is judged already.
+        if data.get("idempotency_key", "").strip():
+            result = retry_once_on_lost_connection(submit)
+        else:
+            result = submit()
         return Response(
             JudgmentSerializer(result.judgment).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,

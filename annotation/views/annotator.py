@@ -22,6 +22,7 @@ from annotation.selectors import (
     membership_get,
 )
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
+from ftapp.database import retried_on_lost_connection
 from ftapp.errors import DomainError, InvalidInput, NotFound
 
 
@@ -66,6 +67,7 @@ def _render_workspace(request, project: Project, *, status: int = 200, **extra):
     return render(request, template, context, status=status)
 
 
+@retried_on_lost_connection()
 @login_required
 def queue(request, project_id: int):
     """The annotator's workspace: their current task (claimed on arrival), or the empty
@@ -105,6 +107,12 @@ def _failed(request, project: Project, error: DomainError, values: dict):
     return redirect("queue", project_id=project.pk)
 
 
+def _has_idempotency_key(request) -> bool:
+    """A judgment sent again with its key returns the first: the form always carries one."""
+    return bool(request.POST.get("idempotency_key", "").strip())
+
+
+@retried_on_lost_connection(when=_has_idempotency_key)
 @login_required
 @require_POST
 def task_judge(request, task_id: int):

@@ -45,6 +45,7 @@ from evaluation.exports.source import (
 )
 from evaluation.models import Export, ExportStatus, Round
 from ftapp.errors import Conflict, InvalidInput
+from ftapp.queueing import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -85,25 +86,31 @@ def export_start(
     options = export_options_clean(kind=kind, format=format, filters=filters)
     if kind == "judgments":
         format = "trl"  # one shape whatever was asked; recorded as such
-    export = Export.objects.create(
-        project=project,
-        kind=kind,
-        format=format,
-        options=options,
-        test_fraction=test_fraction,
-        seed=seed,
-        created_by=by,
-        heartbeat_at=timezone.now(),
-    )
-    if by is not None:
-        transaction.on_commit(lambda: _queue_build(export.pk))
+    with transaction.atomic():
+        export = Export.objects.create(
+            project=project,
+            kind=kind,
+            format=format,
+            options=options,
+            test_fraction=test_fraction,
+            seed=seed,
+            created_by=by,
+            heartbeat_at=timezone.now(),
+        )
+        if by is not None:
+            enqueue_on_commit(
+                lambda: _queue_build(export.pk),
+                undo=lambda: Export.objects.filter(
+                    pk=export.pk, status=ExportStatus.QUEUED
+                ).delete(),
+            )
     return export
 
 
 def _queue_build(export_id: int) -> None:
     from evaluation.tasks import build_export
 
-    build_export.delay(export_id)
+    build_export.apply_async([export_id], ignore_result=True)
 
 
 def export_build(*, export_id: int) -> Export:
@@ -228,9 +235,17 @@ def export_retry(*, by: AbstractBaseUser, export_id: int) -> Export:
         if not nobody_builds:
             raise Conflict("The export is still stopping; retry it in a moment.")
         shutil.rmtree(_partial_dir(export), ignore_errors=True)
+        previous = locked.status
         _requeue(locked, attempts=0)
     # Queued once the lock is let go: a worker quick to take it must find it free.
-    transaction.on_commit(lambda: _queue_build(export.pk))
+    enqueue_on_commit(
+        lambda: _queue_build(export.pk),
+        undo=lambda: Export.objects.filter(pk=export.pk, status=ExportStatus.QUEUED).update(
+            status=previous,
+            finished_at=timezone.now(),
+            error="Not queued again: the task queue (Redis) was not taking work.",
+        ),
+    )
     export.refresh_from_db()
     return export
 
