@@ -6,7 +6,8 @@ PostgreSQL. Failing open would also lift the token endpoint's limit on password 
 long as Redis is away (an outage a client may even cause), so the counts fall back to a local
 count per process instead: the limits then apply per process, as they do when REDIS_URL is unset.
 After a failure Redis is left alone for ``RECHECK_SECONDS``, so a request does not wait on an
-unreachable server each time, and the outage is logged once per period rather than per request.
+unreachable server each time; the outage is logged when it begins and when it ends, not at every
+request.
 """
 
 import logging
@@ -28,6 +29,8 @@ class FallbackCache:
     """The two cache calls a throttle makes, against the shared cache or the local one."""
 
     def __init__(self) -> None:
+        # One entry per client and scope: the default of 300 would drop counts (and so lift
+        # limits) as soon as that many clients called.
         self.local = LocMemCache("ftapp-throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
         self._lock = threading.Lock()
         self._shared_down_until = 0.0
@@ -55,7 +58,7 @@ class FallbackCache:
             self._shared_down_until = time.monotonic() + RECHECK_SECONDS
         if first:
             logger.warning(
-                "The cache (Redis) is unreachable (%s: %s): API throttles count in this process "
+                "The cache (Redis) is failing (%s: %s): API throttles count in this process "
                 "until it answers again.",
                 type(error).__name__,
                 error,

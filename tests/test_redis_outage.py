@@ -239,6 +239,6 @@ def test_the_counts_go_back_to_redis_when_it_answers_again(tmp_path, settings, m
     finally:
         redis.kill()
     assert [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records] == [
-        ("WARNING", "The cache (Redis) is unreachable (ConnectionError"),
+        ("WARNING", "The cache (Redis) is failing (ConnectionError"),
         ("INFO", "The cache (Redis) answers again"),
     ]
