@@ -346,9 +346,9 @@ def test_annotators_lose_and_double_nothing_while_backends_are_ended(tmp_path):
     assert not unexpected, (unexpected[:5], summary)
     assert budget[0] > 0, f"not finished within {MAX_REQUESTS} requests: {summary}"
     assert ended[0] > 0
-    assert "retrying on a new one" in served.log_text()
     errors = sum(n for (_, status), n in statuses.items() if status == 500)
     assert errors == 0, f"{errors} requests answered 500: {summary}"
+    assert "retrying on a new one" in served.log_text()
 
     # What the clients were told is what the database holds: each judgment once, none lost, and
     # none that a 503 left behind unreported (its key, sent again, returned it).
