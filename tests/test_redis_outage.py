@@ -18,7 +18,14 @@ from redis import StrictRedis
 
 from annotation.models import Judgment
 from annotation.services import api_token_create
-from evaluation.models import Export, GenerationItem, GenerationRun, ModelEndpoint, RunStatus
+from evaluation.models import (
+    Export,
+    ExportStatus,
+    GenerationItem,
+    GenerationRun,
+    ModelEndpoint,
+    RunStatus,
+)
 from ftapp import throttling
 from tests.annotation.test_queue import assign, make_project
 from tests.evaluation.conftest import RedisServer
@@ -79,7 +86,11 @@ def world(db):
         project=project, status=RunStatus.CANCELLED, created_by=lead
     )
     stopped.endpoints.set([endpoint])
+    failed = Export.objects.create(
+        project=project, kind="sft", status=ExportStatus.FAILED, error="Killed.", created_by=lead
+    )
     return {
+        "failed_export": failed,
         "lead": lead,
         "annotator": annotator,
         "project": project,
@@ -156,7 +167,7 @@ def test_the_token_endpoint_stays_throttled(served_without_redis, world):
 
 def test_starting_work_for_a_worker_is_refused_and_writes_nothing(served_without_redis, world):
     lead = api(served_without_redis, world["lead"])
-    project, stopped = world["project"], world["stopped_run"]
+    project, stopped, failed = world["project"], world["stopped_run"], world["failed_export"]
 
     assert_unavailable(lead.post(f"/api/v1/projects/{project.pk}/exports/", json={"kind": "sft"}))
     assert_unavailable(
@@ -166,8 +177,9 @@ def test_starting_work_for_a_worker_is_refused_and_writes_nothing(served_without
         )
     )
     assert_unavailable(lead.post(f"/api/v1/generation-runs/{stopped.pk}/resume/"))
+    assert_unavailable(lead.post(f"/api/v1/exports/{failed.pk}/retry/"))
 
-    assert not Export.objects.exists()
+    assert list(Export.objects.values_list("pk", "status")) == [(failed.pk, ExportStatus.FAILED)]
     assert list(GenerationRun.objects.values_list("pk", "status")) == [
         (stopped.pk, RunStatus.CANCELLED)
     ]
@@ -175,7 +187,7 @@ def test_starting_work_for_a_worker_is_refused_and_writes_nothing(served_without
 
 def test_a_task_refused_after_the_commit_leaves_nothing_queued(served_with_full_redis, world):
     lead = api(served_with_full_redis, world["lead"])
-    project, stopped = world["project"], world["stopped_run"]
+    project, stopped, failed = world["project"], world["stopped_run"], world["failed_export"]
 
     assert_unavailable(lead.post(f"/api/v1/projects/{project.pk}/exports/", json={"kind": "sft"}))
     assert_unavailable(
@@ -185,9 +197,11 @@ def test_a_task_refused_after_the_commit_leaves_nothing_queued(served_with_full_
         )
     )
     assert_unavailable(lead.post(f"/api/v1/generation-runs/{stopped.pk}/resume/"))
+    assert_unavailable(lead.post(f"/api/v1/exports/{failed.pk}/retry/"))
 
-    assert served_with_full_redis.log_text().count("Queueing failed after the commit") == 3
-    assert not Export.objects.exists()
+    assert served_with_full_redis.log_text().count("Queueing failed after the commit") == 4
+    assert list(Export.objects.values_list("pk", "status")) == [(failed.pk, ExportStatus.FAILED)]
+    assert "Not queued again" in Export.objects.get().error
     assert list(GenerationRun.objects.values_list("pk", "status")) == [
         (stopped.pk, RunStatus.CANCELLED)
     ]
@@ -212,7 +226,7 @@ def test_the_pages_work_and_say_why_nothing_was_started(served_without_redis, wo
     assert str(run.url).endswith(f"/projects/{project.pk}/generate/")
     assert "task queue" in run.text
 
-    assert not Export.objects.exists()
+    assert list(Export.objects.values_list("status", flat=True)) == [ExportStatus.FAILED]
     assert GenerationRun.objects.count() == 1
 
 
