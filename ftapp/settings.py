@@ -173,7 +173,8 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     # Bodies are JSON only: a form cannot carry the nested objects (filters, params, rubric
     # scores) nor tell a one-item list from a string. The import endpoint reads its own body.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The parser refuses what jsonb cannot store or Python cannot walk (ftapp/json_input.py).
+    "DEFAULT_PARSER_CLASSES": ["ftapp.json_input.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Anonymous clients are counted by address, signed-in ones by user; views that set
