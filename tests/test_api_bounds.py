@@ -8,8 +8,10 @@ from django.contrib.auth.models import Permission
 from annotation.judgment_feed import cursor_encode
 from annotation.models import Batch, Judgment, Project, Prompt, Task
 from annotation.services import claim_next
+from annotation.services.leads import tasks_matching
 from evaluation.models import Export, GenerationRun, ModelEndpoint
 from evaluation.services import model_endpoint_create
+from ftapp.errors import InvalidInput
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import assign, make_project
 
@@ -168,3 +170,11 @@ def test_a_metadata_filter_key_is_a_key_never_a_lookup(lead, world, key):
         format="json",
     )
     assert run.status_code == 400 and run.json()["error"]["message"] == "No prompt matches."
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {"deep": [float("-inf")]}])
+def test_a_metadata_filter_value_from_python_must_be_json_too(lead, world, value):
+    # A page or a command hands the service Python values: a NaN reached PostgreSQL (500).
+    project = Project.objects.get(pk=world["p"])
+    with pytest.raises(InvalidInput, match="Bad metadata filter"):
+        list(tasks_matching(project=project, filters={"metadata": {"k": value}}))
