@@ -1,9 +1,12 @@
 """Reads: what a user may see, and the figures pages and the API show."""
 
+import json
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from annotation.models import (
@@ -18,7 +21,7 @@ from annotation.models import (
     Role,
     Task,
 )
-from ftapp.errors import Forbidden, NotFound
+from ftapp.errors import Forbidden, InvalidInput, NotFound
 
 
 class NotAMember(NotFound):
@@ -29,6 +32,26 @@ class NotAMember(NotFound):
 class NotALead(Forbidden):
     def __init__(self) -> None:
         super().__init__("Only a lead of this project can do that.")
+
+
+def metadata_matching(queryset: QuerySet, *, field: str, metadata: dict[str, Any]) -> QuerySet:
+    """The rows of ``queryset`` whose JSON ``field`` (``metadata``, ``prompt__metadata``) has
+    every key of ``metadata`` with that value. A key is only ever a key: spelled into a
+    ``filter(**{f"{field}__{key}": ...})`` it would also be a lookup (``topic__regex``) or a
+    path (``a__b``), and a bad one a database error."""
+    for number, (key, value) in enumerate(metadata.items()):
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                "Bad metadata filter.",
+                fields={"metadata": [f"The value of {key!r} must be JSON, its numbers finite."]},
+            ) from None
+        alias = f"metadata_filter_{number}"
+        queryset = queryset.alias(**{alias: KeyTransform(str(key), field)}).filter(
+            **{alias: value}
+        )
+    return queryset
 
 
 def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:

@@ -10,7 +10,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from annotation.models import Prompt, Response, Task
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import metadata_matching, project_get_for_lead
 from annotation.services import tasks_create_for_responses
 from evaluation import local_model
 from evaluation.client import ModelCallFailed, chat_completion, excerpt, list_models
@@ -140,8 +140,8 @@ def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint])
     if scope == "batch":
         prompts = prompts.filter(tasks__batch_id=selection.get("batch_id")).distinct()
     elif scope == "metadata":
-        for key, value in (selection.get("metadata") or {}).items():
-            prompts = prompts.filter(**{f"metadata__{key}": value})
+        metadata = selection.get("metadata") or {}
+        prompts = metadata_matching(prompts, field="metadata", metadata=metadata)
     elif scope == "missing":
         names = [e.name for e in endpoints]
         prompts = prompts.exclude(responses__model_name__in=names)

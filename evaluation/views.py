@@ -1,6 +1,5 @@
 """Pages of the model side: the model registry and generation runs."""
 
-import json
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,6 +27,7 @@ from evaluation.services import (
     model_endpoint_create,
     model_endpoint_test,
 )
+from ftapp import json_input
 from ftapp.errors import DomainError
 
 
@@ -73,7 +73,7 @@ def model_list(request):
         if not may_register:
             raise PermissionDenied("You may not register models.")
         try:
-            params = json.loads(request.POST.get("params") or "{}")
+            params = json_input.loads(request.POST.get("params") or "{}")
             if not isinstance(params, dict):
                 raise ValueError
         except ValueError:

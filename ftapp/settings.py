@@ -226,7 +226,8 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     # Bodies are JSON only: a form cannot carry the nested objects (filters, params, rubric
     # scores) nor tell a one-item list from a string. The import endpoint reads its own body.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The parser refuses what jsonb cannot store or Python cannot walk (ftapp/json_input.py).
+    "DEFAULT_PARSER_CLASSES": ["ftapp.json_input.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Anonymous clients are counted by address, signed-in ones by user; views that set
@@ -344,6 +345,14 @@ def _model_key_variables() -> list[str]:
 
 
 MODEL_KEY_VARIABLES = _model_key_variables()
+
+# The most an import may hold once decompressed, read as a stream and checked as it goes: a
+# gzip bomb costs this much decompression at most, never memory. 1 GiB leaves room for three
+# times the largest benchmarked file (200,000 records, 330 MB) while capping a bomb at a few
+# seconds of one core.
+IMPORT_MAX_BYTES = env_int("FTAPP_IMPORT_MAX_BYTES", 1024**3)
+if IMPORT_MAX_BYTES < 1:
+    raise ImproperlyConfigured("FTAPP_IMPORT_MAX_BYTES must be a positive number of bytes")
 
 # Where `manage.py serve_local_model` answers by default; the demo registers that model when
 # something answers there. Empty: the demo does not look.

@@ -1,10 +1,17 @@
 """The OpenAPI schema against the running app: it is a valid OpenAPI 3 document that names every
 ``/api/v1/`` route, and a bounded schemathesis run over every operation, over HTTP against
 ``live_server``, finds no 5xx and no response (status, content type, headers, body) that the
-schema does not describe."""
+schema does not describe. A third of the request bodies are made hostile (JSON nested past
+any sane depth, NaN and numbers past a double's range, integers thousands of digits long, and
+for the import such records, a CSV quote never closed or a gzip bomb). The run is the same
+every time; a second, smaller one draws afresh each time."""
 
+import copy
+import gzip
+import io
 import json
 import os
+import random
 import time
 import uuid
 
@@ -21,6 +28,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -83,16 +92,25 @@ def flatmap_path_parameters(context, path_parameters):
 @schema.hook
 def flatmap_case(context, case):
     # Likewise a body half the time made to refer to real things that a random draw never
-    # hits (the caller's password, a registered model, a member) or to be a valid file.
-    make_body = world.get("bodies", {}).get(case.operation.label)
-    body = make_body(case) if make_body else None
-    if body is None:
+    # hits (the caller's password, a registered model, a member) or to be a valid file; and
+    # a third of the time, whichever it is, made hostile (HOSTILE_JSON somewhere in it).
+    if case.body is NOT_SET:
         return st.just(case)
-    return st.booleans().map(lambda real: _with_body(case, body) if real else case)
+    make_body = world.get("bodies", {}).get(case.operation.label)
+    real = make_body(case) if make_body else None
+    return st.tuples(
+        st.booleans() if real is not None else st.just(False),
+        st.integers(0, 2),
+        HOSTILE_JSON,
+        st.integers(0, 2**16),
+    ).map(lambda draw: _made(case, real, *draw))
 
 
-def _with_body(case, body):
-    case.body = body
+def _made(case, real, use_real, hostile, fragment, where):
+    if use_real:
+        case.body = real
+    if hostile == 0:
+        case.body = _hostile_body(case.media_type, case.body, fragment, where)
     return case
 
 
@@ -103,6 +121,72 @@ def model_at_the_fake_server(context, body):
     if world and isinstance(body, dict) and isinstance(body.get("base_url"), str):
         return {**body, "base_url": world["model_url"]}
     return body
+
+
+def _nested(levels: int, kind: str) -> str:
+    if kind == "list":
+        return "[" * levels + "]" * levels
+    return '{"a": ' * levels + "1" + "}" * levels
+
+
+# JSON text that the API must refuse with a 400 (or, the last ones, take): nested past 64
+# levels (up to the 100,000 that overflowed the parser), numbers JSON has no such thing as or a
+# double cannot hold, integers of up to 20,000 digits; and values just within the rules.
+HOSTILE_JSON = st.one_of(
+    st.tuples(st.integers(65, 100_000), st.sampled_from(["list", "object"])).map(
+        lambda drawn: _nested(*drawn)
+    ),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1E309", "2e308"]),
+    st.integers(310, 20_000).map(lambda digits: "9" * digits),
+    st.sampled_from(["1.7976931348623157e308", "-" + "9" * 308, "5e-324", _nested(60, "list")]),
+)
+PLACEHOLDER = "ftapp-fuzz-hostile-value"
+
+
+def _hostile_body(media_type: str, body, fragment: str, where: int) -> bytes:
+    """``body`` as the bytes sent, with ``fragment`` put at one of its places (the ``where``-th
+    value, modulo how many it has, or the whole body); for the import, a file of records with
+    it in their metadata, or a small gzip bomb."""
+    if media_type != "application/json":
+        return _hostile_file(media_type, fragment, where)
+    body = copy.deepcopy(body)
+    places: list[tuple] = [(None, None)]
+    stack = [body] if isinstance(body, dict | list) else []
+    while stack:
+        item = stack.pop()
+        keys = item.keys() if isinstance(item, dict) else range(len(item))
+        for key in keys:
+            places.append((item, key))
+            if isinstance(item[key], dict | list):
+                stack.append(item[key])
+        if len(places) > 200:
+            break
+    container, key = places[where % len(places)]
+    if container is None:
+        return fragment.encode()
+    container[key] = PLACEHOLDER
+    return json.dumps(body).replace(json.dumps(PLACEHOLDER), fragment).encode()
+
+
+def _hostile_file(media_type: str, fragment: str, where: int) -> bytes:
+    if where % 4 == 0:
+        return GZIP_BOMB
+    if media_type == "text/csv":
+        unclosed, too_long = b'id,prompt\nh,"never closed\nj,x\n', b"id,prompt\nh," + b"x" * 10**6
+        return unclosed if where % 2 else too_long
+    return b'{"id": "h", "prompt": "Hostile?", "metadata": {"k": %s}}\n' % fragment.encode()
+
+
+def _gzip_bomb(expanded: int) -> bytes:
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb") as archive:
+        for _ in range(expanded // 2**20):
+            archive.write(bytes(2**20))
+    return out.getvalue()
+
+
+# 8 MiB of zeros against an import limit of 2 MiB in fuzz_world.
+GZIP_BOMB = _gzip_bomb(8 * 2**20)
 
 
 @pytest.fixture
@@ -123,6 +207,8 @@ def fuzz_world(caller, settings, monkeypatch):
             "KEY_PREFIX": f"test-fuzz-{uuid.uuid4().hex}",
         }
     }
+    # Small enough for the fuzz's gzip bomb to pass it.
+    settings.IMPORT_MAX_BYTES = 2 * 2**20
     if caller == "anonymous":
         yield None
         return
@@ -218,6 +304,42 @@ def test_api_answers_as_its_schema_says(case, caller, live_server, fuzz_world):
     case.call_and_validate(
         base_url=live_server.url,
         headers={"Authorization": f"Token {fuzz_world}"} if fuzz_world else {},
+        checks=CHECKS,
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+# The random mode, part of every run (CI's too): FRESH_EXAMPLES cases drawn afresh each time
+# from all the operations, valid and not, a third of them hostile as above, from a seed shown
+# with any failure (FTAPP_FUZZ_SEED=<seed> draws the same again). One world for all of them
+# keeps it to some fifteen seconds.
+FUZZ_SEED = int(os.environ.get("FTAPP_FUZZ_SEED") or random.SystemRandom().getrandbits(64))
+FRESH_EXAMPLES = 400
+
+
+@pytest.fixture
+def fuzz_seed_shown():
+    # Shown with a failure, as the setup's captured output.
+    print(f"Random draws from FTAPP_FUZZ_SEED={FUZZ_SEED}")
+
+
+@hypothesis.seed(FUZZ_SEED)
+@hypothesis.settings(
+    max_examples=FRESH_EXAMPLES,
+    derandomize=False,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+@hypothesis.given(
+    case=st.one_of(schema.as_strategy(mode) for mode in GenerationMode),
+)
+@pytest.mark.parametrize("caller", ["lead"])
+def test_api_answers_as_its_schema_says_to_fresh_draws(
+    case, caller, live_server, fuzz_world, fuzz_seed_shown
+):
+    case.call_and_validate(
+        base_url=live_server.url,
+        headers={"Authorization": f"Token {fuzz_world}"},
         checks=CHECKS,
         timeout=REQUEST_TIMEOUT,
     )

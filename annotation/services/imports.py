@@ -2,17 +2,14 @@
 optionally gzipped; the upload page, the API and ``manage.py import_prompts`` all call
 ``prompts_import``.
 
-Two passes over the file keep memory bounded whatever its size: the first validates every
+The file is read as a stream (``import_files``: size limits, formats, line numbers). Two
+passes over it keep memory bounded whatever its size: the first validates every
 record and collects every error with its line number (and warnings that do not block); only
 when there is no error does the second pass write, in chunks of bulk inserts inside one
 transaction, so a bad file imports nothing. Records are keyed by ``id``: importing the same
 file again creates nothing new, and new responses for a known prompt are added.
 """
 
-import csv
-import gzip
-import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,14 +22,13 @@ from django.db import transaction
 from annotation.bulk import bulk_insert
 from annotation.models import Judgment, Pairing, Project, ProjectKind, Prompt, Response, Task
 from annotation.selectors import project_get_for_lead
+from annotation.services.import_files import detect_format, raw_records
 from annotation.text import contains_nul, conversation_hash, normalize_text
 
-MAX_RECORD_BYTES = 1_000_000
 LONG_TEXT_CHARS = 20_000
 MAX_LISTED = 500  # errors and warnings listed in a report; all are counted
 CHUNK = 2000
 ROLES = {"system", "user", "assistant"}
-CSV_COLUMNS = ("id", "prompt", "system", "response", "model")
 
 
 @dataclass
@@ -110,113 +106,6 @@ class Record:
     @cached_property
     def content_hash(self) -> str:
         return conversation_hash(self.system, self.turns())
-
-
-def _open_text(stream: IO[bytes]) -> io.TextIOWrapper:
-    head = stream.read(2)
-    stream.seek(0)
-    raw = gzip.GzipFile(fileobj=stream) if head == b"\x1f\x8b" else stream
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
-
-
-def detect_format(stream: IO[bytes], name: str = "") -> str:
-    """``csv``, ``json`` (one list) or ``jsonl``, from the file name or else the content."""
-    lowered = name.lower().removesuffix(".gz")
-    if lowered.endswith(".csv"):
-        return "csv"
-    if lowered.endswith((".jsonl", ".ndjson")):
-        return "jsonl"
-    text = _open_text(stream)
-    try:
-        start = text.read(4096).lstrip("\ufeff \t\r\n")
-    except UnicodeDecodeError:
-        start = ""
-    finally:
-        text.detach()
-        stream.seek(0)
-    if start.startswith("["):
-        return "json"
-    if start.startswith("{") or lowered.endswith(".json"):
-        return "jsonl"
-    return "csv"
-
-
-def _raw_records(stream: IO[bytes], fmt: str) -> Iterator[tuple[int, Any, str | None]]:
-    """(line, parsed object or None, error) for each record, streaming."""
-    stream.seek(0)
-    text = _open_text(stream)
-    try:
-        if fmt == "csv":
-            yield from _csv_rows(text)
-        elif fmt == "json":
-            yield from _json_list(text)
-        else:
-            yield from _jsonl_lines(text)
-    except UnicodeDecodeError as exc:
-        yield 0, None, f"The file is not UTF-8 text ({exc.reason} at byte {exc.start})."
-    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
-        yield 0, None, f"The file cannot be read: {exc}."
-    finally:
-        text.detach()
-
-
-def _jsonl_lines(text: io.TextIOWrapper) -> Iterator[tuple[int, Any, str | None]]:
-    for number, line in enumerate(text, start=1):
-        if not line.strip():
-            continue
-        if len(line) > MAX_RECORD_BYTES:
-            yield number, None, f"The record is larger than {MAX_RECORD_BYTES:,} bytes."
-            continue
-        try:
-            yield number, json.loads(line), None
-        except json.JSONDecodeError as exc:
-            yield number, None, f"Invalid JSON: {exc.msg} (column {exc.colno})."
-
-
-def _json_list(text: io.TextIOWrapper) -> Iterator[tuple[int, Any, str | None]]:
-    # A JSON list arrives over the API as one request body, which Django has already bounded.
-    content = text.read()
-    try:
-        items = json.loads(content)
-    except json.JSONDecodeError as exc:
-        yield exc.lineno, None, f"Invalid JSON: {exc.msg} (column {exc.colno})."
-        return
-    if not isinstance(items, list):
-        yield 1, None, "Expected a list of records."
-        return
-    for number, item in enumerate(items, start=1):
-        yield number, item, None
-
-
-def _csv_rows(text: io.TextIOWrapper) -> Iterator[tuple[int, Any, str | None]]:
-    reader = csv.DictReader(text)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    missing = [c for c in ("prompt",) if c not in header]
-    unknown = [c for c in header if c not in CSV_COLUMNS]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"missing column {', '.join(missing)}")
-        if unknown:
-            parts.append(f"unknown column {', '.join(unknown)}")
-        yield 1, None, f"The header must be {', '.join(CSV_COLUMNS)}: {'; '.join(parts)}."
-        return
-    for row in reader:
-        number = reader.line_num
-        if None in row:
-            yield number, None, "The row has more fields than the header."
-            continue
-        record: dict[str, Any] = {"prompt": row.get("prompt") or ""}
-        if row.get("id"):
-            record["id"] = row["id"]
-        if row.get("system"):
-            record["system"] = row["system"]
-        if row.get("response") or row.get("model"):
-            record["responses"] = [
-                {"model": row.get("model") or "", "text": row.get("response") or ""}
-            ]
-        yield number, record, None
 
 
 def _validate(number: int, obj: Any, report: ImportReport) -> Record | None:
@@ -354,7 +243,7 @@ def _validated(
 ) -> Iterator[Record]:
     first_line: dict[str, tuple[int, str]] = {}
     seen_content: dict[str, int] = {}
-    for number, obj, problem in _raw_records(stream, fmt):
+    for number, obj, problem in raw_records(stream, fmt):
         if problem:
             report.error(number, problem)
             continue

@@ -23,7 +23,7 @@ from annotation.models import (
     ProjectKind,
     Task,
 )
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import metadata_matching, project_get_for_lead
 from annotation.services.projects import annotators_require, batch_create
 from ftapp.errors import InvalidInput, NotFound
 
@@ -54,8 +54,7 @@ def tasks_matching(*, project: Project, filters: dict[str, Any]) -> QuerySet[Tas
     metadata = filters.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise InvalidInput("Bad filter.", fields={"filter": ["metadata must be an object."]})
-    for key, value in metadata.items():
-        tasks = tasks.filter(**{f"prompt__metadata__{key}": value})
+    tasks = metadata_matching(tasks, field="prompt__metadata", metadata=metadata)
     if filters.get("model"):
         model = filters["model"]
         tasks = tasks.filter(Q(response_a__model_name=model) | Q(response_b__model_name=model))

@@ -1,9 +1,12 @@
 import csv
+import functools
 import gzip
 import io
 import json
+import tracemalloc
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
 from annotation.models import Judgment, Prompt, Response, Task
@@ -21,9 +24,29 @@ def jsonl(*records) -> bytes:
     )
 
 
+def deep(levels: int, opening: bytes = b"[", closing: bytes = b"]") -> bytes:
+    return opening * levels + b"1" + closing * levels
+
+
 def run(project, data: bytes, name="data.jsonl", commit=True):
     return prompts_import(project=project, stream=io.BytesIO(data), name=name, commit=commit)
 
+
+# Values PostgreSQL's jsonb refuses, or Python cannot read or print back, or nested so deep
+# that whatever walks them runs out of stack: each was a 500 (after the whole file had
+# validated, for the numbers).
+HOSTILE = [
+    (b'{"id": "x", "prompt": "hi", "metadata": {"n": 1e400}}', "out of range"),
+    (b'{"id": "x", "prompt": "hi", "metadata": {"n": -1e400}}', "out of range"),
+    (b'{"id": "x", "prompt": "hi", "metadata": {"n": NaN}}', "NaN is not a JSON number"),
+    (b'{"id": "x", "prompt": "hi", "metadata": {"n": -Infinity}}', "not a JSON number"),
+    (b'{"id": "x", "prompt": "hi", "metadata": {"n": %s}}' % (b"9" * 5000), "out of range"),
+    (b'{"id": "x", "prompt": "hi", "metadata": {"n": %s}}' % (b"9" * 400), "out of range"),
+    (b'{"id": "x", "prompt": "hi", "metadata": {"n": %s}}' % deep(900), "nested deeper"),
+    (deep(900), "nested deeper"),
+    (deep(100_000), "nested deeper"),
+    (deep(100_000, b'{"a": ', b"}"), "nested deeper"),
+]
 
 GOOD = {
     "id": "q-17",
@@ -99,6 +122,7 @@ def test_pairwise_projects_get_a_task_per_pair_of_models(pairwise_project):
         # PostgreSQL stores no NUL character; found by tests/test_schema_fuzz.py.
         (json.dumps({"id": "x", "prompt": "a\u0000b"}).encode(), "NUL character"),
         (json.dumps({"id": "x", "prompt": "hi", "metadata": {"\u0000": 1}}).encode(), "NUL"),
+        *HOSTILE,
     ],
 )
 def test_each_kind_of_error_is_reported_with_its_line_and_nothing_is_written(
@@ -108,6 +132,24 @@ def test_each_kind_of_error_is_reported_with_its_line_and_nothing_is_written(
     assert not report.ok and not report.committed
     assert [(e.line, message in e.message) for e in report.errors] == [(3, True)], report.errors
     assert not Prompt.objects.exists() and not Task.objects.exists()
+
+
+@pytest.mark.parametrize(("item", "message"), HOSTILE)
+def test_hostile_values_in_a_json_list_are_errors_of_their_record(rating_project, item, message):
+    listed = b"[%s,\n%s,\n%s]" % (json.dumps(GOOD).encode(), b'{"id": "ok", "prompt": "f"}', item)
+    report = run(rating_project, listed, name="body")
+    assert [(e.line, message in e.message) for e in report.errors] == [(3, True)], report.errors
+    assert not Prompt.objects.exists()
+
+
+def test_a_line_past_the_record_limit_is_skipped_and_the_next_one_read(rating_project):
+    exactly = b'{"id": "x", "prompt": "' + b"a" * (1_000_000 - 25) + b'"}'
+    assert len(exactly + b"\n") == 1_000_001
+    report = run(rating_project, jsonl(exactly, {"id": "y"}, {"id": "z", "prompt": "ok"}))
+    assert [(e.line, e.message[:20]) for e in report.errors] == [
+        (1, "The record is larger"),
+        (2, "Missing prompt (or m"),
+    ]
 
 
 def test_duplicate_ids_in_a_file_are_errors(rating_project):
@@ -266,3 +308,180 @@ def test_baseline_pairing_on_import(lead):
     run(project, jsonl(record))
     pairs = sorted(Task.objects.values_list("response_a__model_name", "response_b__model_name"))
     assert pairs == [("base-v1", "ft-r1"), ("base-v1", "ft-r2")]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "tasks"),
+    [
+        ("application/json", json.dumps([GOOD]).encode(), 2),
+        ("application/x-ndjson", jsonl(GOOD), 2),
+        ("text/csv", b"id,prompt,response,model\nq-17,Hi?,Hello.,m1\n", 1),
+    ],
+)
+def test_gzipped_bodies_import_over_the_api(rating_project, lead, content_type, body, tasks):
+    # A body under 8 MiB is spooled in memory, in a file opened for writing: gzip took it for
+    # one to write to (a 500 for a JSON list, "cannot be read" for the others).
+    url = f"/api/v1/projects/{rating_project.pk}/import/"
+    response = client_for(lead).post(url, data=gzip.compress(body), content_type=content_type)
+    assert response.status_code == 200, response.json()
+    assert (response.json()["prompts"], response.json()["tasks"]) == (1, tasks)
+
+
+def test_a_corrupt_gzip_stream_is_an_error_not_a_crash(rating_project, lead):
+    broken = gzip.compress(jsonl(GOOD) * 50)
+    broken = broken[:30] + bytes(b ^ 0x5A for b in broken[30:60]) + broken[60:]
+    for name in ("x.jsonl.gz", "body"):
+        report = run(rating_project, broken, name=name)
+        assert not report.ok and "cannot be read" in report.errors[0].message, report.errors
+    assert not Prompt.objects.exists()
+
+
+def test_a_csv_field_up_to_the_record_limit_imports_and_a_longer_one_is_an_error(rating_project):
+    # Python's csv stops at 131,072 characters a field: that was a 500. The limit is the
+    # record's, as in JSON Lines.
+    long_text = "x" * 200_000
+    report = run(rating_project, f"id,prompt\na,{long_text}\n".encode(), name="x.csv")
+    assert report.ok and report.prompts == 1, report.errors
+    assert "longer than" in report.warnings[0].message
+    too_long = "x" * 1_000_001
+    report = run(rating_project, f"id,prompt\nb,hi\nc,{too_long}\nd,yo\n".encode(), name="x.csv")
+    assert [(e.line, "larger than" in e.message) for e in report.errors] == [(3, True)]
+    assert Prompt.objects.count() == 1
+
+
+def test_a_csv_quote_never_closed_is_an_error_at_its_line(rating_project):
+    # It used to swallow the rest of the file into one field and import one row.
+    body = b'id,prompt\na,hi\nb,"unclosed\nc,there\nd,again\n'
+    report = run(rating_project, body, name="x.csv")
+    assert [(e.line, "never closed" in e.message) for e in report.errors] == [(3, True)]
+    assert not Prompt.objects.exists()
+    report = run(rating_project, b'id,prompt\na,"quoted"then more\n', name="x.csv")
+    assert [e.line for e in report.errors] == [2] and not report.ok
+
+
+def test_a_quoted_csv_field_may_span_lines_and_errors_name_the_line_it_starts_on(rating_project):
+    body = b'id,prompt\na,"two\nlines"\nb,hi\nc,\n'
+    report = run(rating_project, body, name="x.csv")
+    assert [(e.line, e.field) for e in report.errors] == [(5, "prompt")]
+    assert run(rating_project, body[: body.index(b"c,")], name="x.csv").prompts == 2
+    assert Prompt.objects.get(external_id="a").text == "two\nlines"
+
+
+def test_a_json_list_reads_as_a_stream_and_names_the_record_of_an_error(rating_project):
+    records = [{"id": f"r{i}", "prompt": f"Question {i}?"} for i in range(3000)]
+    listed = json.dumps(records, indent=2).encode()
+    report = run(rating_project, listed, name="body")
+    assert report.ok and report.prompts == 3000, report.errors
+    wrong = run(rating_project, listed.replace(b'"r2999"', b"[]"), name="body")
+    assert [e.line for e in wrong.errors] == [3000]
+    broken = run(
+        rating_project, b'[{"id": "a", "prompt": "x"},\n {"id": "b" "prompt": "y"}]', name="body"
+    )
+    assert [e.line for e in broken.errors] == [2]
+    assert "line 2, column 13" in broken.errors[0].message
+    one_line = json.dumps(records[:2000]).encode()[:-1] + b', {"id" 1}]'
+    far = run(rating_project, one_line, name="body").errors
+    assert [e.line for e in far] == [2001], far
+    assert f"(line 1, column {one_line.rindex(b'1}') + 1})" in far[0].message
+    for extra in (b'[{"id": "a", "prompt": "x"}] [', b'[{"id": "a", "prompt": "x"},]', b"[1"):
+        assert not run(rating_project, extra, name="body").ok, extra
+    big = b'[{"id": "a", "prompt": "%s"}]' % (b"x" * 1_000_001)
+    assert "larger than" in run(rating_project, big, name="body").errors[0].message
+    assert Prompt.objects.count() == 3000
+
+
+@functools.cache
+def gzip_bomb(content: bytes = b"\0", *, prefix: bytes = b"", expanded: int = 128 * 2**20) -> bytes:
+    """``prefix``, then ``content`` repeated to ``expanded`` bytes, gzipped (to about a
+    thousandth of that), made in chunks so the test itself never holds the expanded bytes."""
+    out = io.BytesIO()
+    chunk = content * (2**20 // len(content))
+    with gzip.GzipFile(fileobj=out, mode="wb") as archive:
+        archive.write(prefix)
+        for _ in range(expanded // len(chunk)):
+            archive.write(chunk)
+    return out.getvalue()
+
+
+class CountingReader(io.BytesIO):
+    """How much of the compressed file was read."""
+
+    read_bytes = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+
+CAP = 4 * 1024 * 1024
+
+
+LIMIT = "limit of 4,194,304 bytes"
+
+
+@pytest.mark.parametrize(
+    ("name", "prefix", "content", "message"),
+    [
+        ("x.jsonl.gz", b"", b"\0", LIMIT),  # one line that never ends
+        ("x.jsonl.gz", b"", b" " * 63 + b"\n", LIMIT),  # lines and lines of nothing
+        ("x.csv.gz", b"id,prompt\n", b"x,Hi?\n", LIMIT),  # rows of one prompt
+        ("body", b"[", b" ", LIMIT),  # a JSON list, which used to be read whole
+        # Stopped sooner, at the first record past 1 MB or nested too deep:
+        ("x.csv.gz", b"", b"\0", "The record is larger than 1,000,000 bytes."),
+        ("x.csv.gz", b'id,prompt\n1,"', b"a\n", "bytes (is a quote left open?)"),
+        ("body", b'[{"prompt": "', b"a", "larger than 1,000,000 bytes"),
+        ("body", b"", b"[", "nested deeper"),
+    ],
+)
+def test_a_gzip_bomb_stops_at_the_cap(rating_project, settings, name, prefix, content, message):
+    settings.IMPORT_MAX_BYTES = CAP
+    bomb = gzip_bomb(content, prefix=prefix)
+    stream = CountingReader(bomb)
+    report = prompts_import(project=rating_project, stream=stream, name=name)
+    assert [message in e.message for e in report.errors] == [True], report.errors
+    # Both passes (the format's sniff and the validation) stop early: a small part of the
+    # compressed bytes is read, not all.
+    assert stream.read_bytes < len(bomb) / 4, (stream.read_bytes, len(bomb))
+    assert not Prompt.objects.exists()
+
+
+def test_a_gzip_bomb_over_the_api_and_the_page_is_refused_in_bounded_memory(
+    rating_project, lead, settings, client
+):
+    # The page grew a web worker by 1.6 GB on one of these; the API answered 500.
+    settings.IMPORT_MAX_BYTES = CAP
+    bomb = gzip_bomb()
+    api = client_for(lead)
+    client.force_login(lead)
+    api_url = f"/api/v1/projects/{rating_project.pk}/import/"
+    url = f"/projects/{rating_project.pk}/import/"
+    # The first requests of a process import modules: memory that is not the import's.
+    api.post(f"{api_url}?dry_run=1", data=jsonl(GOOD), content_type="application/x-ndjson")
+    client.get(url)
+    tracemalloc.start()
+    try:
+        response = api.post(api_url, data=bomb, content_type="application/x-ndjson")
+        _, api_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()
+        page = client.post(url, {"file": SimpleUploadedFile("bomb.jsonl.gz", bomb)})
+        page_peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 400
+    assert LIMIT in response.json()["errors"][0]["message"]
+    assert page.status_code == 200 and LIMIT.encode() in page.content
+    assert b'name="token"' not in page.content
+    # Python's allocations peaked at a few MB while the file expands to 128 MiB.
+    assert max(api_peak, page_peak) < 3 * CAP, (api_peak, page_peak)
+    assert not Prompt.objects.exists()
+
+
+def test_a_gzip_bomb_given_to_the_command_is_an_error(rating_project, settings, tmp_path, capsys):
+    settings.IMPORT_MAX_BYTES = CAP
+    path = tmp_path / "bomb.jsonl.gz"
+    path.write_bytes(gzip_bomb())
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_prompts", str(rating_project.pk), str(path))
+    assert f"{path}:1: error: The file is larger than the limit" in capsys.readouterr().err

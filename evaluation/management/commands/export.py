@@ -1,4 +1,3 @@
-import json
 import shutil
 from pathlib import Path
 
@@ -7,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.selectors import project_by_id_or_name
 from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.models import ExportStatus
+from ftapp import json_input
 from ftapp.errors import DomainError
 
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         if target is None:
             raise CommandError(f"No project {project!r}.")
         try:
-            filters = json.loads(options["filters"])
+            filters = json_input.loads(options["filters"])
         except ValueError as error:
             raise CommandError(f"--filters is not JSON: {error}") from None
         if not isinstance(filters, dict):
