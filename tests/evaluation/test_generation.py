@@ -9,6 +9,7 @@ from annotation.models import Response, Task
 from evaluation.client import ModelCallFailed, chat_completion
 from evaluation.models import GenerationItem, GenerationRun, ModelEndpoint
 from evaluation.services import generation_run_cancel, generation_run_start, model_endpoint_create
+from ftapp.errors import InvalidInput
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import make_project
 from tests.conftest import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV
@@ -435,7 +436,17 @@ def test_a_number_too_large_for_a_float_is_refused_as_a_parameter(lead):
         data=f'{{"models": [{endpoint.pk}], "params": {{"temperature": 1e400}}}}',
         content_type="application/json",
     )
-    assert started.status_code == 400 and "params" in started.json()["error"]["fields"]
+    # The API's JSON parser refuses it before any view runs; a caller in Python (a page, a
+    # command) meets the service's own check.
+    assert started.status_code == 400 and started.json()["error"]["code"] == "parse_error"
+    with pytest.raises(InvalidInput) as refused:
+        generation_run_start(
+            by=lead,
+            project_id=project.pk,
+            endpoint_ids=[endpoint.pk],
+            params={"temperature": float("inf")},
+        )
+    assert "params" in refused.value.fields
     assert not GenerationRun.objects.exists()
 
 
