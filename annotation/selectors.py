@@ -21,6 +21,7 @@ from annotation.models import (
     Role,
     Task,
 )
+from ftapp.actors import Actor, System
 from ftapp.errors import Forbidden, InvalidInput, NotFound
 
 
@@ -89,6 +90,13 @@ def project_get_for_lead(*, user: AbstractBaseUser, project_id: int) -> Project:
     if membership.role != Role.LEAD:
         raise NotALead()
     return membership.project
+
+
+def project_check_lead(*, by: Actor, project: Project) -> Project:
+    """The permission check of a service given a project: ``by`` leads it, or is the system."""
+    if isinstance(by, System):
+        return project
+    return project_get_for_lead(user=by, project_id=project.pk)
 
 
 def project_progress(*, project: Project) -> dict[str, int]:

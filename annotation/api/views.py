@@ -76,7 +76,7 @@ class ProjectListView(APIView):
             raise Forbidden("You may not create projects; ask an admin for that permission.")
         serializer = ProjectSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = project_create(creator=request.user, **serializer.validated_data)
+        project = project_create(by=request.user, **serializer.validated_data)
         return Response(_render_project(project, "lead"), status=status.HTTP_201_CREATED)
 
 
@@ -89,13 +89,13 @@ class ProjectDetailView(APIView):
     @extend_schema(
         request=ProjectUpdateSerializer,
         responses=ProjectSerializer,
-        summary="Change a project's settings; new guidelines publish a new version",
+        summary="Change a project's settings; changed guidelines or anchors publish a new version",
     )
     def patch(self, request, project_id: int):
         project = project_get_for_lead(user=request.user, project_id=project_id)
         serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        project = project_update(project=project, editor=request.user, **serializer.validated_data)
+        project = project_update(by=request.user, project=project, **serializer.validated_data)
         return Response(_render_project(project, "lead"))
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from annotation.models import Claim, Judgment, Task
 from annotation.services import prompt_records_load
+from ftapp.actors import SYSTEM
 from tests.annotation.test_queue import assign
 from tests.annotation.test_rendering import DANGEROUS, assert_inert
 from tests.factories import ProjectFactory
@@ -55,6 +56,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def project(lead):
     project = ProjectFactory(created_by=lead, kind="rating", rubric=["accuracy"])
     prompt_records_load(
+        by=SYSTEM,
         project=project,
         records=[
             {
@@ -173,6 +175,7 @@ def test_dangerous_responses_render_inert_on_the_task_page(client, lead, annotat
     project = ProjectFactory(created_by=lead, kind=kind)
     payload = " ".join(DANGEROUS.values())
     prompt_records_load(
+        by=SYSTEM,
         project=project,
         records=[
             {
