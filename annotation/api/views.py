@@ -17,21 +17,24 @@ from annotation.api.serializers import (
 from annotation.models import Project
 from annotation.selectors import (
     guidelines_current,
+    guidelines_current_of,
     membership_get,
     project_get_for_lead,
     project_list_for_user,
     project_progress,
+    projects_progress,
 )
 from annotation.services import api_token_create, membership_set, project_create, project_update
 from ftapp.errors import Forbidden
 
 
-def _render_project(project: Project, role: str) -> dict:
+def _render_project(project: Project, role: str, *, progress=None, guidelines=None) -> dict:
+    """One project's payload; a list passes the figures it read for all its projects."""
     data = project_representation(
         project,
         role=role,
-        progress=project_progress(project=project),
-        guidelines=guidelines_current(project=project),
+        progress=progress if progress is not None else project_progress(project=project),
+        guidelines=guidelines or guidelines_current(project=project),
     )
     return ProjectSerializer(data).data
 
@@ -60,11 +63,20 @@ class TokenView(APIView):
 class ProjectListView(APIView):
     @extend_schema(responses=ProjectSerializer(many=True), summary="The caller's projects")
     def get(self, request):
-        memberships = {
-            m.project_id: m.role for m in request.user.memberships.only("project_id", "role")
-        }
-        projects = project_list_for_user(user=request.user)
-        return Response([_render_project(p, memberships[p.pk]) for p in projects])
+        rows = request.user.memberships.only("project_id", "role", "user_id")
+        memberships = {m.project_id: m.role for m in rows}
+        projects = list(project_list_for_user(user=request.user))
+        ids = [p.pk for p in projects]
+        progress = projects_progress(project_ids=ids)
+        guidelines = guidelines_current_of(project_ids=ids)
+        return Response(
+            [
+                _render_project(
+                    p, memberships[p.pk], progress=progress[p.pk], guidelines=guidelines.get(p.pk)
+                )
+                for p in projects
+            ]
+        )
 
     @extend_schema(
         request=ProjectSerializer,

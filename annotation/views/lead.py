@@ -143,15 +143,18 @@ def project_settings(request, project):
 @lead_page
 def dashboard(request, project):
     context = {
-        "pairings": Pairing.choices,
         "project": project,
         "figures": project_dashboard(project=project),
         "progress": project_progress(project=project),
-        "conflict_count": len(conflicts(project=project)),
-        "members": Membership.objects.filter(project=project).select_related("user"),
     }
     if request.htmx:
+        # The 5-second poll: only what the partial shows.
         return render(request, "annotation/lead/partials/dashboard_figures.html", context)
+    context.update(
+        pairings=Pairing.choices,
+        conflict_count=len(conflicts(project=project)),
+        members=Membership.objects.filter(project=project).select_related("user"),
+    )
     return render(request, "annotation/lead/dashboard.html", context)
 
 
