@@ -16,7 +16,23 @@ from annotation.models import (
 from annotation.services import api_token_revoke
 
 
-class MembershipInline(admin.TabularInline):
+class ReadOnlyAdminMixin:
+    """Lists and shows rows, and changes none. The services keep counters and rules that a
+    row edited or deleted here would skip (a task's judgment count and completeness, the
+    guidelines' versions, a batch's slots): a change goes through a page, the API or a
+    command, which call them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -24,7 +40,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "overlap", "lease_minutes", "gold_rate", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name"]
@@ -32,61 +48,61 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Guidelines)
-class GuidelinesAdmin(admin.ModelAdmin):
+class GuidelinesAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["project", "version", "created_by", "created_at"]
     list_filter = ["project"]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "project", "role", "pseudonym"]
     list_filter = ["role", "project"]
     search_fields = ["user__username", "pseudonym"]
 
 
 @admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
+class PromptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "project", "created_at"]
     list_filter = ["project"]
     search_fields = ["external_id", "text"]
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "prompt", "model_name", "created_at"]
     list_filter = ["model_name"]
     raw_id_fields = ["prompt"]
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "project", "kind", "batch", "is_gold"]
     list_filter = ["project", "kind", "is_gold"]
     raw_id_fields = ["prompt", "response_a", "response_b", "batch"]
 
 
-class BatchAssignmentInline(admin.TabularInline):
+class BatchAssignmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = BatchAssignment
     extra = 0
     raw_id_fields = ["annotator"]
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
+class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "project", "position", "overlap", "status", "due_at"]
     list_filter = ["project", "status"]
     inlines = [BatchAssignmentInline]
 
 
 @admin.register(Claim)
-class ClaimAdmin(admin.ModelAdmin):
+class ClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "task", "annotator", "status", "expires_at"]
     list_filter = ["status"]
     raw_id_fields = ["task", "annotator"]
 
 
 @admin.register(Judgment)
-class JudgmentAdmin(admin.ModelAdmin):
+class JudgmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "task", "annotator", "rating", "choice", "late", "created_at"]
     list_filter = ["late", "choice", "rating"]
     raw_id_fields = ["task", "annotator", "claim", "chosen_response", "rejected_response"]

@@ -5,12 +5,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from annotation.models import (
     ApiToken,
+    Batch,
+    BatchAssignment,
     BatchStatus,
     Claim,
     ClaimStatus,
@@ -18,9 +20,11 @@ from annotation.models import (
     Judgment,
     Membership,
     Project,
+    Prompt,
     Role,
     Task,
 )
+from ftapp.actors import Actor, System
 from ftapp.errors import Forbidden, InvalidInput, NotFound
 
 
@@ -91,21 +95,69 @@ def project_get_for_lead(*, user: AbstractBaseUser, project_id: int) -> Project:
     return membership.project
 
 
-def project_progress(*, project: Project) -> dict[str, int]:
-    tasks = Task.objects.filter(project=project).aggregate(
-        total=Count("id"),
-        in_batches=Count("id", filter=Q(batch__isnull=False)),
-        gold=Count("id", filter=Q(is_gold=True)),
+def project_check_lead(*, by: Actor, project: Project) -> Project:
+    """The permission check of a service given a project: ``by`` leads it, or is the system."""
+    if isinstance(by, System):
+        return project
+    return project_get_for_lead(user=by, project_id=project.pk)
+
+
+def batch_list(*, project: Project) -> QuerySet[Batch]:
+    """The project's batches in order, each with ``task_count`` and its assignments' annotators
+    fetched: a fixed number of queries however many batches there are."""
+    return (
+        project.batches.annotate(task_count=Count("tasks"))
+        .prefetch_related(
+            Prefetch("assignments", queryset=BatchAssignment.objects.select_related("annotator"))
+        )
+        .order_by("position", "id")
     )
-    tasks["judgments"] = Judgment.objects.filter(task__project=project).count()
-    tasks["prompts"] = project.prompts.count()
-    return {
-        "prompts": tasks["prompts"],
-        "tasks": tasks["total"],
-        "tasks_in_batches": tasks["in_batches"],
-        "gold_tasks": tasks["gold"],
-        "judgments": tasks["judgments"],
+
+
+def projects_progress(*, project_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Each project's counts, in three queries however many projects there are."""
+    figures = {
+        pk: {"prompts": 0, "tasks": 0, "tasks_in_batches": 0, "gold_tasks": 0, "judgments": 0}
+        for pk in project_ids
     }
+    for row in (
+        Task.objects.filter(project_id__in=project_ids)
+        .values("project_id")
+        .annotate(
+            tasks=Count("id"),
+            tasks_in_batches=Count("id", filter=Q(batch__isnull=False)),
+            gold_tasks=Count("id", filter=Q(is_gold=True)),
+        )
+    ):
+        figures[row.pop("project_id")].update(row)
+    for project_id, judgments in (
+        Judgment.objects.filter(task__project_id__in=project_ids)
+        .values("task__project_id")
+        .annotate(n=Count("id"))
+        .values_list("task__project_id", "n")
+    ):
+        figures[project_id]["judgments"] = judgments
+    for project_id, prompts in (
+        Prompt.objects.filter(project_id__in=project_ids)
+        .values("project_id")
+        .annotate(n=Count("id"))
+        .values_list("project_id", "n")
+    ):
+        figures[project_id]["prompts"] = prompts
+    return figures
+
+
+def project_progress(*, project: Project) -> dict[str, int]:
+    return projects_progress(project_ids=[project.pk])[project.pk]
+
+
+def guidelines_current_of(*, project_ids: list[int]) -> dict[int, Guidelines]:
+    """Each project's current guidelines (its newest version), in one query."""
+    newest = Guidelines.objects.filter(project=OuterRef("project")).order_by("-version")
+    current = Guidelines.objects.filter(
+        project_id__in=project_ids, version=Subquery(newest.values("version")[:1])
+    )
+    return {g.project_id: g for g in current}
 
 
 def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str, int]:
@@ -132,6 +184,23 @@ def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str,
         "remaining": remaining,
         "total": counts["judged"] + counts["skipped"] + remaining,
     }
+
+
+def claim_held(*, user: AbstractBaseUser, project: Project) -> Claim | None:
+    """The annotator's unexpired claim in an open batch, newest first: what ``claim_next``
+    would give back without leasing anything. A page shown on a GET reads this, so a
+    prefetch or a link preview never takes a task."""
+    return (
+        Claim.objects.filter(
+            annotator=user,
+            task__project=project,
+            task__batch__status=BatchStatus.OPEN,
+            status=ClaimStatus.ACTIVE,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("-claimed_at")
+        .first()
+    )
 
 
 def claim_view(*, claim: Claim) -> dict:

@@ -34,12 +34,13 @@ def seed(size: int, annotators: list) -> int:
 
     from annotation.models import Membership
     from annotation.services import batch_create, project_create
+    from ftapp.actors import SYSTEM
 
     lead = annotators[0].__class__.objects.get(username="bench-lead")
-    project = project_create(creator=lead, name=f"export bench {size}", kind="pairwise")
+    project = project_create(by=SYSTEM, lead=lead, name=f"export bench {size}", kind="pairwise")
     for user in annotators:
         Membership.objects.create(project=project, user=user, role="annotator")
-    batch = batch_create(project=project, creator=lead, name="all", tasks=[], overlap=2)
+    batch = batch_create(by=SYSTEM, project=project, name="all", tasks=[], overlap=2)
     ids = [u.pk for u in annotators]
     prompts = size // 2
     with connection.cursor() as cursor:

@@ -39,13 +39,15 @@ def main() -> None:
     from evaluation.client import chat_completion
     from evaluation.models import GenerationRun, ModelEndpoint
     from evaluation.services import generation_run_start
+    from ftapp.actors import SYSTEM
     from ftapp.celery import app
     from tests.fake_model_server import FakeModelServer
 
     app.control.purge()
     lead = get_user_model().objects.create(username="bench-lead", is_superuser=True)
-    project = project_create(creator=lead, name="generation bench", kind="rating")
+    project = project_create(by=SYSTEM, lead=lead, name="generation bench", kind="rating")
     prompt_records_load(
+        by=SYSTEM,
         project=project,
         records=[{"id": f"q{i}", "prompt": f"Question {i}?"} for i in range(args.prompts)],
     )

@@ -48,16 +48,17 @@ def one(size: int, database_url: str) -> dict:
     from django.contrib.auth import get_user_model
 
     from annotation.services import project_create, prompts_import
+    from ftapp.actors import SYSTEM
 
     lead = get_user_model().objects.create(username="bench-lead")
-    project = project_create(creator=lead, name="import bench", kind="rating")
+    project = project_create(by=SYSTEM, lead=lead, name="import bench", kind="rating")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "prompts.jsonl"
         write_file(path, size)
         baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         with path.open("rb") as stream:
-            report = prompts_import(project=project, stream=stream, name=path.name)
+            report = prompts_import(by=SYSTEM, project=project, stream=stream, name=path.name)
         elapsed = time.perf_counter() - started
         megabytes = path.stat().st_size / 1e6
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

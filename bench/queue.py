@@ -54,10 +54,13 @@ def seed(size: int, overlap: int, annotators: int, tag: str):
     from annotation.models import Batch, BatchAssignment, Membership, Prompt, Response, Task
     from annotation.services import api_token_create, project_create
     from annotation.text import conversation_hash
+    from ftapp.actors import SYSTEM
 
     User = get_user_model()
     lead = User.objects.create(username=f"lead-{tag}", password=make_password(None))
-    project = project_create(creator=lead, name=f"bench {tag}", kind="rating", overlap=overlap)
+    project = project_create(
+        by=SYSTEM, lead=lead, name=f"bench {tag}", kind="rating", overlap=overlap
+    )
     chunk = 5000
     for start in range(0, size, chunk):
         count = min(chunk, size - start)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db import models
 
+from annotation.admin import ReadOnlyAdminMixin
 from evaluation.models import ModelEndpoint, WorkerHeartbeat
 
 
@@ -15,5 +16,7 @@ class ModelEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Written by the workers themselves; the recovery of stale jobs reads it."""
+
     list_display = ["queue", "hostname", "seen_at"]

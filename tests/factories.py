@@ -52,7 +52,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, created_by, **kwargs):
         kwargs.setdefault("guidelines", "# Guidelines\n\nRate **carefully**.")
-        return project_create(creator=created_by, **kwargs)
+        return project_create(by=created_by, **kwargs)
 
 
 def add_member(project: Project, user, role: str = Role.ANNOTATOR) -> Membership:

@@ -480,8 +480,9 @@ def test_project_payloads_by_role(model_world, role):
     detail = client.get(f"/api/v1/projects/{project.pk}/")
     bodies = [listed, detail, client.get("/")]
     common = {
-        "id", "name", "description", "kind", "guidelines", "guidelines_version", "overlap",
-        "lease_minutes", "gold_rate", "rubric", "role", "progress", "created_at", "updated_at",
+        "id", "name", "description", "kind", "guidelines", "guidelines_version", "rating_anchors",
+        "overlap", "lease_minutes", "gold_rate", "rubric", "role", "progress", "created_at",
+        "updated_at",
     }
     if role == "lead":
         (item,) = listed.json()

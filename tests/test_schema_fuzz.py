@@ -42,6 +42,7 @@ from annotation.services import api_token_create, claim_next, judgment_submit
 from evaluation.exports.services import export_build, export_start
 from evaluation.models import GenerationRun
 from evaluation.services import generation_run_start, model_endpoint_create
+from ftapp.actors import SYSTEM
 from tests.annotation.test_queue import assign, make_project
 from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory
 from tests.fake_model_server import FakeModelServer
@@ -221,7 +222,7 @@ def fuzz_world(caller, settings, monkeypatch):
     assign(led, [annotator], tasks=Task.objects.filter(project=led).order_by("pk")[:4])
     while (claim := claim_next(user=annotator, project_id=led.pk)) is not None:
         judgment_submit(user=annotator, task_id=claim.task_id, rating=4)
-    export = export_start(by=None, project=led, kind="judgments", format="trl")
+    export = export_start(by=SYSTEM, project=led, kind="judgments", format="trl")
     export_build(export_id=export.pk)
     annotated = make_project(LeadFactory(), kind="pairwise", prompts=4, models=("m1", "m2"))
     assign(annotated, [lead])

@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 
 from annotation.api.serializers import StrictSerializer
 from annotation.models import Batch
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import batch_list, project_get_for_lead
 from annotation.services.leads import batch_cut
 from ftapp.api_schema import error_response
 
@@ -41,6 +41,7 @@ class BatchSerializer(serializers.Serializer):
 
 
 def batch_data(batch: Batch) -> dict:
+    """A batch from ``batch_list``, or one just cut (read again through it)."""
     return {
         "id": batch.pk,
         "name": batch.name,
@@ -48,8 +49,8 @@ def batch_data(batch: Batch) -> dict:
         "overlap": batch.overlap,
         "due_at": batch.due_at,
         "status": batch.status,
-        "tasks": batch.tasks.count(),
-        "annotators": sorted(batch.assignments.values_list("annotator__username", flat=True)),
+        "tasks": batch.task_count,
+        "annotators": sorted(a.annotator.username for a in batch.assignments.all()),
         "created_at": batch.created_at,
     }
 
@@ -58,7 +59,7 @@ class BatchListView(APIView):
     @extend_schema(responses=BatchSerializer(many=True), summary="The project's batches")
     def get(self, request, project_id: int):
         project = project_get_for_lead(user=request.user, project_id=project_id)
-        batches = project.batches.order_by("position", "id")
+        batches = batch_list(project=project)
         return Response(BatchSerializer([batch_data(b) for b in batches], many=True).data)
 
     @extend_schema(
@@ -83,4 +84,5 @@ class BatchListView(APIView):
             filters=data.get("filter") or {},
             due_at=data.get("due_at"),
         )
+        batch = batch_list(project=batch.project).get(pk=batch.pk)
         return Response(BatchSerializer(batch_data(batch)).data, status=status.HTTP_201_CREATED)

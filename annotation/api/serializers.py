@@ -77,6 +77,12 @@ class ProjectSerializer(StrictSerializer):
     guidelines = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Markdown."
     )
+    rating_anchors = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=500),
+        required=False,
+        help_text='What each rating means, keyed "1" to "5". With `guidelines`, or alone, a '
+        "change publishes a new guidelines version; the same text and anchors publish none.",
+    )
     guidelines_version = serializers.IntegerField(read_only=True)
     overlap = serializers.IntegerField(min_value=1, max_value=50, default=1)
     lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=15)
@@ -142,6 +148,7 @@ def project_representation(project: Project, *, role: str, progress: dict, guide
         "description": project.description,
         "kind": project.kind,
         "guidelines": guidelines.body if guidelines else "",
+        "rating_anchors": guidelines.rating_anchors if guidelines else {},
         "guidelines_version": guidelines.version if guidelines else None,
         "overlap": project.overlap,
         "lease_minutes": project.lease_minutes,

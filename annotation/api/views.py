@@ -17,21 +17,24 @@ from annotation.api.serializers import (
 from annotation.models import Project
 from annotation.selectors import (
     guidelines_current,
+    guidelines_current_of,
     membership_get,
     project_get_for_lead,
     project_list_for_user,
     project_progress,
+    projects_progress,
 )
 from annotation.services import api_token_create, membership_set, project_create, project_update
 from ftapp.errors import Forbidden
 
 
-def _render_project(project: Project, role: str) -> dict:
+def _render_project(project: Project, role: str, *, progress=None, guidelines=None) -> dict:
+    """One project's payload; a list passes the figures it read for all its projects."""
     data = project_representation(
         project,
         role=role,
-        progress=project_progress(project=project),
-        guidelines=guidelines_current(project=project),
+        progress=progress if progress is not None else project_progress(project=project),
+        guidelines=guidelines or guidelines_current(project=project),
     )
     return ProjectSerializer(data).data
 
@@ -60,11 +63,20 @@ class TokenView(APIView):
 class ProjectListView(APIView):
     @extend_schema(responses=ProjectSerializer(many=True), summary="The caller's projects")
     def get(self, request):
-        memberships = {
-            m.project_id: m.role for m in request.user.memberships.only("project_id", "role")
-        }
-        projects = project_list_for_user(user=request.user)
-        return Response([_render_project(p, memberships[p.pk]) for p in projects])
+        rows = request.user.memberships.only("project_id", "role", "user_id")
+        memberships = {m.project_id: m.role for m in rows}
+        projects = list(project_list_for_user(user=request.user))
+        ids = [p.pk for p in projects]
+        progress = projects_progress(project_ids=ids)
+        guidelines = guidelines_current_of(project_ids=ids)
+        return Response(
+            [
+                _render_project(
+                    p, memberships[p.pk], progress=progress[p.pk], guidelines=guidelines.get(p.pk)
+                )
+                for p in projects
+            ]
+        )
 
     @extend_schema(
         request=ProjectSerializer,
@@ -76,7 +88,7 @@ class ProjectListView(APIView):
             raise Forbidden("You may not create projects; ask an admin for that permission.")
         serializer = ProjectSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = project_create(creator=request.user, **serializer.validated_data)
+        project = project_create(by=request.user, **serializer.validated_data)
         return Response(_render_project(project, "lead"), status=status.HTTP_201_CREATED)
 
 
@@ -89,13 +101,13 @@ class ProjectDetailView(APIView):
     @extend_schema(
         request=ProjectUpdateSerializer,
         responses=ProjectSerializer,
-        summary="Change a project's settings; new guidelines publish a new version",
+        summary="Change a project's settings; changed guidelines or anchors publish a new version",
     )
     def patch(self, request, project_id: int):
         project = project_get_for_lead(user=request.user, project_id=project_id)
         serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        project = project_update(project=project, editor=request.user, **serializer.validated_data)
+        project = project_update(by=request.user, project=project, **serializer.validated_data)
         return Response(_render_project(project, "lead"))
 
 

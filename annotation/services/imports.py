@@ -16,14 +16,14 @@ from functools import cached_property
 from itertools import combinations
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from annotation.bulk import bulk_insert
 from annotation.models import Judgment, Pairing, Project, ProjectKind, Prompt, Response, Task
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import project_check_lead
 from annotation.services.import_files import detect_format, raw_records
 from annotation.text import contains_nul, conversation_hash, normalize_text
+from ftapp.actors import Actor
 
 LONG_TEXT_CHARS = 20_000
 MAX_LISTED = 500  # errors and warnings listed in a report; all are counted
@@ -276,17 +276,15 @@ def _validated(
 
 def prompts_import(
     *,
+    by: Actor,
     project: Project,
     stream: IO[bytes],
     name: str = "",
     commit: bool = True,
-    by: AbstractBaseUser | None = None,
 ) -> ImportReport:
     """Validates the whole file, then (``commit`` and no errors) stores it, all or nothing.
-    ``stream`` must be seekable: it is read twice. ``by`` is the user asking, who must lead
-    the project; ``None`` is the command line, run by whoever runs the server."""
-    if by is not None:
-        project_get_for_lead(user=by, project_id=project.pk)
+    ``stream`` must be seekable: it is read twice. Leads only."""
+    project_check_lead(by=by, project=project)
     fmt = detect_format(stream, name)
     report = ImportReport()
     for _ in _validated(stream, fmt, report):

@@ -93,7 +93,7 @@ def batch_cut(
         )
     batch = batch_create(
         project=project,
-        creator=by,
+        by=by,
         name=name,
         tasks=Task.objects.filter(pk__in=ids),
         annotators=_annotators(project, list(annotators)),

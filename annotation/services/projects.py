@@ -23,9 +23,10 @@ from annotation.models import (
     Task,
 )
 from annotation.models.tokens import TOKEN_PREFIX_LENGTH, hash_token_key, new_token_key
-from annotation.selectors import guidelines_current, project_get_for_lead
+from annotation.selectors import guidelines_current, project_check_lead
 from annotation.services.imports import ImportReport, prompts_import
-from ftapp.errors import Conflict, InvalidInput, NotFound
+from ftapp.actors import Actor, System, user_or_none
+from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 User = get_user_model()
 
@@ -33,7 +34,8 @@ User = get_user_model()
 @transaction.atomic
 def project_create(
     *,
-    creator: AbstractBaseUser,
+    by: Actor,
+    lead: AbstractBaseUser | None = None,
     name: str,
     kind: str,
     guidelines: str = "",
@@ -41,14 +43,20 @@ def project_create(
     overlap: int = 1,
     **options: Any,
 ) -> Project:
-    """Creates a project with its first guidelines version; the creator becomes its lead."""
-    project = Project(name=name, kind=kind, overlap=overlap, created_by=creator, **options)
+    """Creates a project with its first guidelines version. A user needs the
+    ``annotation.add_project`` permission and becomes the lead; the system names the ``lead``."""
+    if isinstance(by, System):
+        if lead is None:
+            raise InvalidInput("Name the project's lead.", fields={"lead": ["Required."]})
+    else:
+        if not by.has_perm("annotation.add_project"):
+            raise Forbidden("You may not create projects; ask an admin for that permission.")
+        lead = by
+    project = Project(name=name, kind=kind, overlap=overlap, created_by=lead, **options)
     project.full_clean()
     project.save()
-    Membership.objects.create(project=project, user=creator, role=Role.LEAD)
-    guidelines_publish(
-        project=project, author=creator, body=guidelines, rating_anchors=rating_anchors
-    )
+    Membership.objects.create(project=project, user=lead, role=Role.LEAD)
+    guidelines_publish(by=by, project=project, body=guidelines, rating_anchors=rating_anchors)
     return project
 
 
@@ -66,10 +74,16 @@ _EDITABLE = {
 
 @transaction.atomic
 def project_update(
-    *, project: Project, editor: AbstractBaseUser, guidelines: str | None = None, **changes: Any
+    *,
+    by: Actor,
+    project: Project,
+    guidelines: str | None = None,
+    rating_anchors: dict[str, str] | None = None,
+    **changes: Any,
 ) -> Project:
-    """Changes settings; guidelines that differ from the current ones publish a new version.
-    A project's kind is fixed once it exists."""
+    """Changes settings, and the guidelines through ``guidelines_publish`` (a new version only
+    when the text or the anchors change). Leads only. A project's kind is fixed once it exists."""
+    project_check_lead(by=by, project=project)
     unknown = set(changes) - _EDITABLE
     if unknown:
         raise InvalidInput(
@@ -80,42 +94,70 @@ def project_update(
         setattr(project, name, value)
     project.full_clean()
     project.save()
-    current = guidelines_current(project=project)
-    if guidelines is not None and (current is None or guidelines != current.body):
-        guidelines_publish(project=project, author=editor, body=guidelines)
+    if guidelines is not None or rating_anchors is not None:
+        current = guidelines_current(project=project)
+        guidelines_publish(
+            by=by,
+            project=project,
+            body=guidelines if guidelines is not None else (current.body if current else ""),
+            rating_anchors=rating_anchors,
+        )
     return project
 
 
 @transaction.atomic
 def guidelines_publish(
     *,
+    by: Actor,
     project: Project,
-    author: AbstractBaseUser,
     body: str,
     rating_anchors: dict[str, str] | None = None,
-) -> Guidelines:
-    """Publishes a new version; annotators see it on their next task."""
+) -> tuple[Guidelines, bool]:
+    """Publishes a new version when the text or the rating anchors (``None``: keep them)
+    differ from the current version; annotators see it on their next task. Returns the
+    current version and whether it is new. Leads only; a version the system publishes is
+    signed by the project's creator."""
+    project_check_lead(by=by, project=project)
+    body = body.replace("\r\n", "\n")  # a browser's textarea sends CRLF; the API, as given
     locked = Project.objects.select_for_update().get(pk=project.pk)
     latest = locked.guidelines.order_by("-version").first()
-    anchors = (
-        rating_anchors if rating_anchors is not None else (latest.rating_anchors if latest else {})
-    )
-    return Guidelines.objects.create(
+    if rating_anchors is None:
+        anchors = latest.rating_anchors if latest else {}
+    else:
+        anchors = _anchors_clean(rating_anchors)
+    if latest is not None and (latest.body, latest.rating_anchors or {}) == (body, anchors):
+        return latest, False
+    version = Guidelines.objects.create(
         project=locked,
         version=(latest.version + 1) if latest else 1,
         body=body,
         rating_anchors=anchors,
-        created_by=author,
+        created_by=user_or_none(by) or locked.created_by,
     )
+    return version, True
 
 
-def membership_set(
-    *, project: Project, username: str, role: str, by: AbstractBaseUser | None = None
-) -> Membership:
-    """Adds a user to a project, or changes their role there. ``by``, the user asking, must
-    lead the project; ``None`` is a command run on the server."""
-    if by is not None:
-        project_get_for_lead(user=by, project_id=project.pk)
+RATINGS = ("1", "2", "3", "4", "5")
+
+
+def _anchors_clean(anchors: dict[str, str]) -> dict[str, str]:
+    """What each rating means, keyed "1" to "5"; a blank meaning is no anchor."""
+    unknown = sorted(str(key) for key in anchors if str(key) not in RATINGS)
+    if unknown:
+        raise InvalidInput(
+            "Rating anchors are keyed 1 to 5.",
+            fields={"rating_anchors": [f"Unknown rating {key!r}." for key in unknown]},
+        )
+    if not all(isinstance(text, str) for text in anchors.values()):
+        raise InvalidInput(
+            "A rating anchor is text.", fields={"rating_anchors": ["Give each meaning as text."]}
+        )
+    return {str(key): text.strip() for key, text in sorted(anchors.items()) if text.strip()}
+
+
+def membership_set(*, by: Actor, project: Project, username: str, role: str) -> Membership:
+    """Adds a user to a project, or changes their role there. Leads only."""
+    project_check_lead(by=by, project=project)
     if role not in Role.values:
         raise InvalidInput("Unknown role.", fields={"role": [f"Use one of {Role.values}."]})
     user = User.objects.filter(username=username, is_active=True).first()
@@ -152,13 +194,15 @@ def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
     return token
 
 
-def prompt_records_load(*, project: Project, records: Iterable[dict[str, Any]]) -> ImportReport:
+def prompt_records_load(
+    *, by: Actor, project: Project, records: Iterable[dict[str, Any]]
+) -> ImportReport:
     """Imports records given as Python objects (the demo, the tests), through the same
     validation as a file; raises ``InvalidInput`` listing the errors if any record is bad."""
     body = io.BytesIO()
     for record in records:
         body.write(json.dumps(record).encode() + b"\n")
-    report = prompts_import(project=project, stream=body, name="records.jsonl")
+    report = prompts_import(by=by, project=project, stream=body, name="records.jsonl")
     if not report.ok:
         raise InvalidInput(
             "The records are not valid.",
@@ -170,14 +214,16 @@ def prompt_records_load(*, project: Project, records: Iterable[dict[str, Any]]) 
 @transaction.atomic
 def batch_create(
     *,
+    by: Actor,
     project: Project,
-    creator: AbstractBaseUser,
     name: str,
     tasks: Iterable[Task],
     annotators: Iterable[AbstractBaseUser] = (),
     overlap: int | None = None,
 ) -> Batch:
-    """Puts unbatched tasks into a new batch and assigns it to annotators of the project."""
+    """Puts unbatched tasks into a new batch and assigns it to annotators of the project.
+    Leads only; a batch the system cuts is signed by the project's creator."""
+    project_check_lead(by=by, project=project)
     last_position = project.batches.order_by("-position").values_list("position", flat=True)
     position = (last_position.first() or 0) + 1
     batch = Batch(
@@ -185,7 +231,7 @@ def batch_create(
         name=name,
         position=position,
         overlap=overlap or project.overlap,
-        created_by=creator,
+        created_by=user_or_none(by) or project.created_by,
     )
     batch.full_clean()
     batch.save()

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from annotation.models import Project, Role, Task
 from annotation.selectors import (
     annotator_progress,
+    claim_held,
     claim_view,
     guidelines_current,
     home_projects,
@@ -41,8 +42,13 @@ def _annotator_project(request, project_id: int) -> Project:
     return membership.project
 
 
-def _workspace_context(request, project: Project, *, errors=None, notice="", values=None):
-    claim = claim_next(user=request.user, project_id=project.pk)
+def _workspace_context(
+    request, project: Project, *, lease: bool, errors=None, notice="", values=None
+):
+    if lease:
+        claim = claim_next(user=request.user, project_id=project.pk)
+    else:
+        claim = claim_held(user=request.user, project=project)
     guidelines = guidelines_current(project=project)
     return {
         "project": project,
@@ -55,6 +61,7 @@ def _workspace_context(request, project: Project, *, errors=None, notice="", val
             for n in range(1, 6)
         ],
         "idempotency_key": uuid.uuid4().hex,
+        "leased": lease,
         "errors": errors or {},
         "notice": notice,
         "values": values or {},
@@ -62,7 +69,9 @@ def _workspace_context(request, project: Project, *, errors=None, notice="", val
 
 
 def _render_workspace(request, project: Project, *, status: int = 200, **extra):
-    context = _workspace_context(request, project, **extra)
+    """The workspace with the annotator's next task; a GET only shows the task they hold,
+    and otherwise a start button that POSTs (which the page's script presses on arrival)."""
+    context = _workspace_context(request, project, lease=request.method == "POST", **extra)
     template = "annotation/partials/workspace.html" if request.htmx else "annotation/queue.html"
     return render(request, template, context, status=status)
 
@@ -70,9 +79,12 @@ def _render_workspace(request, project: Project, *, status: int = 200, **extra):
 @retried_on_lost_connection()
 @login_required
 def queue(request, project_id: int):
-    """The annotator's workspace: their current task (claimed on arrival), or the empty
-    state when their queue has nothing more for them."""
+    """The annotator's workspace: their current task, or the empty state when their queue
+    has nothing more for them. A GET leases nothing; the next task is claimed by a POST."""
     project = _annotator_project(request, project_id)
+    if request.method == "POST" and not request.htmx:
+        claim_next(user=request.user, project_id=project.pk)
+        return redirect("queue", project_id=project.pk)
     return _render_workspace(request, project)
 
 

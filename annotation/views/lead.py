@@ -105,7 +105,7 @@ def project_new(request):
     if request.method == "POST":
         try:
             project = project_create(
-                creator=request.user,
+                by=request.user,
                 name=request.POST.get("name", "").strip(),
                 kind=request.POST.get("kind", ""),
                 overlap=int_or_none(request.POST.get("overlap")) or 1,
@@ -132,7 +132,7 @@ def project_settings(request, project):
     changes = {k: v for k, v in changes.items() if v is not None}
     try:
         with transaction.atomic():
-            project_update(project=project, editor=request.user, **changes)
+            project_update(by=request.user, project=project, **changes)
     except (DomainError, ValidationError) as error:
         messages.error(request, getattr(error, "message", None) or "; ".join(error.messages))
     else:
@@ -143,15 +143,18 @@ def project_settings(request, project):
 @lead_page
 def dashboard(request, project):
     context = {
-        "pairings": Pairing.choices,
         "project": project,
         "figures": project_dashboard(project=project),
         "progress": project_progress(project=project),
-        "conflict_count": len(conflicts(project=project)),
-        "members": Membership.objects.filter(project=project).select_related("user"),
     }
     if request.htmx:
+        # The 5-second poll: only what the partial shows.
         return render(request, "annotation/lead/partials/dashboard_figures.html", context)
+    context.update(
+        pairings=Pairing.choices,
+        conflict_count=len(conflicts(project=project)),
+        members=Membership.objects.filter(project=project).select_related("user"),
+    )
     return render(request, "annotation/lead/dashboard.html", context)
 
 
@@ -405,18 +408,24 @@ def task_review(request, task_id: int):
 @lead_page
 def guidelines_edit(request, project):
     if request.method == "POST":
-        anchors = {
-            str(n): request.POST.get(f"anchor_{n}", "").strip()
-            for n in range(1, 6)
-            if request.POST.get(f"anchor_{n}", "").strip()
-        }
-        version = guidelines_publish(
-            project=project,
-            author=request.user,
-            body=request.POST.get("body", ""),
-            rating_anchors=anchors,
-        )
-        messages.success(request, f"Published version {version.version}; annotators see it now.")
+        try:
+            version, published = guidelines_publish(
+                by=request.user,
+                project=project,
+                body=request.POST.get("body", ""),
+                rating_anchors={str(n): request.POST.get(f"anchor_{n}", "") for n in range(1, 6)},
+            )
+        except DomainError as error:
+            messages.error(request, str(error))
+        else:
+            if published:
+                messages.success(
+                    request, f"Published version {version.version}; annotators see it now."
+                )
+            else:
+                messages.info(
+                    request, f"Nothing changed: version {version.version} stays current."
+                )
         return redirect("guidelines", project_id=project.pk)
     current = guidelines_current(project=project)
     return render(

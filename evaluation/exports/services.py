@@ -44,6 +44,7 @@ from evaluation.exports.source import (
     tasks_to_read,
 )
 from evaluation.models import Export, ExportStatus, Round
+from ftapp.actors import Actor, System, user_or_none
 from ftapp.errors import Conflict, InvalidInput
 from ftapp.queueing import enqueue_on_commit
 
@@ -66,7 +67,7 @@ def export_dir(export: Export) -> Path:
 
 def export_start(
     *,
-    by: AbstractBaseUser | None,
+    by: Actor,
     project: Project | None = None,
     project_id: int | None = None,
     kind: str,
@@ -75,9 +76,12 @@ def export_start(
     test_fraction: float = 0.1,
     seed: int = 0,
 ) -> Export:
-    """Records an export and queues its build. Leads only (``by=None`` is the command line,
-    which passes the project itself)."""
-    if by is not None:
+    """Records an export and queues its build. Leads only. The system (the command line)
+    passes the project itself and builds the export in its own process."""
+    if isinstance(by, System):
+        if project is None:
+            raise InvalidInput("Name the project.", fields={"project": ["Required."]})
+    else:
         project = project_get_for_lead(user=by, project_id=project_id)
     if isinstance(test_fraction, bool) or not 0.0 <= test_fraction <= 0.9:
         raise InvalidInput(
@@ -94,10 +98,10 @@ def export_start(
             options=options,
             test_fraction=test_fraction,
             seed=seed,
-            created_by=by,
+            created_by=user_or_none(by),
             heartbeat_at=timezone.now(),
         )
-        if by is not None:
+        if not isinstance(by, System):
             enqueue_on_commit(
                 lambda: _queue_build(export.pk),
                 undo=lambda: Export.objects.filter(

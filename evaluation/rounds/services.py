@@ -101,7 +101,7 @@ def round_start(
     number = (project.rounds.aggregate(top=Max("number"))["top"] or 0) + 1
     batch = batch_create(
         project=project,
-        creator=by,
+        by=by,
         name=f"Round {number}: {model.name} against {previous_model}",
         tasks=[],
         annotators=users,

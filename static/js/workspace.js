@@ -69,7 +69,7 @@
       handled = Boolean(check(`input[name=choice][value="${CHOICES[key]}"]`));
       startFromChosen();
     } else if (key === "Enter") {
-      submit(judgeForm());
+      submit(judgeForm() || document.getElementById("start-form"));
     } else if (key === "s") {
       const skip = document.getElementById("skip");
       if (skip) {
@@ -114,13 +114,29 @@
     const field = form.querySelector("input[name=duration_ms]");
     if (field && started) field.value = String(Math.max(0, Date.now() - started));
   }, true);
+  // The page comes from a GET, which claims nothing: the first task is asked for by a POST,
+  // sent at once when the page is really shown (not while a browser prerenders it).
+  function startQueue() {
+    const start = document.getElementById("start-form");
+    if (!start) return;
+    if (document.prerendering) {
+      document.addEventListener("prerenderingchange", startQueue, { once: true });
+    } else {
+      submit(start);
+    }
+  }
+
   function onTaskShown() {
     const ws = workspace();
     if (!ws) return;
     ws.dataset.startedMs = String(Date.now());
     showGuidelines(guidelinesOpen);
   }
+  function onLoad() {
+    onTaskShown();
+    startQueue();
+  }
   document.addEventListener("htmx:afterSettle", onTaskShown);
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onTaskShown);
-  else onTaskShown();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onLoad);
+  else onLoad();
 })();

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from annotation.models import Judgment, Prompt, Response, Task
 from annotation.services import claim_next, judgment_submit, prompts_import
+from ftapp.actors import SYSTEM
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import assign
 from tests.factories import ProjectFactory, add_member
@@ -29,7 +30,9 @@ def deep(levels: int, opening: bytes = b"[", closing: bytes = b"]") -> bytes:
 
 
 def run(project, data: bytes, name="data.jsonl", commit=True):
-    return prompts_import(project=project, stream=io.BytesIO(data), name=name, commit=commit)
+    return prompts_import(
+        by=SYSTEM, project=project, stream=io.BytesIO(data), name=name, commit=commit
+    )
 
 
 # Values PostgreSQL's jsonb refuses, or Python cannot read or print back, or nested so deep
@@ -438,7 +441,7 @@ def test_a_gzip_bomb_stops_at_the_cap(rating_project, settings, name, prefix, co
     settings.IMPORT_MAX_BYTES = CAP
     bomb = gzip_bomb(content, prefix=prefix)
     stream = CountingReader(bomb)
-    report = prompts_import(project=rating_project, stream=stream, name=name)
+    report = prompts_import(by=SYSTEM, project=rating_project, stream=stream, name=name)
     assert [message in e.message for e in report.errors] == [True], report.errors
     # Both passes (the format's sniff and the validation) stop early: a small part of the
     # compressed bytes is read, not all.

@@ -18,6 +18,7 @@ from annotation.services.leads import (
     membership_set_excluded,
     task_set_gold,
 )
+from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import make_project
@@ -37,6 +38,7 @@ def tagged_project(lead, annotators):
     from annotation.services import prompt_records_load
 
     prompt_records_load(
+        by=SYSTEM,
         project=project,
         records=[
             {

@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from annotation.models import Task
 from annotation.services import batch_create, guidelines_publish, prompt_records_load
+from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD, ProjectFactory, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,7 @@ def test_home_lists_projects_with_a_queue_link_for_annotators(client, lead, anno
     ProjectFactory(name="Someone else's")
     add_member(project, annotator)
     prompt_records_load(
+        by=SYSTEM,
         project=project,
         records=[
             {"id": "q1", "prompt": "Hi?", "responses": [{"model": "m1", "text": "Hello."}]},
@@ -43,8 +45,8 @@ def test_home_lists_projects_with_a_queue_link_for_annotators(client, lead, anno
         ],
     )
     batch_create(
+        by=SYSTEM,
         project=project,
-        creator=lead,
         name="b1",
         tasks=Task.objects.filter(project=project),
         annotators=[annotator],
@@ -64,8 +66,8 @@ def test_home_lists_projects_with_a_queue_link_for_annotators(client, lead, anno
 def test_queue_page_shows_progress_and_sanitized_guidelines(client, rating_project, annotator):
     add_member(rating_project, annotator)
     guidelines_publish(
+        by=SYSTEM,
         project=rating_project,
-        author=rating_project.created_by,
         body="# Rules\n\nBe **fair**. <script>alert(1)</script> [x](javascript:alert(1))",
     )
     client.force_login(annotator)

@@ -17,6 +17,7 @@ from annotation.services import (
     prompt_records_load,
     task_skip,
 )
+from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, InvalidInput, NotFound
 from tests.factories import AnnotatorFactory, ProjectFactory, add_member
 
@@ -31,7 +32,7 @@ def make_project(lead, *, kind="rating", prompts=4, models=("m1",), overlap=1, *
         }
         for i in range(prompts)
     ]
-    prompt_records_load(project=project, records=records)
+    prompt_records_load(by=SYSTEM, project=project, records=records)
     return project
 
 
@@ -42,8 +43,8 @@ def assign(project, annotators, *, name="b", tasks=None, **kwargs):
     if tasks is None:
         tasks = Task.objects.filter(project=project, batch__isnull=True)
     return batch_create(
+        by=SYSTEM,
         project=project,
-        creator=project.created_by,
         name=name,
         tasks=list(tasks),
         annotators=annotators,

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from annotation.models import Claim, Judgment, Task
 from annotation.services import prompt_records_load
+from ftapp.actors import SYSTEM
 from tests.annotation.test_queue import assign
 from tests.annotation.test_rendering import DANGEROUS, assert_inert
 from tests.factories import ProjectFactory
@@ -55,6 +56,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def project(lead):
     project = ProjectFactory(created_by=lead, kind="rating", rubric=["accuracy"])
     prompt_records_load(
+        by=SYSTEM,
         project=project,
         records=[
             {
@@ -77,7 +79,7 @@ def signed_in(client, project, annotator):
 
 
 def test_rating_page_shows_the_conversation_and_the_rendered_response(signed_in, project):
-    page = signed_in.get(reverse("queue", args=[project.pk])).content.decode()
+    page = signed_in.post(reverse("queue", args=[project.pk]), follow=True).content.decode()
     assert "You are a bank&#x27;s assistant." in page or "You are a bank's assistant." in page
     assert "How do I close account 0?" in page
     assert "<strong>Step one</strong> for 0." in page
@@ -87,7 +89,7 @@ def test_rating_page_shows_the_conversation_and_the_rendered_response(signed_in,
 
 
 def test_plain_form_post_judges_and_redirects(signed_in, project, annotator):
-    signed_in.get(reverse("queue", args=[project.pk]))
+    signed_in.post(reverse("queue", args=[project.pk]))
     task_id = Claim.objects.get(annotator=annotator).task_id
     response = signed_in.post(
         reverse("task-judge", args=[task_id]),
@@ -104,7 +106,7 @@ def test_plain_form_post_judges_and_redirects(signed_in, project, annotator):
 
 
 def test_htmx_post_swaps_in_the_next_task(signed_in, project, annotator):
-    signed_in.get(reverse("queue", args=[project.pk]))
+    signed_in.post(reverse("queue", args=[project.pk]))
     first = Claim.objects.get(annotator=annotator).task_id
     response = signed_in.post(
         reverse("task-judge", args=[first]), {"rating": "5", "duration_ms": "4200"}, **HTMX
@@ -117,7 +119,7 @@ def test_htmx_post_swaps_in_the_next_task(signed_in, project, annotator):
 
 
 def test_missing_rating_shows_the_error_in_place(signed_in, project, annotator):
-    signed_in.get(reverse("queue", args=[project.pk]))
+    signed_in.post(reverse("queue", args=[project.pk]))
     task_id = Claim.objects.get(annotator=annotator).task_id
     html = signed_in.post(
         reverse("task-judge", args=[task_id]), {"comment": "keep me"}, **HTMX
@@ -127,12 +129,12 @@ def test_missing_rating_shows_the_error_in_place(signed_in, project, annotator):
 
 
 def test_rewrite_is_kept_unless_unchanged(signed_in, project, annotator):
-    signed_in.get(reverse("queue", args=[project.pk]))
+    signed_in.post(reverse("queue", args=[project.pk]))
     task_id = Claim.objects.get(annotator=annotator).task_id
     original = Task.objects.get(pk=task_id).response_a.text
     signed_in.post(reverse("task-judge", args=[task_id]), {"rating": "3", "rewrite": original})
     assert Judgment.objects.get().rewrite == ""
-    signed_in.get(reverse("queue", args=[project.pk]))
+    signed_in.post(reverse("queue", args=[project.pk]))
     next_id = Claim.objects.get(annotator=annotator, status="active").task_id
     signed_in.post(
         reverse("task-judge", args=[next_id]), {"rating": "2", "rewrite": "Do X, then Y."}
@@ -141,7 +143,7 @@ def test_rewrite_is_kept_unless_unchanged(signed_in, project, annotator):
 
 
 def test_skip_and_undo_pages(signed_in, project, annotator):
-    signed_in.get(reverse("queue", args=[project.pk]))
+    signed_in.post(reverse("queue", args=[project.pk]))
     first = Claim.objects.get(annotator=annotator).task_id
     html = signed_in.post(
         reverse("task-skip", args=[first]), {"reason": "not my field"}, **HTMX
@@ -156,11 +158,27 @@ def test_skip_and_undo_pages(signed_in, project, annotator):
 
 def test_empty_queue_state(signed_in, project, annotator):
     for _ in range(3):
-        signed_in.get(reverse("queue", args=[project.pk]))
+        signed_in.post(reverse("queue", args=[project.pk]))
         task_id = Claim.objects.get(annotator=annotator, status="active").task_id
         signed_in.post(reverse("task-judge", args=[task_id]), {"rating": "4"})
     page = signed_in.get(reverse("queue", args=[project.pk])).content.decode()
     assert "Your queue is empty" in page and 'id="judge-form"' not in page
+
+
+def test_a_get_never_claims_a_task(signed_in, project, annotator):
+    """A prefetch or a link preview of the queue takes no task: the page offers a start
+    button that POSTs, and shows the task the annotator already holds."""
+    url = reverse("queue", args=[project.pk])
+    page = signed_in.get(url).content.decode()
+    assert not Claim.objects.exists()
+    assert 'id="start-form"' in page and 'id="judge-form"' not in page
+    assert "3 tasks to go." in page
+    html = signed_in.post(url, **HTMX).content.decode()
+    held = Claim.objects.get(annotator=annotator, status="active")
+    assert 'id="judge-form"' in html and 'id="start-form"' not in html
+    page = signed_in.get(url).content.decode()
+    assert f'data-task="{held.task_id}"' in page
+    assert Claim.objects.filter(annotator=annotator).count() == 1
 
 
 def test_leads_have_no_queue(client, project, lead):
@@ -173,6 +191,7 @@ def test_dangerous_responses_render_inert_on_the_task_page(client, lead, annotat
     project = ProjectFactory(created_by=lead, kind=kind)
     payload = " ".join(DANGEROUS.values())
     prompt_records_load(
+        by=SYSTEM,
         project=project,
         records=[
             {
@@ -187,7 +206,7 @@ def test_dangerous_responses_render_inert_on_the_task_page(client, lead, annotat
     )
     assign(project, [annotator])
     client.force_login(annotator)
-    page = client.get(reverse("queue", args=[project.pk])).content.decode()
+    page = client.post(reverse("queue", args=[project.pk]), follow=True).content.decode()
     assert "evil.example" in page  # the text is shown, as text
     assert "<script>alert" not in page
     rendered = untrusted_blocks(page)

@@ -8,6 +8,7 @@ import pytest
 from annotation.management.commands.demo import ANCHORS, FIXTURE, GUIDELINES
 from annotation.models import Claim, Judgment, Response
 from annotation.services import prompt_records_load
+from ftapp.actors import SYSTEM
 from tests.annotation.test_queue import assign
 from tests.factories import PASSWORD, ProjectFactory
 
@@ -29,6 +30,7 @@ def make_projects(lead, annotator):
         rating_anchors=ANCHORS,
     )
     prompt_records_load(
+        by=SYSTEM,
         project=rating,
         records=[
             {**r, "responses": r["responses"][:1]} for r in demo_records(("bank-", "insurance-"), 5)
@@ -38,6 +40,7 @@ def make_projects(lead, annotator):
         created_by=lead, kind="pairwise", name="Support answers — which is better"
     )
     prompt_records_load(
+        by=SYSTEM,
         project=pairwise,
         records=[{**r, "responses": r["responses"][:2]} for r in demo_records(("code-",), 2)],
     )

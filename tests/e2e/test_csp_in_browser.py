@@ -16,6 +16,7 @@ from django.urls import Resolver404, resolve
 from annotation.models import Project
 from evaluation.exports.services import export_build, export_start
 from evaluation.models import GenerationRun, ModelEndpoint, Round
+from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,9 +126,9 @@ def demo(settings, tmp_path):
     )
     run = GenerationRun.objects.create(project=judged, created_by=lead, status="running")
     run.endpoints.set([endpoint])
-    finished = export_start(by=None, project=judged, kind="dpo", format="trl")
+    finished = export_start(by=SYSTEM, project=judged, kind="dpo", format="trl")
     export_build(export_id=finished.pk)
-    export_start(by=None, project=judged, kind="sft", format="trl")
+    export_start(by=SYSTEM, project=judged, kind="sft", format="trl")
     Round.objects.create(
         project=judged,
         number=1,

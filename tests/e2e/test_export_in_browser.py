@@ -6,6 +6,7 @@ import pytest
 
 from evaluation.exports.services import export_start
 from evaluation.models import Export
+from ftapp.actors import SYSTEM
 from tests.e2e.test_annotate_in_browser import log_in
 from tests.evaluation.test_export import make_rated_project
 
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 def test_cancel_then_retry_an_export_from_its_page(celery_worker, live_server, page, lead):
     project = make_rated_project(lead)
     # Recorded as the command line records it, so no worker takes it before the click.
-    export = export_start(by=None, project=project, kind="sft", format="trl")
+    export = export_start(by=SYSTEM, project=project, kind="sft", format="trl")
     log_in(page, live_server.url, lead)
     page.goto(f"{live_server.url}/exports/{export.pk}/")
     assert page.text_content("#export-state") == "queued"

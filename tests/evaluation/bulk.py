@@ -6,6 +6,7 @@ from django.db import connection
 
 from annotation.models import Membership
 from annotation.services import batch_create, project_create
+from ftapp.actors import SYSTEM
 from tests.factories import AnnotatorFactory
 
 ANSWER = (
@@ -17,11 +18,11 @@ ANSWER = (
 def seed_pairwise(lead, *, prompts: int) -> int:
     """``prompts`` prompts with two responses, one task each, two judgments per task from
     four annotators; returns the project's id. PostgreSQL only."""
-    project = project_create(creator=lead, name=f"bulk {prompts}", kind="pairwise")
+    project = project_create(by=SYSTEM, lead=lead, name=f"bulk {prompts}", kind="pairwise")
     annotators = [AnnotatorFactory() for _ in range(4)]
     for user in annotators:
         Membership.objects.create(project=project, user=user, role="annotator")
-    batch = batch_create(project=project, creator=lead, name="all", tasks=[], overlap=2)
+    batch = batch_create(by=SYSTEM, project=project, name="all", tasks=[], overlap=2)
     with connection.cursor() as cursor:
         cursor.execute(
             """

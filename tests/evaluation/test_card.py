@@ -8,6 +8,7 @@ from markdown_it import MarkdownIt
 
 from annotation.services import prompt_records_load
 from evaluation.exports.services import export_dir
+from ftapp.actors import SYSTEM
 from tests.annotation.test_queue import assign
 from tests.evaluation.test_export import build, judge_all
 from tests.factories import AnnotatorFactory, ProjectFactory
@@ -48,6 +49,7 @@ class Elements(HTMLParser):
 def hostile_export(lead):
     project = ProjectFactory(created_by=lead, kind="rating", name=" ".join(HOSTILE[:4]))
     prompt_records_load(
+        by=SYSTEM,
         project=project,
         records=[
             {

@@ -19,6 +19,7 @@ from annotation.services.leads import (
 from annotation.services.queue import judgment_undo
 from evaluation.exports.services import export_build, export_dir, export_start, split_of
 from evaluation.models import ExportStatus
+from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, InvalidInput
 from tests.annotation.test_queue import assign, make_project
 from tests.conftest import _is_postgres
@@ -66,7 +67,7 @@ def build(project, kind, fmt="trl", by=None, **kwargs):
     """Builds in this process. Without ``by`` it is started as the command line does, so no
     task goes to a worker that tests running one would also have build it."""
     if by is None:
-        export = export_start(by=None, project=project, kind=kind, format=fmt, **kwargs)
+        export = export_start(by=SYSTEM, project=project, kind=kind, format=fmt, **kwargs)
     else:
         export = export_start(by=by, project_id=project.pk, kind=kind, format=fmt, **kwargs)
     return export_build(export_id=export.pk)
@@ -105,7 +106,7 @@ def make_rated_project(lead):
         records.append(record)
     records.append({"id": "q4", "prompt": "  question   0?", "responses": [
         {"model": "m1", "text": "A4 m1"}]})
-    prompt_records_load(project=project, records=records)
+    prompt_records_load(by=SYSTEM, project=project, records=records)
     annotators = [AnnotatorFactory(username="u1"), AnnotatorFactory(username="u2")]
     assign(project, annotators, overlap=2)
 
@@ -322,7 +323,7 @@ class TestSnapshot:
         assert export.card["judgments_file"]["count"] == 24
         with pytest.raises(Conflict, match="export"):
             judgment_undo(user=rated.annotators[0], project_id=rated.pk)
-        prompt_records_load(project=rated, records=[
+        prompt_records_load(by=SYSTEM, project=rated, records=[
             {"id": "q9", "prompt": "Question 9?", "responses": [{"model": "m1", "text": "A9"}]}])
         newcomer = AnnotatorFactory()
         assign(rated, [newcomer], name="more")
@@ -425,7 +426,7 @@ def test_card_of_a_rating_export(rated):
 
 def test_pii_is_redacted_in_every_text_and_counted(lead):
     project = ProjectFactory(created_by=lead, kind="rating", overlap=1)
-    prompt_records_load(project=project, records=[{
+    prompt_records_load(by=SYSTEM, project=project, records=[{
         "id": "pii",
         "system": "Escalate to ops@northwind.example when unsure.",
         "prompt": "My IBAN is DE89 3704 0044 0532 0130 00, why was I charged twice?",
@@ -454,7 +455,7 @@ def test_pii_is_redacted_in_every_text_and_counted(lead):
 def test_an_export_delivered_twice_is_built_once(rated):
     """While one process holds the export's build lock, another delivery of the task leaves
     it alone; once the lock is free the build goes ahead."""
-    export = export_start(by=None, project=rated, kind="sft", format="trl")
+    export = export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
     other = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         with other.cursor() as cursor:

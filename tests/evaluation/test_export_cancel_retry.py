@@ -41,6 +41,7 @@ from evaluation.recovery import (
 )
 from evaluation.services import generation_run_start, run_chunks
 from evaluation.tasks import process_chunk
+from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import make_project
@@ -101,7 +102,7 @@ class TestSweepOfExports:
     def test_a_running_export_nobody_builds_is_queued_again_from_nothing(
         self, rated, django_capture_on_commit_callbacks
     ):
-        export = _left_by_a_dead_worker(export_start(by=None, project=rated, kind="sft",
+        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
                                                      format="trl"))
         with django_capture_on_commit_callbacks() as queued:
             assert exports_recover()["exports_requeued"] == 1
@@ -114,7 +115,7 @@ class TestSweepOfExports:
         assert (export.status, export.attempts) == ("completed", 2)
 
     def test_one_that_a_process_still_builds_is_left_alone(self, rated, other_session):
-        export = _left_by_a_dead_worker(export_start(by=None, project=rated, kind="sft",
+        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
                                                      format="trl"))
         other_session.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, export.pk])
         assert exports_recover()["exports_requeued"] == 0
@@ -123,7 +124,7 @@ class TestSweepOfExports:
 
     def test_after_its_last_attempt_it_is_failed_with_the_reason(self, rated):
         export = _left_by_a_dead_worker(
-            export_start(by=None, project=rated, kind="sft", format="trl"),
+            export_start(by=SYSTEM, project=rated, kind="sft", format="trl"),
             attempts=settings.JOB_MAX_ATTEMPTS,
         )
         assert exports_recover()["exports_failed"] == 1
@@ -136,7 +137,7 @@ class TestSweepOfExports:
     def test_a_redelivered_build_past_its_last_attempt_fails_instead_of_building(self, rated):
         """Celery puts back the message of a pool process killed mid-build at once: that
         redelivery counts as an attempt too."""
-        export = export_start(by=None, project=rated, kind="sft", format="trl")
+        export = export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
         Export.objects.filter(pk=export.pk).update(
             status=ExportStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS
         )
@@ -147,8 +148,8 @@ class TestSweepOfExports:
     def test_a_queued_export_whose_message_may_be_lost_is_sent_again_once(
         self, rated, django_capture_on_commit_callbacks
     ):
-        export = export_start(by=None, project=rated, kind="sft", format="trl")
-        fresh = export_start(by=None, project=rated, kind="dpo", format="trl")
+        export = export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
+        fresh = export_start(by=SYSTEM, project=rated, kind="dpo", format="trl")
         later = timezone.now() + timedelta(seconds=settings.STALE_JOB_SECONDS + 1)
         Export.objects.filter(pk=fresh.pk).update(heartbeat_at=later)
         with django_capture_on_commit_callbacks() as queued:
@@ -166,9 +167,9 @@ class TestCancelAndRetry:
     ):
         lead = rated.created_by
         first = export_build(
-            export_id=export_start(by=None, project=rated, kind="sft", format="trl").pk
+            export_id=export_start(by=SYSTEM, project=rated, kind="sft", format="trl").pk
         )
-        export = export_start(by=None, project=rated, kind="sft", format="trl")
+        export = export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
         export = export_cancel(by=lead, export_id=export.pk)
         assert export.status == ExportStatus.CANCELLED and export.finished_at is not None
         assert export_build(export_id=export.pk).status == ExportStatus.CANCELLED
@@ -185,7 +186,7 @@ class TestCancelAndRetry:
         assert export.files == first.files
 
     def test_a_dead_running_export_cancelled_loses_its_half_written_files(self, rated):
-        export = _left_by_a_dead_worker(export_start(by=None, project=rated, kind="sft",
+        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
                                                      format="trl"))
         export_cancel(by=rated.created_by, export_id=export.pk)
         assert not _partial(export).exists()
@@ -195,7 +196,7 @@ class TestCancelAndRetry:
 
     def test_only_failed_or_cancelled_exports_are_retried(self, rated):
         export = export_build(
-            export_id=export_start(by=None, project=rated, kind="sft", format="trl").pk
+            export_id=export_start(by=SYSTEM, project=rated, kind="sft", format="trl").pk
         )
         with pytest.raises(Conflict, match="this one is completed"):
             export_retry(by=rated.created_by, export_id=export.pk)
@@ -203,7 +204,7 @@ class TestCancelAndRetry:
             export_cancel(by=rated.created_by, export_id=export.pk)
 
     def test_retry_waits_while_the_cancelled_build_still_runs(self, rated, other_session):
-        export = export_start(by=None, project=rated, kind="sft", format="trl")
+        export = export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
         export_cancel(by=rated.created_by, export_id=export.pk)
         other_session.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, export.pk])
         with pytest.raises(Conflict, match="still stopping"):
@@ -215,7 +216,7 @@ class TestUndo:
     def test_an_export_left_running_by_a_dead_worker_blocks_undo_only_until_the_sweep(
         self, rated
     ):
-        export = _left_by_a_dead_worker(export_start(by=None, project=rated, kind="sft",
+        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
                                                      format="trl"))
         annotator = rated.annotators[0]
         with pytest.raises(Conflict, match="export"):
@@ -227,7 +228,7 @@ class TestUndo:
 
     @pytest.mark.parametrize("end", ["failed", "cancelled"])
     def test_an_export_that_never_completed_does_not_block_undo(self, rated, end):
-        export = _left_by_a_dead_worker(export_start(by=None, project=rated, kind="sft",
+        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
                                                      format="trl"))
         if end == "cancelled":
             export_cancel(by=rated.created_by, export_id=export.pk)
@@ -354,7 +355,7 @@ def test_export_page_cancels_without_javascript_and_retries_with_htmx(
     celery_worker, client, lead
 ):
     project = make_rated_project(lead)
-    export = export_start(by=None, project=project, kind="sft", format="trl")  # not sent
+    export = export_start(by=SYSTEM, project=project, kind="sft", format="trl")  # not sent
     client.force_login(lead)
     page = client.get(f"/exports/{export.pk}/").content.decode()
     assert 'name="action" value="cancel"' in page and "csrfmiddlewaretoken" in page

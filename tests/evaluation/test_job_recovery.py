@@ -22,6 +22,7 @@ from annotation.models import Project, Response
 from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
 from evaluation.services import generation_run_start
+from ftapp.actors import SYSTEM
 from tests.annotation.test_queue import make_project
 from tests.conftest import ROOT, TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, _database_url
 from tests.evaluation.bulk import seed_pairwise
@@ -196,7 +197,7 @@ def test_worker_killed_whole_mid_export_builds_it_again_by_itself_with_identical
     assert not _partial(export).exists()
     assert "lost its builder: requeued" in log.read_text()
 
-    reference = export_start(by=None, project=project, **OPTIONS)
+    reference = export_start(by=SYSTEM, project=project, **OPTIONS)
     reference = export_build(export_id=reference.pk)
     assert reference.status == ExportStatus.COMPLETED
     for name in DATA_FILES:

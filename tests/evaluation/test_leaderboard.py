@@ -14,6 +14,7 @@ from evaluation import charts
 from evaluation.leaderboard import agreement_figures, leaderboard_figures
 from evaluation.leaderboard.api import AgreementSerializer, LeaderboardSerializer
 from evaluation.metrics import Coincidences
+from ftapp.actors import SYSTEM
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import assign, make_project
 from tests.evaluation.test_export import judge_all, make_pairwise_project, make_rated_project
@@ -62,7 +63,7 @@ def make_sided_project(lead, prompts=8):
         }
         for i in range(prompts)
     ]
-    prompt_records_load(project=project, records=records)
+    prompt_records_load(by=SYSTEM, project=project, records=records)
     honest, lazy = AnnotatorFactory(username="honest"), AnnotatorFactory(username="lazy")
     assign(project, [honest, lazy], overlap=2)
     for annotator in (honest, lazy):
@@ -416,6 +417,7 @@ class TestPages:
         evil = "<script>alert(1)</script>"
         project = ProjectFactory(created_by=lead, kind="pairwise", overlap=1)
         prompt_records_load(
+            by=SYSTEM,
             project=project,
             records=[
                 {

@@ -9,6 +9,7 @@ from evaluation.exports.services import export_dir, split_of
 from evaluation.models import Round
 from evaluation.rounds.selectors import round_result
 from evaluation.rounds.services import round_start, round_test_prompt_ids
+from ftapp.actors import SYSTEM
 from ftapp.errors import InvalidInput
 from tests.annotation.test_api_projects import client_for
 from tests.annotation.test_queue import assign, make_project
@@ -96,7 +97,7 @@ def test_a_rating_round_compares_scores_per_prompt(lead):
     rnd = round_start(by=lead, project_id=project.pk, model_id=tuned.pk, export_id=export.pk,
                       previous_model="base")
     # What the worker would store: the tuned model's answers to the held-out prompts.
-    prompt_records_load(project=project, records=[
+    prompt_records_load(by=SYSTEM, project=project, records=[
         {"id": p.external_id, "prompt": p.text,
          "responses": [{"model": "tuned-r1", "text": f"Tuned answer {p.pk}"}]}
         for p in project.prompts.filter(pk__in=rnd.prompt_ids)

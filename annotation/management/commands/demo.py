@@ -31,6 +31,7 @@ from annotation.services import (
 )
 from evaluation import local_model
 from evaluation.services import model_endpoint_register_local
+from ftapp.actors import SYSTEM
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo_prompts.jsonl"
 USERS = [
@@ -156,7 +157,8 @@ class Command(BaseCommand):
                 results.append((project, False))
                 continue
             project = project_create(
-                creator=lead,
+                by=SYSTEM,
+                lead=lead,
                 name=name,
                 kind=kind,
                 description=description,
@@ -165,11 +167,13 @@ class Command(BaseCommand):
                 overlap=2,
             )
             for annotator in annotators:
-                membership_set(project=project, username=annotator.username, role=Role.ANNOTATOR)
-            prompt_records_load(project=project, records=records)
+                membership_set(
+                    by=SYSTEM, project=project, username=annotator.username, role=Role.ANNOTATOR
+                )
+            prompt_records_load(by=SYSTEM, project=project, records=records)
             batch_create(
+                by=SYSTEM,
                 project=project,
-                creator=lead,
                 name="Round 1",
                 tasks=Task.objects.filter(project=project),
                 annotators=annotators,
@@ -189,7 +193,8 @@ class Command(BaseCommand):
         User = get_user_model()
         lead = User.objects.get(username="lead")
         project = project_create(
-            creator=lead,
+            by=SYSTEM,
+            lead=lead,
             name=JUDGED,
             kind=ProjectKind.PAIRWISE,
             description="Judged by simulated experts: see the leaderboard and agreement.",
@@ -203,13 +208,13 @@ class Command(BaseCommand):
             if created:
                 expert.set_unusable_password()
                 expert.save()
-            membership_set(project=project, username=username, role=Role.ANNOTATOR)
+            membership_set(by=SYSTEM, project=project, username=username, role=Role.ANNOTATOR)
             experts.append(expert)
         records = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
-        prompt_records_load(project=project, records=records)
+        prompt_records_load(by=SYSTEM, project=project, records=records)
         batch_create(
+            by=SYSTEM,
             project=project,
-            creator=lead,
             name="Round 1",
             tasks=Task.objects.filter(project=project),
             annotators=experts,

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.selectors import project_by_id_or_name
 from annotation.services import prompts_import
+from ftapp.actors import SYSTEM
 
 
 class Command(BaseCommand):
@@ -25,7 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"No file {file}.")
         with file.open("rb") as stream:
             report = prompts_import(
-                project=target, stream=stream, name=file.name, commit=not dry_run
+                by=SYSTEM, project=target, stream=stream, name=file.name, commit=not dry_run
             )
         for issue in report.errors:
             self.stderr.write(f"{file}:{issue.line}: error: {issue.message}")

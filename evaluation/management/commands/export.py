@@ -7,6 +7,7 @@ from annotation.selectors import project_by_id_or_name
 from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.models import ExportStatus
 from ftapp import json_input
+from ftapp.actors import SYSTEM
 from ftapp.errors import DomainError
 
 
@@ -42,7 +43,7 @@ class Command(BaseCommand):
             raise CommandError("--filters must be a JSON object.")
         try:
             export = export_start(
-                by=None,
+                by=SYSTEM,
                 project=target,
                 kind=kind,
                 format=format,
