@@ -175,11 +175,18 @@ class TestApi:
 
 @ends_backends
 class TestPages:
-    def test_the_queue_page_gets_a_new_connection(self, queue_world):
+    def test_the_queue_page_claims_on_a_new_connection(self, queue_world):
+        end_this_connections_backend()
+        response = queue_world["browser"].post(f"/projects/{queue_world['project'].pk}/queue/")
+        assert response.status_code == 302, response.content[:500]
+        assert Claim.objects.filter(annotator=queue_world["annotator"]).count() == 1
+
+    def test_the_queue_page_shows_the_held_task_on_a_new_connection(self, queue_world):
+        claim = claim_next(user=queue_world["annotator"], project_id=queue_world["project"].pk)
         end_this_connections_backend()
         response = queue_world["browser"].get(f"/projects/{queue_world['project'].pk}/queue/")
         assert response.status_code == 200
-        assert Claim.objects.filter(annotator=queue_world["annotator"]).count() == 1
+        assert f"/tasks/{claim.task_id}/judge/" in response.content.decode()
 
     @pytest.mark.parametrize("htmx", [False, True])
     def test_a_judgment_cut_off_half_way_is_made_again(
