@@ -10,7 +10,13 @@ from statistics import mean
 from typing import Any
 
 from annotation.text import normalize_text
-from evaluation.exports.source import PromptData, ResponseData, TaskData, Vote
+from evaluation.exports.source import (
+    PromptData,
+    ResponseData,
+    TaskData,
+    Vote,
+    models_kept,
+)
 
 REWRITE_MODEL = "expert-rewrite"
 
@@ -77,8 +83,7 @@ def task_label(
     leave it out. A lead's adjudication takes precedence over the judgments and passes the
     judgment-count and agreement filters: it settles the task. With a Dawid–Skene
     ``consensus``, its label replaces the majority (pairwise) or the mean (ratings)."""
-    models = options["models"]
-    if models and any(r.model not in models for r in task.responses()):
+    if not models_kept(options, (r.model for r in task.responses())):
         dropped["model filter"] += 1
         return None
     adjudication = task.adjudication
