@@ -275,11 +275,7 @@ def agreement_figures(
     value = data.rating if rating else data.choice
     level = "ordinal" if rating else "nominal"
     n = len(data.task)
-
-    def name(user_id: int) -> str:
-        # A judgment outlives a membership that was removed: such a one keeps a stand-in.
-        return data.pseudonyms.get(user_id) or f"user-{user_id}"
-
+    name = data.pseudonyms.name
     everyone = sorted(set(data.annotator.tolist()) | set(gold_annotator.tolist()), key=name)
     rows = {
         uid: {

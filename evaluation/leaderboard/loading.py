@@ -14,6 +14,7 @@ from django.db import connections
 from django.db.models import FloatField, Func, Q, QuerySet
 from django.db.models.functions import Length
 
+from annotation.judgment_rules import Pseudonyms
 from annotation.models import Adjudication, Batch, Judgment, Membership, Project, ProjectKind
 from annotation.selectors import gold_correct
 from ftapp.errors import InvalidInput
@@ -34,7 +35,7 @@ class Judgments:
 
     kind: str
     models: list[str]
-    pseudonyms: dict[int, str]
+    pseudonyms: Pseudonyms
     task: np.ndarray
     prompt: np.ndarray
     model_a: np.ndarray
@@ -289,9 +290,7 @@ def judgments_load(
     return Judgments(
         kind=project.kind,
         models=ordered,
-        pseudonyms=dict(
-            Membership.objects.filter(project=project).values_list("user_id", "pseudonym")
-        ),
+        pseudonyms=Pseudonyms(project_id=project.pk),
         task=task,
         prompt=prompt,
         model_a=model_a,

@@ -1,0 +1,32 @@
+"""The rules about judgments that every output follows alike (the pull feed, the exports, the
+leaderboard and agreement figures, the rounds), so that no two of them can disagree."""
+
+import hashlib
+
+from django.conf import settings
+
+from annotation.models import Membership
+
+
+def former_member_pseudonym(user_id: int) -> str:
+    """A stable pseudonym for someone who has left the project (their membership, and the
+    pseudonym with it, is gone) that does not disclose their user id."""
+    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{user_id}".encode()).hexdigest()
+    return f"former-{digest[:10]}"
+
+
+class Pseudonyms:
+    """The name each annotator of a project goes by wherever judgments are shown: their
+    membership's pseudonym, or for a former member a stand-in that hides their user id."""
+
+    def __init__(self, *, project_id: int) -> None:
+        self.current: dict[int, str] = dict(
+            Membership.objects.filter(project_id=project_id).values_list("user_id", "pseudonym")
+        )
+
+    def name(self, user_id: int) -> str:
+        return self.current.get(user_id) or former_member_pseudonym(user_id)
+
+    def user_id(self, pseudonym: str) -> int | None:
+        """The current member who goes by ``pseudonym``, if any."""
+        return next((uid for uid, name in self.current.items() if name == pseudonym), None)
