@@ -17,9 +17,9 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from annotation.choices import task_choice
 from annotation.judgment_rules import Pseudonyms
 from annotation.models import Project
-from annotation.models.work import task_choice
 from ftapp.errors import InvalidInput
 
 MAX_PAGE = 10_000

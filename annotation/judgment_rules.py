@@ -4,8 +4,9 @@ leaderboard and agreement figures, the rounds), so that no two of them can disag
 import hashlib
 
 from django.conf import settings
+from django.db.models import QuerySet
 
-from annotation.models import Membership
+from annotation.models import Judgment, Membership
 
 
 def former_member_pseudonym(user_id: int) -> str:
@@ -30,3 +31,21 @@ class Pseudonyms:
     def user_id(self, pseudonym: str) -> int | None:
         """The current member who goes by ``pseudonym``, if any."""
         return next((uid for uid, name in self.current.items() if name == pseudonym), None)
+
+
+def set_aside_annotators(*, project_id: int) -> QuerySet[Membership]:
+    """The user ids of the annotators a lead set aside: their judgments count nowhere (not in
+    exports, figures or rounds), though they are kept and pulled."""
+    return Membership.objects.filter(
+        project_id=project_id, excluded_from_exports=True
+    ).values_list("user_id", flat=True)
+
+
+def counted_judgments(*, project_id: int, gold: bool = False) -> QuerySet[Judgment]:
+    """The judgments that count towards a project's figures: of its gold tasks (``gold``,
+    which test the annotators) or of the others (which judge the models), annotators set
+    aside left out. A late judgment counts like any other: human work is never discarded. A
+    lead's adjudication, where a task has one, replaces its judgments in every label."""
+    return Judgment.objects.filter(task__project_id=project_id, task__is_gold=gold).exclude(
+        annotator_id__in=set_aside_annotators(project_id=project_id)
+    )

@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
+from annotation.choices import SIDES
 from annotation.models import (
     ApiToken,
     BatchStatus,
@@ -202,7 +203,7 @@ def gold_correct(task: Task, judgment: Judgment) -> bool:
     winner."""
     if task.kind == "rating":
         return task.gold_rating_min <= judgment.rating <= task.gold_rating_max
-    if task.gold_choice in ("tie", "both_bad"):
+    if task.gold_choice not in SIDES:
         return judgment.choice == task.gold_choice
     expected = task.response_a_id if task.gold_choice == "A" else task.response_b_id
     return judgment.chosen_response_id == expected

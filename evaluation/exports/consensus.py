@@ -6,11 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from annotation.choices import CHOICES
 from annotation.models import Project
 from evaluation.exports.source import votes_read
 from evaluation.stats import dawid_skene
-
-CHOICES = ("A", "B", "tie", "both_bad")
 
 
 class Consensus:

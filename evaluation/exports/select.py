@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
+from annotation.choices import SIDES
 from annotation.text import normalize_text
 from evaluation.exports.source import (
     PromptData,
@@ -167,7 +168,7 @@ def dpo_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
         for prompt, task, label in tasks:
             if task.kind != "pairwise":
                 continue
-            if label.verdict in ("A", "B"):
+            if label.verdict in SIDES:
                 winner, loser = (task.a, task.b) if label.verdict == "A" else (task.b, task.a)
                 pairs.append(
                     Example(

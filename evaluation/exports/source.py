@@ -12,9 +12,9 @@ from typing import Any
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from annotation.choices import task_choice
 from annotation.judgment_feed import db_moment
-from annotation.models import Judgment, Membership
-from annotation.models.work import task_choice
+from annotation.judgment_rules import counted_judgments, set_aside_annotators
 from annotation.selectors import gold_correct
 
 FETCH = 5000
@@ -85,18 +85,11 @@ class PromptData:
 def excluded_annotators(*, project_id: int, min_gold_accuracy: float | None) -> dict[int, str]:
     """Annotators whose judgments an export leaves out, with the reason: set aside by a lead,
     or below the gold accuracy asked for (annotators with no gold judged are kept)."""
-    excluded = dict.fromkeys(
-        Membership.objects.filter(project_id=project_id, excluded_from_exports=True).values_list(
-            "user_id", flat=True
-        ),
-        "excluded by a lead",
-    )
+    excluded = dict.fromkeys(set_aside_annotators(project_id=project_id), "excluded by a lead")
     if min_gold_accuracy is None:
         return excluded
     judged: dict[int, list[int]] = {}
-    for judgment in Judgment.objects.filter(
-        task__project_id=project_id, task__is_gold=True
-    ).select_related("task"):
+    for judgment in counted_judgments(project_id=project_id, gold=True).select_related("task"):
         tally = judged.setdefault(judgment.annotator_id, [0, 0])
         tally[0] += 1
         tally[1] += gold_correct(judgment.task, judgment)

@@ -5,10 +5,12 @@ and the rounds. Annotators appear under their project pseudonym, never their use
 
 import math
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
+from annotation.choices import CHOICES
 from annotation.models import Batch, Project, ProjectKind
 from evaluation import stats
 from evaluation.leaderboard.loading import (
@@ -24,13 +26,25 @@ SEED = 0
 LEVEL = 0.95
 DAY = 86_400.0
 RATING_SCALE = (1, 2, 3, 4, 5)
-CHOICES = ("A", "B", "tie", "both_bad")
 # Bradley-Terry ratings are shown Elo-style: mean 1000, 400 points for odds of ten to one.
 ELO_BASE = 1000.0
 ELO_SCALE = 400.0
 # Drift and agreement over time, per window of this many days (a week unless asked).
 WINDOW_DAYS = 7.0
 WINDOW_DAYS_RANGE = (0.25, 366.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Battles:
+    """A pairwise project's games, one per entry: model codes, ``score`` of ``model_a`` (1
+    won, 0.5 tied or both bad, 0 lost) and prompt; ``judgments`` is how many came from
+    judgments rather than adjudications."""
+
+    model_a: np.ndarray
+    model_b: np.ndarray
+    score: np.ndarray
+    prompt: np.ndarray
+    judgments: int
 
 
 def _number(value: float | None) -> float | None:
@@ -54,12 +68,9 @@ def _tied_with(estimates: list[stats.Estimate], names: list[str]) -> dict[int, l
     return {code: sorted(others) for code, others in tied.items()}
 
 
-def _rating_board(data: Judgments, n_boot: int, seed: int) -> dict:
-    """Per model: the mean of its tasks' settled scores (the adjudicated rating, else the
-    judgments' mean), with a bootstrap interval resampling prompts."""
-    empty = {"models": [], "tasks": 0, "adjudicated": 0, "judgments": 0}
-    if data.kind != ProjectKind.RATING or not (len(data.task) or len(data.adjudicated_task)):
-        return empty
+def settled_ratings(data: Judgments) -> tuple[stats.RatingAggregate, np.ndarray, np.ndarray]:
+    """Each rated task's settled score (the adjudicated rating, else the judgments' mean),
+    with its model and prompt, in the aggregate's task order."""
     settled = stats.aggregate_ratings(
         data.task,
         data.rating,
@@ -71,6 +82,16 @@ def _rating_board(data: Judgments, n_boot: int, seed: int) -> dict:
     _, first = np.unique(np.concatenate([data.task, data.adjudicated_task]), return_index=True)
     model = np.concatenate([data.model_a, data.adjudicated_model_a])[first]
     prompt = np.concatenate([data.prompt, data.adjudicated_prompt])[first]
+    return settled, model, prompt
+
+
+def _rating_board(data: Judgments, n_boot: int, seed: int) -> dict:
+    """Per model: the mean of its tasks' settled scores (the adjudicated rating, else the
+    judgments' mean), with a bootstrap interval resampling prompts."""
+    empty = {"models": [], "tasks": 0, "adjudicated": 0, "judgments": 0}
+    if data.kind != ProjectKind.RATING or not (len(data.task) or len(data.adjudicated_task)):
+        return empty
+    settled, model, prompt = settled_ratings(data)
     estimates = stats.mean_ratings(
         model, settled.score, cluster=prompt, n_boot=n_boot, seed=seed, level=LEVEL
     )
@@ -96,19 +117,22 @@ def _rating_board(data: Judgments, n_boot: int, seed: int) -> dict:
     }
 
 
-def _battles(data: Judgments) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def battles(data: Judgments) -> Battles:
     """Every judgment is a battle, except on an adjudicated task, which is one battle with
     the lead's outcome: the lead's word replaces the votes, it does not add to them."""
     kept = ~np.isin(data.task, data.adjudicated_task)
-    model_a = np.concatenate([data.model_a[kept], data.adjudicated_model_a])
-    model_b = np.concatenate([data.model_b[kept], data.adjudicated_model_b])
-    score = np.concatenate(
-        [
-            stats.outcome_scores(data.choice[kept]),
-            stats.outcome_scores(data.adjudicated_choice),
-        ]
+    return Battles(
+        model_a=np.concatenate([data.model_a[kept], data.adjudicated_model_a]),
+        model_b=np.concatenate([data.model_b[kept], data.adjudicated_model_b]),
+        score=np.concatenate(
+            [
+                stats.outcome_scores(data.choice[kept]),
+                stats.outcome_scores(data.adjudicated_choice),
+            ]
+        ),
+        prompt=np.concatenate([data.prompt[kept], data.adjudicated_prompt]),
+        judgments=int(kept.sum()),
     )
-    return model_a, model_b, score, int(kept.sum())
 
 
 def _pairwise_board(data: Judgments, n_boot: int, seed: int) -> dict:
@@ -122,7 +146,10 @@ def _pairwise_board(data: Judgments, n_boot: int, seed: int) -> dict:
     }
     if data.kind != ProjectKind.PAIRWISE or not (len(data.task) or len(data.adjudicated_task)):
         return empty
-    model_a, model_b, score, judgments = _battles(data)
+    fought = battles(data)
+    model_a, model_b, score, judgments = (
+        fought.model_a, fought.model_b, fought.score, fought.judgments
+    )
     fit = stats.bradley_terry(
         model_a,
         model_b,

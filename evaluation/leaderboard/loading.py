@@ -14,8 +14,9 @@ from django.db import connections
 from django.db.models import FloatField, Func, Q, QuerySet
 from django.db.models.functions import Length
 
-from annotation.judgment_rules import Pseudonyms
-from annotation.models import Adjudication, Batch, Judgment, Membership, Project, ProjectKind
+from annotation.choices import SIDES, task_choice
+from annotation.judgment_rules import Pseudonyms, counted_judgments
+from annotation.models import Adjudication, Batch, Judgment, Project, ProjectKind
 from annotation.selectors import gold_correct
 from ftapp.errors import InvalidInput
 
@@ -129,10 +130,9 @@ def _task_filter(
     return condition
 
 
-def _judgments(project: Project, **selection) -> QuerySet[Judgment]:
-    excluded = Membership.objects.filter(project=project, excluded_from_exports=True)
-    return Judgment.objects.filter(_task_filter(project=project, **selection)).exclude(
-        annotator_id__in=excluded.values("user_id")
+def _judgments(project: Project, *, gold: bool, **selection) -> QuerySet[Judgment]:
+    return counted_judgments(project_id=project.pk, gold=gold).filter(
+        _task_filter(project=project, gold=gold, **selection)
     )
 
 
@@ -205,6 +205,14 @@ def _read(rows: QuerySet, convert: list, models: _Models) -> list[np.ndarray]:
     ]
 
 
+def _in_task_terms(screen: np.ndarray, swapped: np.ndarray) -> np.ndarray:
+    """``task_choice`` over arrays: each screen choice that a swap turns is turned once."""
+    choice = screen.copy()
+    for side in SIDES:
+        choice[(screen == side) & swapped] = task_choice(side, True)
+    return choice
+
+
 def judgments_load(
     *,
     project: Project,
@@ -233,9 +241,7 @@ def judgments_load(
         own = (
             ("task__response_b__model_name", "model"),
             ("choice", "text"),
-            # Floats, as None (no side chosen) must read as NaN.
-            ("chosen_response_id", "float"),
-            ("task__response_a_id", "float"),
+            ("swapped", "int"),
         )
         if with_lengths:
             own += (
@@ -257,12 +263,9 @@ def judgments_load(
     _, task, prompt, annotator, time, version, batch, model_a = values[: len(common)]
     n = len(task)
     if project.kind == ProjectKind.PAIRWISE:
-        model_b, screen, chosen, response_a, *lengths = values[len(common) :]
+        model_b, screen, swapped, *lengths = values[len(common) :]
         length_a, length_b = lengths or (np.zeros(n, dtype=np.int64),) * 2
-        # A judgment's A/B is the screen side; chosen_response_id holds the side resolved,
-        # so it names response_a exactly when the task's A won.
-        sided = (screen == "A") | (screen == "B")
-        choice = np.where(sided, np.where(chosen == response_a, "A", "B"), screen).astype("<U8")
+        choice = _in_task_terms(screen, swapped.astype(bool))
         rating = np.zeros(n, dtype=np.int64)
     else:
         (rating,) = values[len(common) :]
