@@ -6,7 +6,8 @@ import hashlib
 from django.conf import settings
 from django.db.models import QuerySet
 
-from annotation.models import Judgment, Membership
+from annotation.choices import task_choice
+from annotation.models import Judgment, Membership, ProjectKind, Task
 
 
 def former_member_pseudonym(user_id: int) -> str:
@@ -31,6 +32,14 @@ class Pseudonyms:
     def user_id(self, pseudonym: str) -> int | None:
         """The current member who goes by ``pseudonym``, if any."""
         return next((uid for uid, name in self.current.items() if name == pseudonym), None)
+
+
+def gold_correct(task: Task, judgment: Judgment) -> bool:
+    """Whether a judgment of a gold task gives its expected answer. The gold choice is in
+    the task's terms, the judgment's as shown: compare them in the task's terms."""
+    if task.kind == ProjectKind.RATING:
+        return task.gold_rating_min <= judgment.rating <= task.gold_rating_max
+    return task_choice(judgment.choice, judgment.swapped) == task.gold_choice
 
 
 def set_aside_annotators(*, project_id: int) -> QuerySet[Membership]:

@@ -14,8 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from annotation.choices import task_choice
 from annotation.judgment_feed import db_moment
-from annotation.judgment_rules import counted_judgments, set_aside_annotators
-from annotation.selectors import gold_correct
+from annotation.judgment_rules import counted_judgments, gold_correct, set_aside_annotators
 
 FETCH = 5000
 

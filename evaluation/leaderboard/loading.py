@@ -15,9 +15,8 @@ from django.db.models import FloatField, Func, Q, QuerySet
 from django.db.models.functions import Length
 
 from annotation.choices import SIDES, task_choice
-from annotation.judgment_rules import Pseudonyms, counted_judgments
+from annotation.judgment_rules import Pseudonyms, counted_judgments, gold_correct
 from annotation.models import Adjudication, Batch, Judgment, Project, ProjectKind
-from annotation.selectors import gold_correct
 from ftapp.errors import InvalidInput
 
 NO_GROUP = -1  # the code of a missing batch or guideline version, or of no second model
@@ -331,25 +330,18 @@ def gold_results_load(
         "annotator_id",
         "rating",
         "choice",
-        "chosen_response_id",
+        "swapped",
         "task__kind",
         "task__gold_rating_min",
         "task__gold_rating_max",
         "task__gold_choice",
-        "task__response_a_id",
-        "task__response_b_id",
     )
     annotators, correct = [], []
-    for annotator, rating, choice, chosen, kind, low, high, gold, a, b in rows:
+    for annotator, rating, choice, swapped, kind, low, high, gold in rows:
         task = SimpleNamespace(
-            kind=kind,
-            gold_rating_min=low,
-            gold_rating_max=high,
-            gold_choice=gold,
-            response_a_id=a,
-            response_b_id=b,
+            kind=kind, gold_rating_min=low, gold_rating_max=high, gold_choice=gold
         )
-        judgment = SimpleNamespace(rating=rating, choice=choice, chosen_response_id=chosen)
+        judgment = SimpleNamespace(rating=rating, choice=choice, swapped=swapped)
         annotators.append(annotator)
         correct.append(gold_correct(task, judgment))
     return np.array(annotators, dtype=np.int64), np.array(correct, dtype=bool)
