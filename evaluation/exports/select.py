@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
-from annotation.choices import SIDES
+from annotation.choices import BOTH_BAD, SIDES, TIE
 from annotation.text import normalize_text
 from evaluation.exports.source import (
     PromptData,
@@ -18,6 +18,7 @@ from evaluation.exports.source import (
     Vote,
     models_kept,
 )
+from evaluation.stats import majority_choice
 
 REWRITE_MODEL = "expert-rewrite"
 
@@ -64,17 +65,17 @@ def agreement(task: TaskData) -> float:
 
 
 def majority(task: TaskData, tie_policy: str) -> str | None:
-    """The pairwise verdict most judgments gave. With ``tie_policy="drop"`` tie and both-bad
-    votes are left out of the count, so only A against B is weighed."""
+    """The pairwise verdict most judgments gave, by ``stats.majority_choice`` (``None`` when
+    two share the top). With ``tie_policy="drop"`` tie and both-bad votes are left out of
+    the count, so only A against B is weighed."""
     choices = [v.choice for v in task.votes]
-    if tie_policy == "drop":
-        choices = [c for c in choices if c in ("A", "B")]
-    if choices and choices.count(choices[0]) == len(choices):
+    ignore = (TIE, BOTH_BAD) if tie_policy == "drop" else ()
+    if choices and choices.count(choices[0]) == len(choices) and choices[0] not in ignore:
         return choices[0]  # unanimous: the common case, without counting
-    ranked = Counter(choices).most_common()
-    if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
-        return None
-    return ranked[0][0]
+    (label,) = majority_choice(
+        [task.id] * len(choices), choices, ignore=ignore, units=[task.id]
+    ).label
+    return None if label is None else str(label)
 
 
 def task_label(
