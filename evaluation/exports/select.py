@@ -261,7 +261,7 @@ def kto_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
             )
         )
     for prompt, task, label in tasks:
-        if task.kind == "pairwise" and label.verdict == "both_bad":
+        if task.kind == "pairwise" and label.verdict == BOTH_BAD:
             for response in task.responses():
                 examples.append(
                     Example(
