@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from annotation.choices import task_choice
 from annotation.judgment_rules import Pseudonyms
 from annotation.models import (
     Batch,
@@ -388,6 +389,7 @@ def task_review(request, task_id: int):
         {
             "judgment": j,
             "pseudonym": pseudonyms.name(j.annotator_id),
+            "choice": task_choice(j.choice, j.swapped),
         }
         for j in task.judgments.select_related("annotator").order_by("id")
     ]
