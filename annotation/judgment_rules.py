@@ -9,12 +9,14 @@ from django.db.models import QuerySet
 from annotation.choices import task_choice
 from annotation.models import Judgment, Membership, ProjectKind, Task
 
+FORMER = "former-"
+
 
 def former_member_pseudonym(user_id: int) -> str:
     """A stable pseudonym for someone who has left the project (their membership, and the
     pseudonym with it, is gone) that does not disclose their user id."""
     digest = hashlib.sha256(f"{settings.SECRET_KEY}:{user_id}".encode()).hexdigest()
-    return f"former-{digest[:10]}"
+    return f"{FORMER}{digest[:10]}"
 
 
 class Pseudonyms:
@@ -22,6 +24,7 @@ class Pseudonyms:
     membership's pseudonym, or for a former member a stand-in that hides their user id."""
 
     def __init__(self, *, project_id: int) -> None:
+        self.project_id = project_id
         self.current: dict[int, str] = dict(
             Membership.objects.filter(project_id=project_id).values_list("user_id", "pseudonym")
         )
@@ -30,8 +33,18 @@ class Pseudonyms:
         return self.current.get(user_id) or former_member_pseudonym(user_id)
 
     def user_id(self, pseudonym: str) -> int | None:
-        """The current member who goes by ``pseudonym``, if any."""
-        return next((uid for uid, name in self.current.items() if name == pseudonym), None)
+        """Who goes by ``pseudonym`` here, if anyone: a member, or someone who left and whose
+        judgments stay."""
+        found = next((uid for uid, name in self.current.items() if name == pseudonym), None)
+        if found is not None or not pseudonym.startswith(FORMER):
+            return found
+        former = (
+            Judgment.objects.filter(task__project_id=self.project_id)
+            .exclude(annotator_id__in=list(self.current))
+            .values_list("annotator_id", flat=True)
+            .distinct()
+        )
+        return next((uid for uid in former if former_member_pseudonym(uid) == pseudonym), None)
 
 
 def gold_correct(task: Task, judgment: Judgment) -> bool:
