@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from annotation.models import Project
 from annotation.selectors import project_get_for_lead
-from evaluation.leaderboard.figures import battles, settled_ratings
+from evaluation.leaderboard.games import battles, settled_ratings
 from evaluation.leaderboard.loading import Judgments, judgments_load
 from evaluation.models import Round
 from evaluation.stats import round_verdict
