@@ -9,18 +9,17 @@ transaction commits late therefore waits for the next pull instead of being skip
 
 import base64
 import binascii
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from annotation.models import Membership, Project
-from annotation.models.work import task_choice
+from annotation.choices import task_choice
+from annotation.judgment_rules import Pseudonyms
+from annotation.models import Project
 from ftapp.errors import InvalidInput
 
 MAX_PAGE = 10_000
@@ -33,13 +32,6 @@ _COLUMNS = """
     j.rubric_scores, j.duration_ms, j.guidelines_version, j.late, t.is_gold, t.batch_id,
     j.created_at, j.updated_at
 """
-
-
-def former_member_pseudonym(user_id: int) -> str:
-    """A stable pseudonym for someone who has left the project (their membership, and the
-    pseudonym with it, is gone) that does not disclose their user id."""
-    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{user_id}".encode()).hexdigest()
-    return f"former-{digest[:10]}"
 
 
 def cursor_encode(change_seq: int, judgment_id: int) -> str:
@@ -89,9 +81,7 @@ def judgments_page(
     if not 1 <= page_size <= MAX_PAGE:
         raise InvalidInput("Invalid page size.", fields={"page_size": [f"1 to {MAX_PAGE}."]})
     after = cursor_decode(cursor) if cursor else (-(2**63), 0)
-    pseudonyms = dict(
-        Membership.objects.filter(project=project).values_list("user_id", "pseudonym")
-    )
+    pseudonyms = Pseudonyms(project_id=project.pk)
     # A row-value comparison, which an index on (change_seq, id) answers by seeking.
     where = ["t.project_id = %s", "(j.change_seq, j.id) > (%s, %s)"]
     params: list[Any] = [project.pk, after[0], after[1]]
@@ -112,9 +102,8 @@ def judgments_page(
         where.append("(ra.model_name = %s OR rb.model_name = %s)")
         params += [model, model]
     if annotator:
-        user_ids = [uid for uid, name in pseudonyms.items() if name == annotator] or [0]
         where.append("j.annotator_id = %s")
-        params.append(user_ids[0])
+        params.append(pseudonyms.user_id(annotator) or 0)
     if kind:
         where.append("t.kind = %s")
         params.append(kind)
@@ -144,7 +133,7 @@ def judgments_page(
     return {"results": results, "next_cursor": next_cursor, "has_more": has_more}
 
 
-def _record(row: tuple, pseudonyms: dict[int, str]) -> dict[str, Any]:
+def _record(row: tuple, pseudonyms: Pseudonyms) -> dict[str, Any]:
     (
         judgment_id, _change_seq, task_id, prompt_id, external_id, kind, annotator_id,
         rating, choice, swapped, chosen_id, rejected_id, response_a, response_b, model_a,
@@ -158,7 +147,7 @@ def _record(row: tuple, pseudonyms: dict[int, str]) -> dict[str, Any]:
         "prompt_id": prompt_id,
         "prompt_external_id": external_id,
         "kind": kind,
-        "annotator": pseudonyms.get(annotator_id) or former_member_pseudonym(annotator_id),
+        "annotator": pseudonyms.name(annotator_id),
         "rating": rating,
         "choice": task_choice(choice, bool(swapped)),
         "chosen_response_id": chosen_id,

@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sub
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
+from annotation.judgment_rules import gold_correct
 from annotation.models import (
     ApiToken,
     Batch,
@@ -265,18 +266,6 @@ def _median(values: list[float]) -> float | None:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def gold_correct(task: Task, judgment: Judgment) -> bool:
-    """Whether a judgment of a gold task gives its expected answer. For pairwise, the gold
-    choice names the task's responses, the judgment's the screen: compare the resolved
-    winner."""
-    if task.kind == "rating":
-        return task.gold_rating_min <= judgment.rating <= task.gold_rating_max
-    if task.gold_choice in ("tie", "both_bad"):
-        return judgment.choice == task.gold_choice
-    expected = task.response_a_id if task.gold_choice == "A" else task.response_b_id
-    return judgment.chosen_response_id == expected
-
-
 def project_dashboard(*, project: Project, now=None) -> dict:
     """Per batch and per annotator: judged, claimed, skipped, remaining, median seconds per
     task, judgments in the last hour, gold accuracy."""
@@ -334,14 +323,12 @@ def project_dashboard(*, project: Project, now=None) -> dict:
         "duration_ms",
         "rating",
         "choice",
-        "chosen_response_id",
+        "swapped",
         "task__kind",
         "task__is_gold",
         "task__gold_rating_min",
         "task__gold_rating_max",
         "task__gold_choice",
-        "task__response_a_id",
-        "task__response_b_id",
     ):
         row = per_user[judgment.annotator_id]
         row["judged"] += 1

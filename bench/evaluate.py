@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
+from annotation import choices
 from evaluation import stats
 
 MODELS = np.array([f"model-{i:02d}" for i in range(10)])
 STRENGTHS = np.linspace(-1.0, 1.0, len(MODELS))
-CHOICES = np.array(["A", "B", "tie", "both_bad"])
+CHOICES = np.array(choices.CHOICES)
 DAY = 86_400.0
 
 

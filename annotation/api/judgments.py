@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import StrictSerializer, id_field
+from annotation.choices import CHOICES
 from annotation.judgment_feed import DEFAULT_PAGE, MAX_PAGE, judgments_page
 from annotation.selectors import project_get_for_lead
 
@@ -34,7 +35,7 @@ class PulledJudgmentSerializer(serializers.Serializer):
     annotator = serializers.CharField(help_text="A stable pseudonym, never the username.")
     rating = serializers.IntegerField(allow_null=True)
     choice = serializers.ChoiceField(
-        ["A", "B", "tie", "both_bad"],
+        list(CHOICES),
         allow_null=True,
         help_text="In the task's terms: A is response_ids[0], whatever side it was shown on.",
     )

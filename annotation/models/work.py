@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from annotation import choices
 from annotation.models.data import Prompt, Response
 from annotation.models.project import Project, ProjectKind
 
@@ -67,20 +68,10 @@ class Choice(models.TextChoices):
     """A pairwise verdict. In a judgment, A and B are the left and right of the screen; in a
     gold answer or an adjudication, they are the task's ``response_a`` and ``response_b``."""
 
-    A = "A", "A is better"
-    B = "B", "B is better"
-    TIE = "tie", "Tie"
-    BOTH_BAD = "both_bad", "Both bad"
-
-
-def task_choice(choice: str, swapped: bool) -> str | None:
-    """A judgment's choice (screen terms) in the task's terms: with ``swapped``, the left
-    response was ``response_b``. Blank (a rating) is ``None``."""
-    if not choice:
-        return None
-    if choice in ("A", "B") and swapped:
-        return "B" if choice == "A" else "A"
-    return choice
+    A = choices.A, "A is better"
+    B = choices.B, "B is better"
+    TIE = choices.TIE, "Tie"
+    BOTH_BAD = choices.BOTH_BAD, "Both bad"
 
 
 class Task(models.Model):

@@ -30,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from annotation.choices import task_choice
 from annotation.models import (
     Adjudication,
     Batch,
@@ -269,14 +270,12 @@ def _validate(task: Task, project: Project, data: dict[str, Any]) -> dict[str, A
 
 
 def _resolve_pair(task: Task, swapped: bool, choice: str):
-    """Left/right on screen → chosen/rejected responses. ``A`` is the left response."""
-    left, right = (
-        (task.response_b, task.response_a) if swapped else (task.response_a, task.response_b)
-    )
-    if choice == Choice.A:
-        return left, right
-    if choice == Choice.B:
-        return right, left
+    """A choice as pressed (``A`` is the left response) → chosen/rejected responses."""
+    verdict = task_choice(choice, swapped)
+    if verdict == Choice.A:
+        return task.response_a, task.response_b
+    if verdict == Choice.B:
+        return task.response_b, task.response_a
     return None, None
 
 

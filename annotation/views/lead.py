@@ -16,6 +16,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from annotation.choices import task_choice
+from annotation.judgment_rules import Pseudonyms
 from annotation.models import (
     Batch,
     BatchStatus,
@@ -385,11 +387,13 @@ def task_review(request, task_id: int):
         except DomainError as error:
             messages.error(request, error.message)
         return redirect("task-review", task_id=task.pk)
-    pseudonyms = dict(
-        Membership.objects.filter(project=task.project).values_list("user_id", "pseudonym")
-    )
+    pseudonyms = Pseudonyms(project_id=task.project_id)
     judgments = [
-        {"judgment": j, "pseudonym": pseudonyms.get(j.annotator_id, "")}
+        {
+            "judgment": j,
+            "pseudonym": pseudonyms.name(j.annotator_id),
+            "choice": task_choice(j.choice, j.swapped),
+        }
         for j in task.judgments.select_related("annotator").order_by("id")
     ]
     return render(

@@ -7,6 +7,7 @@ import unicodedata
 from collections import Counter
 from typing import Any
 
+from annotation.choices import SIDES
 from evaluation.exports.select import Example
 from evaluation.exports.source import PromptData, TaskData
 from evaluation.metrics import Coincidences
@@ -59,7 +60,7 @@ class CardStats:
                 versions[vote.guidelines_version or "none"] += 1
                 if vote.rating is not None:
                     self.rating_histogram[vote.rating] += 1
-                elif vote.screen_choice in ("A", "B"):
+                elif vote.screen_choice in SIDES:
                     self.sided_choices += 1
                     self.left_choices += vote.screen_choice == "A"
             if len(votes) > 1:

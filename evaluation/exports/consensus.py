@@ -6,11 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from annotation.models import Judgment, Project
-from annotation.models.work import task_choice
+from annotation.choices import CHOICES
+from annotation.models import Project
+from evaluation.exports.source import votes_read
 from evaluation.stats import dawid_skene
-
-CHOICES = ("A", "B", "tie", "both_bad")
 
 
 class Consensus:
@@ -30,26 +29,16 @@ class Consensus:
 
 
 def consensus_fit(*, project: Project, options: dict[str, Any], excluded: list[int]) -> Consensus:
-    """Fits Dawid & Skene over the judgments the export may use (same gold, batch, date and
-    annotator filters) and keeps each task's most probable label."""
-    judgments = Judgment.objects.filter(task__project=project).exclude(annotator_id__in=excluded)
-    if options["exclude_gold"]:
-        judgments = judgments.filter(task__is_gold=False)
-    if options["batches"]:
-        judgments = judgments.filter(task__batch_id__in=options["batches"])
-    if options["judged_after"]:
-        judgments = judgments.filter(created_at__gte=options["judged_after"])
-    if options["judged_before"]:
-        judgments = judgments.filter(created_at__lt=options["judged_before"])
-    rows = list(judgments.values_list("task_id", "annotator_id", "rating", "choice", "swapped"))
+    """Fits Dawid & Skene over the judgments the export reads (its own filters, read by
+    ``votes_read``) and keeps each task's most probable label."""
+    rows = votes_read(project_id=project.pk, options=options, excluded=excluded)
     if not rows:
         return Consensus(np.array([], dtype=np.int64), np.array([]))
-    task, annotator, rating, choice, swapped = zip(*rows, strict=True)
+    task, annotator, rating, choice = zip(*rows, strict=True)
     if project.kind == "rating":
         labels, classes = list(rating), [1, 2, 3, 4, 5]
     else:
-        labels = [task_choice(c, s) for c, s in zip(choice, swapped, strict=True)]
-        classes = list(CHOICES)
+        labels, classes = list(choice), list(CHOICES)
     fitted = dawid_skene(
         np.array(task), np.array(annotator), np.array(labels, dtype=object), classes=classes
     )

@@ -9,8 +9,16 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
+from annotation.choices import BOTH_BAD, SIDES, TIE
 from annotation.text import normalize_text
-from evaluation.exports.source import PromptData, ResponseData, TaskData, Vote
+from evaluation.exports.source import (
+    PromptData,
+    ResponseData,
+    TaskData,
+    Vote,
+    models_kept,
+)
+from evaluation.stats import majority_choice
 
 REWRITE_MODEL = "expert-rewrite"
 
@@ -57,17 +65,17 @@ def agreement(task: TaskData) -> float:
 
 
 def majority(task: TaskData, tie_policy: str) -> str | None:
-    """The pairwise verdict most judgments gave. With ``tie_policy="drop"`` tie and both-bad
-    votes are left out of the count, so only A against B is weighed."""
+    """The pairwise verdict most judgments gave, by ``stats.majority_choice`` (``None`` when
+    two share the top). With ``tie_policy="drop"`` tie and both-bad votes are left out of
+    the count, so only A against B is weighed."""
     choices = [v.choice for v in task.votes]
-    if tie_policy == "drop":
-        choices = [c for c in choices if c in ("A", "B")]
-    if choices and choices.count(choices[0]) == len(choices):
+    ignore = (TIE, BOTH_BAD) if tie_policy == "drop" else ()
+    if choices and choices.count(choices[0]) == len(choices) and choices[0] not in ignore:
         return choices[0]  # unanimous: the common case, without counting
-    ranked = Counter(choices).most_common()
-    if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
-        return None
-    return ranked[0][0]
+    (label,) = majority_choice(
+        [task.id] * len(choices), choices, ignore=ignore, units=[task.id]
+    ).label
+    return None if label is None else str(label)
 
 
 def task_label(
@@ -77,8 +85,7 @@ def task_label(
     leave it out. A lead's adjudication takes precedence over the judgments and passes the
     judgment-count and agreement filters: it settles the task. With a Dawid–Skene
     ``consensus``, its label replaces the majority (pairwise) or the mean (ratings)."""
-    models = options["models"]
-    if models and any(r.model not in models for r in task.responses()):
+    if not models_kept(options, (r.model for r in task.responses())):
         dropped["model filter"] += 1
         return None
     adjudication = task.adjudication
@@ -162,7 +169,7 @@ def dpo_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
         for prompt, task, label in tasks:
             if task.kind != "pairwise":
                 continue
-            if label.verdict in ("A", "B"):
+            if label.verdict in SIDES:
                 winner, loser = (task.a, task.b) if label.verdict == "A" else (task.b, task.a)
                 pairs.append(
                     Example(
@@ -254,7 +261,7 @@ def kto_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
             )
         )
     for prompt, task, label in tasks:
-        if task.kind == "pairwise" and label.verdict == "both_bad":
+        if task.kind == "pairwise" and label.verdict == BOTH_BAD:
             for response in task.responses():
                 examples.append(
                     Example(

@@ -28,8 +28,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from annotation.judgment_feed import former_member_pseudonym
-from annotation.models import Membership, Project
+from annotation.judgment_rules import Pseudonyms
+from annotation.models import Project
 from annotation.selectors import project_get_for_lead
 from evaluation.exports.card import CardStats, card_markdown
 from evaluation.exports.consensus import consensus_fit
@@ -487,11 +487,7 @@ def _build(export: Export, progress: _Progress) -> None:
             excluded = excluded_annotators(
                 project_id=export.project_id, min_gold_accuracy=options["min_gold_accuracy"]
             )
-            pseudonyms = dict(
-                Membership.objects.filter(project_id=export.project_id).values_list(
-                    "user_id", "pseudonym"
-                )
-            )
+            pseudonyms = Pseudonyms(project_id=export.project_id)
             consensus = None
             if options.get("consensus") == "dawid_skene":
                 consensus = consensus_fit(
@@ -521,7 +517,7 @@ def _build(export: Export, progress: _Progress) -> None:
                 texts.next_group()
                 for example in examples:
                     if example.vote is not None:
-                        example.annotator = _pseudonym(pseudonyms, example.vote.annotator_id)
+                        example.annotator = pseudonyms.name(example.vote.annotator_id)
                     writer.write(to_row(example, fmt, texts))
                     stats.example(example, split)
                 used.extend(_used_judgments(kind, examples, used_tasks))
@@ -577,8 +573,6 @@ def _build(export: Export, progress: _Progress) -> None:
         )
 
 
-def _pseudonym(pseudonyms: dict[int, str], user_id: int) -> str:
-    return pseudonyms.get(user_id) or former_member_pseudonym(user_id)
 
 
 def _used_judgments(kind: str, examples, used_tasks: list[TaskData]) -> Iterator[int]:

@@ -3,7 +3,7 @@ handing them on a prompt at a time, so memory holds one prompt's tasks whatever 
 the project. Rows come in a total order, which is what makes a re-export byte-identical."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -12,10 +12,9 @@ from typing import Any
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from annotation.choices import task_choice
 from annotation.judgment_feed import db_moment
-from annotation.models import Judgment, Membership, Task
-from annotation.models.work import task_choice
-from annotation.selectors import gold_correct
+from annotation.judgment_rules import counted_judgments, gold_correct, set_aside_annotators
 
 FETCH = 5000
 
@@ -85,18 +84,11 @@ class PromptData:
 def excluded_annotators(*, project_id: int, min_gold_accuracy: float | None) -> dict[int, str]:
     """Annotators whose judgments an export leaves out, with the reason: set aside by a lead,
     or below the gold accuracy asked for (annotators with no gold judged are kept)."""
-    excluded = dict.fromkeys(
-        Membership.objects.filter(project_id=project_id, excluded_from_exports=True).values_list(
-            "user_id", flat=True
-        ),
-        "excluded by a lead",
-    )
+    excluded = dict.fromkeys(set_aside_annotators(project_id=project_id), "excluded by a lead")
     if min_gold_accuracy is None:
         return excluded
     judged: dict[int, list[int]] = {}
-    for judgment in Judgment.objects.filter(
-        task__project_id=project_id, task__is_gold=True
-    ).select_related("task"):
+    for judgment in counted_judgments(project_id=project_id, gold=True).select_related("task"):
         tally = judged.setdefault(judgment.annotator_id, [0, 0])
         tally[0] += 1
         tally[1] += gold_correct(judgment.task, judgment)
@@ -119,16 +111,15 @@ def round_batches(*, project_id: int, round_ids: list[int]) -> list[int]:
 
 def tasks_to_read(*, project_id: int, options: dict[str, Any]) -> int:
     """How many tasks the export will look at, for its progress bar."""
-    tasks = Task.objects.filter(project_id=project_id, judgment_count__gt=0)
-    if options["exclude_gold"]:
-        tasks = tasks.filter(is_gold=False)
-    if options["batches"]:
-        tasks = tasks.filter(batch_id__in=options["batches"])
-    if options.get("rounds"):
-        tasks = tasks.filter(
-            batch_id__in=round_batches(project_id=project_id, round_ids=options["rounds"])
-        )
-    return tasks.count()
+    conditions, params = _task_conditions(project_id, options)
+    # Fixed fragments and placeholders only; values are parameters.
+    sql = f"""
+        SELECT COUNT(*) FROM annotation_task t
+         WHERE t.judgment_count > 0 AND {" AND ".join(conditions)}
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
 
 
 _VOTES_AGGREGATE = {
@@ -146,31 +137,57 @@ _VOTE_FIELDS = (
 _VOTE_DETAILS = ", j.comment, j.duration_ms, j.created_at, j.updated_at"
 
 
-def _query(
-    project_id: int, options: dict[str, Any], excluded: list[int], details: bool
-) -> tuple[str, list]:
-    vote_filters, params = ["jt.project_id = %s"], [project_id]
+def _placeholders(values: list) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _vote_conditions(options: dict[str, Any], excluded: list[int]) -> tuple[list[str], list]:
+    """The export's filters on a judgment ``j``: its annotator and its date."""
+    conditions, params = [], []
     if excluded:
-        vote_filters.append(f"j.annotator_id NOT IN ({', '.join(['%s'] * len(excluded))})")
+        conditions.append(f"j.annotator_id NOT IN ({_placeholders(excluded)})")
         params += excluded
     if options["judged_after"]:
-        vote_filters.append("j.created_at >= %s")
+        conditions.append("j.created_at >= %s")
         params.append(parse_datetime(options["judged_after"]))
     if options["judged_before"]:
-        vote_filters.append("j.created_at < %s")
+        conditions.append("j.created_at < %s")
         params.append(parse_datetime(options["judged_before"]))
-    task_filters = ["t.project_id = %s", "(v.votes IS NOT NULL OR ad.id IS NOT NULL)"]
-    params.append(project_id)
+    return conditions, params
+
+
+def _task_conditions(project_id: int, options: dict[str, Any]) -> tuple[list[str], list]:
+    """The export's filters on a task ``t``: its project, gold, batches and rounds. The model
+    filter is applied to the tasks read (``models_kept``), so the card can count what it
+    left out."""
+    conditions, params = ["t.project_id = %s"], [project_id]
     if options["exclude_gold"]:
-        task_filters.append("t.is_gold = %s")
+        conditions.append("t.is_gold = %s")
         params.append(False)
     if options["batches"]:
-        task_filters.append(f"t.batch_id IN ({', '.join(['%s'] * len(options['batches']))})")
+        conditions.append(f"t.batch_id IN ({_placeholders(options['batches'])})")
         params += options["batches"]
     if options.get("rounds"):
         batches = round_batches(project_id=project_id, round_ids=options["rounds"]) or [0]
-        task_filters.append(f"t.batch_id IN ({', '.join(['%s'] * len(batches))})")
+        conditions.append(f"t.batch_id IN ({_placeholders(batches)})")
         params += batches
+    return conditions, params
+
+
+def models_kept(options: dict[str, Any], models: Iterable[str]) -> bool:
+    """Whether a task with responses by ``models`` passes the export's model filter: every
+    one of them must be asked for."""
+    return not options["models"] or all(model in options["models"] for model in models)
+
+
+def _query(
+    project_id: int, options: dict[str, Any], excluded: list[int], details: bool
+) -> tuple[str, list]:
+    vote_filters, vote_params = _vote_conditions(options, excluded)
+    task_filters, task_params = _task_conditions(project_id, options)
+    vote_filters.insert(0, "jt.project_id = %s")
+    task_filters.append("(v.votes IS NOT NULL OR ad.id IS NOT NULL)")
+    params = [project_id, *vote_params, *task_params]
     aggregate = _VOTES_AGGREGATE[connection.vendor].format(
         fields=_VOTE_FIELDS + (_VOTE_DETAILS if details else "")
     )
@@ -275,3 +292,31 @@ def prompts_read(
                 )
     if prompt is not None:
         yield prompt
+
+
+def votes_read(
+    *, project_id: int, options: dict[str, Any], excluded: list[int]
+) -> list[tuple[int, int, int | None, str | None]]:
+    """The judgments an export reads, by the same filters as ``prompts_read``, as bare
+    ``(task id, annotator id, rating, choice in the task's terms)``: what a consensus model
+    is fitted on."""
+    vote_filters, vote_params = _vote_conditions(options, excluded)
+    task_filters, task_params = _task_conditions(project_id, options)
+    # The filters are built from fixed fragments and placeholders only; values are parameters.
+    sql = f"""
+        SELECT j.task_id, j.annotator_id, j.rating, j.choice, j.swapped,
+               ra.model_name, rb.model_name
+          FROM annotation_judgment j
+          JOIN annotation_task t ON t.id = j.task_id
+          JOIN annotation_response ra ON ra.id = t.response_a_id
+          LEFT JOIN annotation_response rb ON rb.id = t.response_b_id
+         WHERE {" AND ".join(task_filters + vote_filters)}
+         ORDER BY j.id
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, task_params + vote_params)
+        return [
+            (task_id, annotator_id, rating, task_choice(choice, bool(swapped)))
+            for task_id, annotator_id, rating, choice, swapped, model_a, model_b in cursor
+            if models_kept(options, (model_a,) if model_b is None else (model_a, model_b))
+        ]

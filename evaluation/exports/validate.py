@@ -17,12 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from annotation.choices import CHOICES, SIDES
+
 KINDS = ("sft", "dpo", "kto", "judgments")
 FORMATS = ("trl", "openai")
 DEFAULT_MAX_CHARS = 20_000
 DEFAULT_MAX_ISSUES = 1_000
 ROLES = ("system", "user", "assistant")
-CHOICES = ("A", "B", "tie", "both_bad")
 GZIP_MAGIC = b"\x1f\x8b"
 
 # The top-level keys of each row, by (kind, format). OpenAI has no KTO format.
@@ -400,7 +401,7 @@ class _Validator:
         if _is_int(chosen) and chosen == rejected:
             self.error("rejected_response_id", f"equals chosen_response_id ({chosen})")
         for key, value in (("chosen_response_id", chosen), ("rejected_response_id", rejected)):
-            if choice in ("A", "B") and key in row and value is None:
+            if choice in SIDES and key in row and value is None:
                 self.error(key, f'choice "{choice}" needs a response id, got null')
             if _is_int(value) and ids_valid and value not in response_ids:
                 self.error(key, f"{value} is not in response_ids")

@@ -1,6 +1,7 @@
 """Reads for evaluation: which model is better and how sure we are (the leaderboard), and how
 reliable the annotators were (agreement, gold, drift, bias). ``loading`` reads a project's
-judgments into numpy columns; ``figures`` turns them into JSON-ready dicts."""
+judgments into numpy columns; ``games`` makes them games and settled scores; ``figures``
+turns them into JSON-ready dicts."""
 
 from evaluation.leaderboard.figures import (
     ELO_BASE,

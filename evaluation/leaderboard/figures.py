@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from annotation.choices import CHOICES
 from annotation.models import Batch, Project, ProjectKind
 from evaluation import stats
+from evaluation.leaderboard.games import battles, settled_ratings
 from evaluation.leaderboard.loading import (
     NO_GROUP,
     Judgments,
@@ -24,7 +26,6 @@ SEED = 0
 LEVEL = 0.95
 DAY = 86_400.0
 RATING_SCALE = (1, 2, 3, 4, 5)
-CHOICES = ("A", "B", "tie", "both_bad")
 # Bradley-Terry ratings are shown Elo-style: mean 1000, 400 points for odds of ten to one.
 ELO_BASE = 1000.0
 ELO_SCALE = 400.0
@@ -60,17 +61,7 @@ def _rating_board(data: Judgments, n_boot: int, seed: int) -> dict:
     empty = {"models": [], "tasks": 0, "adjudicated": 0, "judgments": 0}
     if data.kind != ProjectKind.RATING or not (len(data.task) or len(data.adjudicated_task)):
         return empty
-    settled = stats.aggregate_ratings(
-        data.task,
-        data.rating,
-        adjudicated_unit=data.adjudicated_task,
-        adjudicated_rating=data.adjudicated_rating,
-    )
-    # aggregate_ratings reports the tasks sorted, as np.unique does: take each one's model
-    # and prompt from its first row among the judgments and adjudications.
-    _, first = np.unique(np.concatenate([data.task, data.adjudicated_task]), return_index=True)
-    model = np.concatenate([data.model_a, data.adjudicated_model_a])[first]
-    prompt = np.concatenate([data.prompt, data.adjudicated_prompt])[first]
+    settled, model, prompt = settled_ratings(data)
     estimates = stats.mean_ratings(
         model, settled.score, cluster=prompt, n_boot=n_boot, seed=seed, level=LEVEL
     )
@@ -96,21 +87,6 @@ def _rating_board(data: Judgments, n_boot: int, seed: int) -> dict:
     }
 
 
-def _battles(data: Judgments) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Every judgment is a battle, except on an adjudicated task, which is one battle with
-    the lead's outcome: the lead's word replaces the votes, it does not add to them."""
-    kept = ~np.isin(data.task, data.adjudicated_task)
-    model_a = np.concatenate([data.model_a[kept], data.adjudicated_model_a])
-    model_b = np.concatenate([data.model_b[kept], data.adjudicated_model_b])
-    score = np.concatenate(
-        [
-            stats.outcome_scores(data.choice[kept]),
-            stats.outcome_scores(data.adjudicated_choice),
-        ]
-    )
-    return model_a, model_b, score, int(kept.sum())
-
-
 def _pairwise_board(data: Judgments, n_boot: int, seed: int) -> dict:
     empty = {
         "models": [],
@@ -122,7 +98,10 @@ def _pairwise_board(data: Judgments, n_boot: int, seed: int) -> dict:
     }
     if data.kind != ProjectKind.PAIRWISE or not (len(data.task) or len(data.adjudicated_task)):
         return empty
-    model_a, model_b, score, judgments = _battles(data)
+    fought = battles(data)
+    model_a, model_b, score, judgments = (
+        fought.model_a, fought.model_b, fought.score, fought.judgments
+    )
     fit = stats.bradley_terry(
         model_a,
         model_b,
@@ -275,11 +254,7 @@ def agreement_figures(
     value = data.rating if rating else data.choice
     level = "ordinal" if rating else "nominal"
     n = len(data.task)
-
-    def name(user_id: int) -> str:
-        # A judgment outlives a membership that was removed: such a one keeps a stand-in.
-        return data.pseudonyms.get(user_id) or f"user-{user_id}"
-
+    name = data.pseudonyms.name
     everyone = sorted(set(data.annotator.tolist()) | set(gold_annotator.tolist()), key=name)
     rows = {
         uid: {

@@ -14,8 +14,9 @@ from django.db import connections
 from django.db.models import FloatField, Func, Q, QuerySet
 from django.db.models.functions import Length
 
-from annotation.models import Adjudication, Batch, Judgment, Membership, Project, ProjectKind
-from annotation.selectors import gold_correct
+from annotation.choices import SIDES, task_choice
+from annotation.judgment_rules import Pseudonyms, counted_judgments, gold_correct
+from annotation.models import Adjudication, Batch, Judgment, Project, ProjectKind
 from ftapp.errors import InvalidInput
 
 NO_GROUP = -1  # the code of a missing batch or guideline version, or of no second model
@@ -34,7 +35,7 @@ class Judgments:
 
     kind: str
     models: list[str]
-    pseudonyms: dict[int, str]
+    pseudonyms: Pseudonyms
     task: np.ndarray
     prompt: np.ndarray
     model_a: np.ndarray
@@ -128,10 +129,9 @@ def _task_filter(
     return condition
 
 
-def _judgments(project: Project, **selection) -> QuerySet[Judgment]:
-    excluded = Membership.objects.filter(project=project, excluded_from_exports=True)
-    return Judgment.objects.filter(_task_filter(project=project, **selection)).exclude(
-        annotator_id__in=excluded.values("user_id")
+def _judgments(project: Project, *, gold: bool, **selection) -> QuerySet[Judgment]:
+    return counted_judgments(project_id=project.pk, gold=gold).filter(
+        _task_filter(project=project, gold=gold, **selection)
     )
 
 
@@ -204,6 +204,14 @@ def _read(rows: QuerySet, convert: list, models: _Models) -> list[np.ndarray]:
     ]
 
 
+def _in_task_terms(screen: np.ndarray, swapped: np.ndarray) -> np.ndarray:
+    """``task_choice`` over arrays: each screen choice that a swap turns is turned once."""
+    choice = screen.copy()
+    for side in SIDES:
+        choice[(screen == side) & swapped] = task_choice(side, True)
+    return choice
+
+
 def judgments_load(
     *,
     project: Project,
@@ -232,9 +240,7 @@ def judgments_load(
         own = (
             ("task__response_b__model_name", "model"),
             ("choice", "text"),
-            # Floats, as None (no side chosen) must read as NaN.
-            ("chosen_response_id", "float"),
-            ("task__response_a_id", "float"),
+            ("swapped", "int"),
         )
         if with_lengths:
             own += (
@@ -256,12 +262,9 @@ def judgments_load(
     _, task, prompt, annotator, time, version, batch, model_a = values[: len(common)]
     n = len(task)
     if project.kind == ProjectKind.PAIRWISE:
-        model_b, screen, chosen, response_a, *lengths = values[len(common) :]
+        model_b, screen, swapped, *lengths = values[len(common) :]
         length_a, length_b = lengths or (np.zeros(n, dtype=np.int64),) * 2
-        # A judgment's A/B is the screen side; chosen_response_id holds the side resolved,
-        # so it names response_a exactly when the task's A won.
-        sided = (screen == "A") | (screen == "B")
-        choice = np.where(sided, np.where(chosen == response_a, "A", "B"), screen).astype("<U8")
+        choice = _in_task_terms(screen, swapped.astype(bool))
         rating = np.zeros(n, dtype=np.int64)
     else:
         (rating,) = values[len(common) :]
@@ -289,9 +292,7 @@ def judgments_load(
     return Judgments(
         kind=project.kind,
         models=ordered,
-        pseudonyms=dict(
-            Membership.objects.filter(project=project).values_list("user_id", "pseudonym")
-        ),
+        pseudonyms=Pseudonyms(project_id=project.pk),
         task=task,
         prompt=prompt,
         model_a=model_a,
@@ -329,25 +330,18 @@ def gold_results_load(
         "annotator_id",
         "rating",
         "choice",
-        "chosen_response_id",
+        "swapped",
         "task__kind",
         "task__gold_rating_min",
         "task__gold_rating_max",
         "task__gold_choice",
-        "task__response_a_id",
-        "task__response_b_id",
     )
     annotators, correct = [], []
-    for annotator, rating, choice, chosen, kind, low, high, gold, a, b in rows:
+    for annotator, rating, choice, swapped, kind, low, high, gold in rows:
         task = SimpleNamespace(
-            kind=kind,
-            gold_rating_min=low,
-            gold_rating_max=high,
-            gold_choice=gold,
-            response_a_id=a,
-            response_b_id=b,
+            kind=kind, gold_rating_min=low, gold_rating_max=high, gold_choice=gold
         )
-        judgment = SimpleNamespace(rating=rating, choice=choice, chosen_response_id=chosen)
+        judgment = SimpleNamespace(rating=rating, choice=choice, swapped=swapped)
         annotators.append(annotator)
         correct.append(gold_correct(task, judgment))
     return np.array(annotators, dtype=np.int64), np.array(correct, dtype=bool)

@@ -6,8 +6,10 @@ import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from annotation.models import Adjudication, Judgment, Membership, Project, Task
+from annotation.models import Project
 from annotation.selectors import project_get_for_lead
+from evaluation.leaderboard.games import battles, settled_ratings
+from evaluation.leaderboard.loading import Judgments, judgments_load
 from evaluation.models import Round
 from evaluation.stats import round_verdict
 from ftapp.errors import NotFound
@@ -29,72 +31,38 @@ def round_list(*, project: Project) -> QuerySet[Round]:
     return project.rounds.select_related("model", "export", "generation_run").order_by("-number")
 
 
-def _pairwise_games(rnd: Round) -> tuple[list[str], list[str], list[float], list[int]]:
+Games = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _round_judgments(rnd: Round) -> Judgments:
+    """The judgments that count on the round's prompts, of tasks between its two models."""
+    return judgments_load(
+        project=rnd.project, prompt_ids=rnd.prompt_ids, models=[rnd.model.name, rnd.previous_model]
+    )
+
+
+def _pairwise_games(rnd: Round) -> Games:
     """Every judgment of a task pairing the two models on the round's prompts, as a game;
     an adjudicated task counts once, with the lead's label."""
-    new, previous = rnd.model.name, rnd.previous_model
-    tasks = Task.objects.filter(
-        project=rnd.project,
-        kind="pairwise",
-        is_gold=False,
-        prompt_id__in=rnd.prompt_ids,
-        response_a__model_name__in=[new, previous],
-        response_b__model_name__in=[new, previous],
-    ).values_list("id", "prompt_id", "response_a_id", "response_a__model_name")
-    info = {tid: (pid, a, model_a) for tid, pid, a, model_a in tasks}
-    adjudicated = dict(
-        Adjudication.objects.filter(task_id__in=info).values_list("task_id", "choice")
-    )
-    model_a, model_b, score_a, cluster = [], [], [], []
-
-    def game(task_id: int, outcome: float) -> None:
-        prompt_id, _, first = info[task_id]
-        model_a.append(first)
-        model_b.append(previous if first == new else new)
-        score_a.append(outcome)
-        cluster.append(prompt_id)
-
-    for task_id, choice in sorted(adjudicated.items()):
-        game(task_id, {"A": 1.0, "B": 0.0}.get(choice, 0.5))
-    for task_id, chosen in (
-        Judgment.objects.filter(task_id__in=info)
-        .exclude(task_id__in=adjudicated)
-        .exclude(annotator_id__in=_excluded(rnd))
-        .order_by("id")
-        .values_list("task_id", "chosen_response_id")
-    ):
-        first_response = info[task_id][1]
-        game(task_id, 0.5 if chosen is None else float(chosen == first_response))
-    return model_a, model_b, score_a, cluster
+    data = _round_judgments(rnd)
+    fought = battles(data)
+    names = np.array(data.models, dtype=object)
+    return names[fought.model_a], names[fought.model_b], fought.score, fought.prompt
 
 
-def _rating_games(rnd: Round) -> tuple[list[str], list[str], list[float], list[int]]:
+def _rating_games(rnd: Round) -> Games:
     """Rating projects: one game per prompt, the new model's answer against the previous
-    model's by their scores (a task's mean rating, or the lead's adjudicated one), ties half."""
+    model's by their scores (a task's settled score: the lead's adjudicated rating, else its
+    mean rating), ties half."""
     new, previous = rnd.model.name, rnd.previous_model
-    tasks = Task.objects.filter(
-        project=rnd.project,
-        kind="rating",
-        is_gold=False,
-        prompt_id__in=rnd.prompt_ids,
-        response_a__model_name__in=[new, previous],
-    ).values_list("id", "prompt_id", "response_a__model_name")
-    info = {tid: (pid, model) for tid, pid, model in tasks}
-    ratings: dict[int, list[int]] = {}
-    for task_id, rating in (
-        Judgment.objects.filter(task_id__in=info)
-        .exclude(annotator_id__in=_excluded(rnd))
-        .values_list("task_id", "rating")
-    ):
-        ratings.setdefault(task_id, []).append(rating)
-    for task_id, rating in Adjudication.objects.filter(task_id__in=info).values_list(
-        "task_id", "rating"
-    ):
-        ratings[task_id] = [rating]
+    data = _round_judgments(rnd)
     scores: dict[int, dict[str, list[float]]] = {}
-    for task_id, values in ratings.items():
-        prompt_id, model = info[task_id]
-        scores.setdefault(prompt_id, {}).setdefault(model, []).append(float(np.mean(values)))
+    if len(data.task) or len(data.adjudicated_task):
+        settled, model, prompt = settled_ratings(data)
+        for prompt_id, code, score in zip(
+            prompt.tolist(), model.tolist(), settled.score.tolist(), strict=True
+        ):
+            scores.setdefault(prompt_id, {}).setdefault(data.models[code], []).append(score)
     model_a, model_b, score_a, cluster = [], [], [], []
     for prompt_id, by_model in sorted(scores.items()):
         if new in by_model and previous in by_model:
@@ -103,14 +71,11 @@ def _rating_games(rnd: Round) -> tuple[list[str], list[str], list[float], list[i
             model_b.append(previous)
             score_a.append(1.0 if difference > 0 else 0.0 if difference < 0 else 0.5)
             cluster.append(prompt_id)
-    return model_a, model_b, score_a, cluster
-
-
-def _excluded(rnd: Round) -> list[int]:
-    return list(
-        Membership.objects.filter(project=rnd.project, excluded_from_exports=True).values_list(
-            "user_id", flat=True
-        )
+    return (
+        np.array(model_a, dtype=object),
+        np.array(model_b, dtype=object),
+        np.array(score_a, dtype=float),
+        np.array(cluster, dtype=np.int64),
     )
 
 
@@ -132,15 +97,15 @@ def round_result(*, rnd: Round) -> dict[str, Any]:
         "losses": 0,
         "verdict": "not judged yet",
     }
-    if not score_a:
+    if not len(score_a):
         return result
     comparison = round_verdict(
-        np.array(model_a, dtype=object),
-        np.array(model_b, dtype=object),
-        np.array(score_a, dtype=float),
+        model_a,
+        model_b,
+        score_a,
         new=rnd.model.name,
         previous=rnd.previous_model,
-        cluster=np.array(cluster),
+        cluster=cluster,
         seed=rnd.pk,
     )
     result.update(

@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
+from annotation.choices import BOTH_BAD, TIE, A, B
 from evaluation.stats._arrays import (
     cluster_bootstrap_means,
     factorize,
@@ -21,7 +22,7 @@ from evaluation.stats._arrays import (
 )
 
 # Chatbot Arena counts "both bad" as a tie: neither response was preferred.
-CHOICE_SCORES = {"A": 1.0, "B": 0.0, "tie": 0.5, "both_bad": 0.5}
+CHOICE_SCORES = {A: 1.0, B: 0.0, TIE: 0.5, BOTH_BAD: 0.5}
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,23 @@ class TestPull:
             Judgment.objects.filter(annotator=second).values_list("id", flat=True))
         assert len(newer) == 3
 
+    def test_a_former_member_is_filtered_by_the_pseudonym_pulled(self, lead):
+        project = make_project(lead, prompts=4)
+        stays, leaves = AnnotatorFactory(), AnnotatorFactory()
+        tasks = list(Task.objects.filter(project=project).order_by("id"))
+        assign(project, [stays], tasks=tasks[:2], name="first")
+        assign(project, [leaves], tasks=tasks[2:], name="second")
+        work(project, stays)
+        work(project, leaves)
+        project.memberships.filter(user=leaves).delete()
+        client = client_for(lead)
+        names = {r["annotator"] for r in pull_all(client, project)[0]}
+        (former,) = {name for name in names if name.startswith("former-")}
+        filtered = pull_all(client, project, annotator=former)[0]
+        assert {r["id"] for r in filtered} == set(
+            Judgment.objects.filter(annotator=leaves).values_list("id", flat=True))
+        assert pull_all(client, project, annotator="former-0000000000")[0] == []
+
     def test_filters(self, lead):
         project = make_project(lead, prompts=4, models=("m1", "m2"))
         one, two = AnnotatorFactory(), AnnotatorFactory()

@@ -21,7 +21,7 @@ from annotation.services.leads import (
 from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import make_project
+from tests.annotation.test_queue import assign, make_project
 from tests.factories import AnnotatorFactory, ProjectFactory, add_member
 
 pytestmark = pytest.mark.django_db
@@ -355,3 +355,17 @@ def test_new_project_and_settings_pages(client, lead):
     )
     project.refresh_from_db()
     assert b"less than or equal to 1" in page.content and project.gold_rate == 0.2
+
+
+def test_the_task_page_names_a_former_member_as_the_pull_does(client, lead, annotator):
+    project = make_project(lead, prompts=1)
+    assign(project, [annotator])
+    claim = claim_next(user=annotator, project_id=project.pk)
+    judgment_submit(user=annotator, task_id=claim.task_id, rating=4)
+    Membership.objects.filter(project=project, user=annotator).delete()
+    (pulled,) = client_for(lead).get(f"/api/v1/projects/{project.pk}/judgments/").json()[
+        "results"
+    ]
+    client.force_login(lead)
+    page = client.get(reverse("task-review", args=[claim.task_id])).content.decode()
+    assert pulled["annotator"].startswith("former-") and pulled["annotator"] in page

@@ -17,6 +17,8 @@ from annotation.services.leads import (
     task_set_gold,
 )
 from annotation.services.queue import judgment_undo
+from evaluation.exports.consensus import consensus_fit
+from evaluation.exports.options import export_options_clean
 from evaluation.exports.services import export_build, export_dir, export_start, split_of
 from evaluation.models import ExportStatus
 from ftapp.actors import SYSTEM
@@ -491,3 +493,23 @@ def test_dawid_skene_consensus_trusts_the_reliable_annotators(lead):
     ties = majority.card["stats"]["dropped"].get("pairwise verdict without a majority", 0)
     assert ties > 0 and len(rows(majority)) == 30 - ties
     assert weighted.card["options"]["consensus"] == "dawid_skene"
+
+
+def test_a_dawid_skene_consensus_is_fitted_on_the_models_the_export_keeps(lead):
+    """Judgments of pairs with a model filtered out weigh on no label of the export, so they
+    stay out of the fit too."""
+    project = make_project(lead, kind="pairwise", prompts=3, models=("m1", "m2", "m3"))
+    annotator = AnnotatorFactory()
+    assign(project, [annotator])
+    judge_all(project, [annotator], lambda index, task: {"choice": "A"})
+    options = export_options_clean(
+        kind="dpo", format="trl", filters={"models": ["m1", "m2"], "consensus": "dawid_skene"}
+    )
+    fitted = consensus_fit(project=project, options=options, excluded=[])
+    kept = Task.objects.filter(
+        project=project,
+        response_a__model_name__in=["m1", "m2"],
+        response_b__model_name__in=["m1", "m2"],
+    )
+    assert sorted(fitted.task_ids.tolist()) == sorted(kept.values_list("pk", flat=True))
+    assert len(fitted.task_ids) == 3

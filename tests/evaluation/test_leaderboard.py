@@ -412,6 +412,20 @@ class TestApi:
             assert "window_days" in response.json()["error"]["fields"]
 
 
+def test_a_former_member_goes_by_the_same_pseudonym_in_the_agreement_as_in_the_pull(lead):
+    """Their membership, and its pseudonym, is gone; their judgments stay. The agreement
+    figures name them as the pull does, without disclosing their user id."""
+    project = make_ranked_project(lead)
+    leaver = project.team[0]
+    Membership.objects.filter(project=project, user=leaver).delete()
+    client = client_for(lead)
+    pulled = client.get(f"/api/v1/projects/{project.pk}/judgments/").json()["results"]
+    agreement = client.get(f"/api/v1/projects/{project.pk}/agreement/").json()
+    named = {row["annotator"] for row in agreement["annotators"]}
+    assert named == {row["annotator"] for row in pulled}
+    assert any(name.startswith("former-") for name in named)
+
+
 class TestPages:
     def test_leaderboard_page_draws_svg_and_escapes_model_names(self, client, lead):
         evil = "<script>alert(1)</script>"

@@ -5,6 +5,8 @@ import pytest
 
 from annotation.models import Response, Task
 from annotation.services import prompt_records_load
+from evaluation.exports.consensus import consensus_fit
+from evaluation.exports.options import export_options_clean
 from evaluation.exports.services import export_dir, split_of
 from evaluation.models import Round
 from evaluation.rounds.selectors import round_result
@@ -89,8 +91,8 @@ def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdi
     assert 'aria-label="Round leaderboard"' in html and "tuned-r1" in html
 
 
-@pytest.mark.django_db
-def test_a_rating_round_compares_scores_per_prompt(lead):
+def _rating_round(lead):
+    """A rating project's round 1, its tuned answers loaded as the worker would store them."""
     project, annotators, export = _trained_project(lead, kind="rating")
     with FakeModelServer() as server:
         tuned = _endpoint(lead, server, "tuned-r1")
@@ -102,6 +104,12 @@ def test_a_rating_round_compares_scores_per_prompt(lead):
          "responses": [{"model": "tuned-r1", "text": f"Tuned answer {p.pk}"}]}
         for p in project.prompts.filter(pk__in=rnd.prompt_ids)
     ])
+    return project, annotators, rnd
+
+
+@pytest.mark.django_db
+def test_a_rating_round_compares_scores_per_prompt(lead):
+    project, annotators, rnd = _rating_round(lead)
     assert round_result(rnd=rnd)["verdict"] == "not judged yet"
     assign(project, annotators, name="round 1", overlap=2)
     judge_all(project, annotators, lambda i, task: {
@@ -115,6 +123,21 @@ def test_a_rating_round_compares_scores_per_prompt(lead):
     labelled = {(r["completion"][0]["content"], r["label"]) for r in rows(export)}
     assert labelled == {(f"Tuned answer {pid}", False) for pid in rnd.prompt_ids}
     assert [r["number"] for r in export.card["rounds"]] == [1]
+
+
+@pytest.mark.django_db
+def test_a_dawid_skene_consensus_of_a_round_is_fitted_on_that_rounds_judgments(lead):
+    """The earlier batch's judgments are not the round's: they stay out of the fit as they
+    stay out of the export."""
+    project, annotators, rnd = _rating_round(lead)
+    batch = assign(project, annotators, name="round 1", overlap=2)
+    judge_all(project, annotators, lambda i, task: {"rating": 2})
+    Round.objects.filter(pk=rnd.pk).update(batch=batch)
+    options = export_options_clean(
+        kind="kto", format="trl", filters={"rounds": [rnd.pk], "consensus": "dawid_skene"}
+    )
+    fitted = consensus_fit(project=project, options=options, excluded=[])
+    assert sorted(fitted.task_ids.tolist()) == sorted(batch.tasks.values_list("pk", flat=True))
 
 
 @pytest.mark.django_db
