@@ -147,8 +147,7 @@ def test_command_line_export(rated, tmp_path):
 
 
 def _load(path, tmp_path):
-    import datasets
-
+    datasets = pytest.importorskip("datasets", reason="needs the trl-check extra")
     return datasets.load_dataset(
         "json", data_files=str(path), split="train", cache_dir=str(tmp_path / "hf")
     )
