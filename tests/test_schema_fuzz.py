@@ -42,8 +42,7 @@ from annotation.services import api_token_create, claim_next, judgment_submit
 from evaluation.exports.services import export_build, export_start
 from evaluation.models import GenerationRun
 from evaluation.services import generation_run_start, model_endpoint_create
-from tests.annotation.test_queue import assign, make_project
-from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory
+from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory, assign, make_project
 from tests.fake_model_server import FakeModelServer
 
 # The bounds of the run. Per operation and caller: schemathesis's deterministic coverage cases

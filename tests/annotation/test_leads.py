@@ -19,9 +19,7 @@ from annotation.services.leads import (
     task_set_gold,
 )
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import make_project
-from tests.factories import AnnotatorFactory, ProjectFactory, add_member
+from tests.factories import AnnotatorFactory, ProjectFactory, add_member, client_for, make_project
 
 pytestmark = pytest.mark.django_db
 
