@@ -22,7 +22,7 @@ from evaluation.exports.validate import (
     dataset_validate_file,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def user(text: str) -> dict[str, str]:
