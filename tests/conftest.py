@@ -3,15 +3,10 @@ worker process against the test database for the tests marked ``worker``."""
 
 import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -23,12 +18,8 @@ from tests.factories import (
     LeadFactory,
     ProjectFactory,
 )
+from tests.workers import is_postgres, start_celery_worker, stop_process
 
-ROOT = Path(__file__).resolve().parent.parent
-# The API key the worker is given for the test model endpoints, in a variable declared as a
-# model key by its prefix; the key must never be stored.
-TEST_MODEL_KEY = "sk-ftapp-test-key-0123456789"
-TEST_MODEL_KEY_ENV = "FTAPP_MODEL_KEY_TEST"
 # Password hashing is deliberately slow; the tests hash a password for every user they make.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The manifest storage needs collectstatic, which a deployment runs and a test run does not.
@@ -51,10 +42,6 @@ HOW_TO_START = (
     "DATABASE_URL=postgres://ftapp:ftapp@127.0.0.1:5432/ftapp.\n"
     "For a quick loop without them: DATABASE_URL=sqlite:// REDIS_URL= scripts/test"
 )
-
-
-def _is_postgres() -> bool:
-    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
 def _postgres_problem() -> str | None:
@@ -83,7 +70,7 @@ def _redis_problem() -> str | None:
 
 def pytest_sessionstart(session):
     problems = []
-    if _is_postgres():
+    if is_postgres():
         problems.append(_postgres_problem())
     if settings.REDIS_URL:
         problems.append(_redis_problem())
@@ -97,7 +84,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_collection_modifyitems(config, items):
-    worker_ready = bool(settings.REDIS_URL) and _is_postgres()
+    worker_ready = bool(settings.REDIS_URL) and is_postgres()
     for item in items:
         if item.get_closest_marker("worker"):
             item.add_marker(
@@ -106,15 +93,6 @@ def pytest_collection_modifyitems(config, items):
                     reason="needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL)",
                 )
             )
-
-
-def _database_url(db: dict) -> str:
-    auth = quote(db["USER"] or "")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"])
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
 @pytest.fixture(scope="session")
@@ -126,50 +104,14 @@ def celery_worker(django_db_setup, tmp_path_factory):
 
     app.control.purge()
     name = f"ftapp-test-{os.getpid()}@{socket.gethostname()}"
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = dict(
-        os.environ,
-        DATABASE_URL=_database_url(settings.DATABASES["default"]),
-        **{TEST_MODEL_KEY_ENV: TEST_MODEL_KEY},
-        FTAPP_EXPORTS_DIR=str(settings.EXPORTS_DIR),
+    process = start_celery_worker(
+        name=name,
+        queues=QUEUES,
+        log_path=tmp_path_factory.mktemp("worker") / "worker.log",
+        concurrency=2,
     )
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "ftapp",
-                "worker",
-                "-Q",
-                QUEUES,
-                "--hostname",
-                name,
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while not app.control.ping(destination=[name], timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"The Celery worker did not start:\n{log.read_text()[-4000:]}")
     yield name
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_process(process)
 
 
 @pytest.fixture

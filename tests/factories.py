@@ -1,9 +1,24 @@
+import json
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from rest_framework.test import APIClient
 
-from annotation.models import Membership, Project, Prompt, Response, Role
-from annotation.services import project_create
+from annotation.models import Membership, Project, Prompt, Response, Role, Task
+from annotation.services import (
+    api_token_create,
+    batch_create,
+    claim_next,
+    judgment_submit,
+    project_create,
+    prompt_records_load,
+)
+from annotation.services.leads import adjudication_record, task_set_gold
+from evaluation.exports.services import export_build, export_dir, export_start
+from evaluation.services import model_endpoint_create
+from ftapp.actors import SYSTEM
+from tests.workers import TEST_MODEL_KEY_ENV
 
 PASSWORD = "correct horse battery staple"
 
@@ -75,3 +90,166 @@ class ResponseFactory(factory.django.DjangoModelFactory):
     prompt = factory.SubFactory(PromptFactory)
     model_name = factory.Iterator(["base-v1", "ft-r1", "ft-r2"])
     text = factory.Sequence(lambda n: f"Answer number {n}.")
+
+
+def make_project(lead, *, kind="rating", prompts=4, models=("m1",), overlap=1, **options):
+    project = ProjectFactory(created_by=lead, kind=kind, overlap=overlap, **options)
+    records = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Question {i}?",
+            "responses": [{"model": m, "text": f"Answer {i} by {m}"} for m in models],
+        }
+        for i in range(prompts)
+    ]
+    prompt_records_load(by=SYSTEM, project=project, records=records)
+    return project
+
+
+def assign(project, annotators, *, name="b", tasks=None, **kwargs):
+    for a in annotators:
+        if not project.memberships.filter(user=a).exists():
+            add_member(project, a)
+    if tasks is None:
+        tasks = Task.objects.filter(project=project, batch__isnull=True)
+    return batch_create(
+        by=SYSTEM,
+        project=project,
+        name=name,
+        tasks=list(tasks),
+        annotators=annotators,
+        **kwargs,
+    )
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    _, key = api_token_create(user=user, name="tests")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def judge_all(project, annotators, decide):
+    """Works each annotator's queue to the end; ``decide(annotator_index, task)`` gives the
+    judgment's data, in the task's terms for pairwise (``choice`` A = response_a)."""
+    for index, annotator in enumerate(annotators):
+        while (claim := claim_next(user=annotator, project_id=project.pk)) is not None:
+            data = dict(decide(index, claim.task))
+            if data.get("choice") in ("A", "B") and claim.swapped:
+                data["choice"] = "B" if data["choice"] == "A" else "A"
+            judgment_submit(user=annotator, task_id=claim.task_id, **data)
+
+
+def build(project, kind, fmt="trl", by=None, **kwargs):
+    """Builds in this process. Without ``by`` it is started as the command line does, so no
+    task goes to a worker that tests running one would also have build it."""
+    if by is None:
+        export = export_start(by=SYSTEM, project=project, kind=kind, format=fmt, **kwargs)
+    else:
+        export = export_start(by=by, project_id=project.pk, kind=kind, format=fmt, **kwargs)
+    return export_build(export_id=export.pk)
+
+
+def rows(export, split=None):
+    splits = [split] if split else ["train", "test"]
+    return [
+        json.loads(line)
+        for s in splits
+        for line in (export_dir(export) / f"{s}.jsonl").read_text().splitlines()
+    ]
+
+
+MODELS = ("m1", "m2", "m3")
+MULTI_TURN = [
+    {"role": "user", "content": "Question 3?"},
+    {"role": "assistant", "content": "Which part?"},
+    {"role": "user", "content": "All of it."},
+]
+# (u1, u2) ratings per prompt and model; q4 is q0 again with other spacing and case.
+RATINGS = {
+    "q0": {"m1": (5, 5), "m2": (3, 3), "m3": (1, 2)},
+    "q1": {"m1": (4, 5), "m2": (4, 4), "m3": (4, 3)},
+    "q2": {"m1": (2, 2), "m2": (1, 5), "m3": (3, 3)},
+    "q3": {"m1": (5, 5), "m2": (2, 2), "m3": (4, 4)},
+    "q4": {"m1": (4, 4)},
+}
+REWRITE = "Expert answer to question 2."
+
+
+def make_rated_project(lead):
+    """A rating project: 5 prompts (q4 duplicates q0), 3 models, 2 annotators at overlap 2;
+    q2/m2 is a conflict (1 vs 5) adjudicated to 5; u1 rewrote q2/m1; q3/m1 is gold."""
+    project = ProjectFactory(created_by=lead, kind="rating", overlap=2)
+    records = []
+    for i in range(4):
+        record = {"id": f"q{i}", "prompt": f"Question {i}?"}
+        if i == 1:
+            record["system"] = "You are terse."
+        if i == 3:
+            record = {"id": "q3", "messages": MULTI_TURN}
+        record["responses"] = [{"model": m, "text": f"A{i} {m}"} for m in MODELS]
+        records.append(record)
+    records.append({"id": "q4", "prompt": "  question   0?", "responses": [
+        {"model": "m1", "text": "A4 m1"}]})
+    prompt_records_load(by=SYSTEM, project=project, records=records)
+    annotators = [AnnotatorFactory(username="u1"), AnnotatorFactory(username="u2")]
+    assign(project, annotators, overlap=2)
+
+    def decide(index, task):
+        rating = RATINGS[task.prompt.external_id][task.response_a.model_name][index]
+        data = {"rating": rating}
+        if index == 0 and task.prompt.external_id == "q2" and task.response_a.model_name == "m1":
+            data["rewrite"] = REWRITE
+        return data
+
+    judge_all(project, annotators, decide)
+    conflict = Task.objects.get(project=project, prompt__external_id="q2",
+                                response_a__model_name="m2")
+    adjudication_record(by=lead, task_id=conflict.pk, rating=5)
+    gold = Task.objects.get(project=project, prompt__external_id="q3",
+                            response_a__model_name="m1")
+    task_set_gold(by=lead, task_id=gold.pk, is_gold=True, rating_min=4, rating_max=5)
+    project.annotators = annotators
+    return project
+
+
+def make_pairwise_project(lead):
+    """Five pairs judged by three annotators, in the task's terms (A = m1's response):
+    p0 A,A,B · p1 B,tie,tie · p2 A,B,both_bad · p3 both_bad×3 · p4 A,B,tie adjudicated B."""
+    project = make_project(lead, kind="pairwise", prompts=5, models=("m1", "m2"), overlap=3)
+    votes = {0: "A A B", 1: "B tie tie", 2: "A B both_bad", 3: "both_bad both_bad both_bad",
+             4: "A B tie"}
+    annotators = [AnnotatorFactory() for _ in range(3)]
+    assign(project, annotators, overlap=3)
+    for task in Task.objects.filter(project=project):
+        assert task.response_a.model_name == "m1"
+
+    def decide(index, task):
+        return {"choice": votes[int(task.prompt.external_id[1:])].split()[index]}
+
+    judge_all(project, annotators, decide)
+    p4 = Task.objects.get(project=project, prompt__external_id="q4")
+    adjudication_record(by=lead, task_id=p4.pk, choice="B")
+    return project
+
+
+def may_add_endpoints(lead):
+    """The lead with the permission to add model endpoints, read afresh (Django caches a
+    user's permissions on the instance)."""
+    lead.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
+    )
+    return type(lead).objects.get(pk=lead.pk)
+
+
+def make_endpoint(lead, server, name="fake-a", **extra):
+    """An endpoint on a ``FakeModelServer`` that sends the test model key."""
+    return model_endpoint_create(
+        by=may_add_endpoints(lead),
+        name=name,
+        base_url=server.base_url,
+        model="fake-model",
+        params={"temperature": 0.7, "max_tokens": 64},
+        api_key_env=TEST_MODEL_KEY_ENV,
+        **extra,
+    )

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.conftest import ROOT, _database_url
-from tests.evaluation.conftest import free_port
+from tests.workers import ROOT, database_url, free_port
 
 
 @dataclass
@@ -35,7 +34,7 @@ def gunicorn(log: Path, *, threads: int = 4, **env: str) -> Iterator[Served]:
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.served_settings",
-        "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+        "DATABASE_URL": database_url(),
         "DEBUG": "false",
         "HTTPS": "false",
         "ALLOWED_HOSTS": "127.0.0.1",

@@ -12,8 +12,7 @@ from annotation.services.leads import tasks_matching
 from evaluation.models import Export, GenerationRun, ModelEndpoint
 from evaluation.services import model_endpoint_create
 from ftapp.errors import InvalidInput
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import assign, make_project
+from tests.factories import assign, client_for, make_project
 
 HUGE = 10**22
 

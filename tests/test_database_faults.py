@@ -25,10 +25,9 @@ from drf_spectacular.generators import SchemaGenerator
 from annotation.models import Claim, ClaimStatus, Judgment, Task
 from annotation.services import api_token_create, claim_next
 from ftapp.database import connection_lost
-from tests.annotation.test_queue import assign, make_project
-from tests.conftest import _database_url
-from tests.factories import AnnotatorFactory, LeadFactory
+from tests.factories import AnnotatorFactory, LeadFactory, assign, make_project
 from tests.served import gunicorn
+from tests.workers import database_url
 
 postgresql_only = pytest.mark.skipif(
     not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
@@ -42,7 +41,7 @@ def ends_backends(test):
 
 
 def admin_connection() -> psycopg.Connection:
-    return psycopg.connect(_database_url(settings.DATABASES["default"]), autocommit=True)
+    return psycopg.connect(database_url(), autocommit=True)
 
 
 def end_this_connections_backend() -> None:
@@ -329,7 +328,7 @@ def test_annotators_lose_and_double_nothing_while_backends_are_ended(tmp_path):
                     time.sleep(0.05)
 
     def end_backends() -> None:
-        with psycopg.connect(_database_url(settings.DATABASES["default"]), autocommit=True) as db:
+        with psycopg.connect(database_url(), autocommit=True) as db:
             while not stop.wait(KILL_EVERY):
                 ended[0] += db.execute(
                     "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "

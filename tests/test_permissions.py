@@ -14,8 +14,7 @@ from annotation.models import Batch, Response, Task
 from annotation.services import api_token_create, claim_next
 from evaluation.exports.services import export_build, export_start
 from evaluation.models import GenerationRun, ModelEndpoint, Round
-from tests.annotation.test_queue import assign, make_project
-from tests.factories import AnnotatorFactory, LeadFactory, UserFactory
+from tests.factories import AnnotatorFactory, LeadFactory, UserFactory, assign, make_project
 
 ROLES = ("anonymous", "outsider", "annotator", "lead")
 RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"

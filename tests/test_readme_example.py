@@ -10,7 +10,7 @@ import pytest
 
 from annotation.models import Judgment
 from annotation.services import api_token_create
-from tests.evaluation.test_export import make_rated_project
+from tests.factories import make_rated_project
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

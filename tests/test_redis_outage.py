@@ -27,10 +27,9 @@ from evaluation.models import (
     RunStatus,
 )
 from ftapp import throttling
-from tests.annotation.test_queue import assign, make_project
-from tests.evaluation.conftest import RedisServer
-from tests.factories import AnnotatorFactory, LeadFactory
+from tests.factories import AnnotatorFactory, LeadFactory, assign, make_project
 from tests.served import gunicorn
+from tests.workers import RedisServer
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -43,8 +43,7 @@ from evaluation.exports.services import export_build, export_start
 from evaluation.models import GenerationRun
 from evaluation.services import generation_run_start, model_endpoint_create
 from ftapp.actors import SYSTEM
-from tests.annotation.test_queue import assign, make_project
-from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory
+from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory, assign, make_project
 from tests.fake_model_server import FakeModelServer
 
 # The bounds of the run. Per operation and caller: schemathesis's deterministic coverage cases

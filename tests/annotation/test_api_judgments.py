@@ -11,9 +11,7 @@ from django.utils import timezone
 
 from annotation.models import Judgment, Task
 from annotation.services import claim_next, judgment_submit
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import assign, make_project
-from tests.factories import AnnotatorFactory
+from tests.factories import AnnotatorFactory, assign, client_for, make_project
 
 postgres_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="needs PostgreSQL's transaction ids"

@@ -4,17 +4,16 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.models import ApiToken, Membership
-from annotation.services import api_token_create
-from tests.factories import PASSWORD, AnnotatorFactory, ProjectFactory, UserFactory, add_member
+from tests.factories import (
+    PASSWORD,
+    AnnotatorFactory,
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    client_for,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    _, key = api_token_create(user=user, name="tests")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 def test_token_for_username_and_password_authenticates_later_calls(lead):

@@ -1,9 +1,7 @@
 import pytest
 
 from annotation.models import Judgment, Task
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import assign, make_project
-from tests.factories import AnnotatorFactory, UserFactory
+from tests.factories import AnnotatorFactory, UserFactory, assign, client_for, make_project
 
 pytestmark = pytest.mark.django_db
 

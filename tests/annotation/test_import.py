@@ -12,9 +12,7 @@ from django.core.management import CommandError, call_command
 from annotation.models import Judgment, Prompt, Response, Task
 from annotation.services import claim_next, judgment_submit, prompts_import
 from ftapp.actors import SYSTEM
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import assign
-from tests.factories import ProjectFactory, add_member
+from tests.factories import ProjectFactory, add_member, assign, client_for
 
 pytestmark = pytest.mark.django_db
 

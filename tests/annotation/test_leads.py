@@ -20,9 +20,14 @@ from annotation.services.leads import (
 )
 from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import assign, make_project
-from tests.factories import AnnotatorFactory, ProjectFactory, add_member
+from tests.factories import (
+    AnnotatorFactory,
+    ProjectFactory,
+    add_member,
+    assign,
+    client_for,
+    make_project,
+)
 
 pytestmark = pytest.mark.django_db
 

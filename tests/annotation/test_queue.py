@@ -10,46 +10,13 @@ from annotation.models import Batch, Claim, Judgment, Task
 from annotation.services import (
     AlreadyJudged,
     NotClaimed,
-    batch_create,
     claim_next,
     judgment_submit,
     judgment_undo,
-    prompt_records_load,
     task_skip,
 )
-from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, InvalidInput, NotFound
-from tests.factories import AnnotatorFactory, ProjectFactory, add_member
-
-
-def make_project(lead, *, kind="rating", prompts=4, models=("m1",), overlap=1, **options):
-    project = ProjectFactory(created_by=lead, kind=kind, overlap=overlap, **options)
-    records = [
-        {
-            "id": f"q{i}",
-            "prompt": f"Question {i}?",
-            "responses": [{"model": m, "text": f"Answer {i} by {m}"} for m in models],
-        }
-        for i in range(prompts)
-    ]
-    prompt_records_load(by=SYSTEM, project=project, records=records)
-    return project
-
-
-def assign(project, annotators, *, name="b", tasks=None, **kwargs):
-    for a in annotators:
-        if not project.memberships.filter(user=a).exists():
-            add_member(project, a)
-    if tasks is None:
-        tasks = Task.objects.filter(project=project, batch__isnull=True)
-    return batch_create(
-        by=SYSTEM,
-        project=project,
-        name=name,
-        tasks=list(tasks),
-        annotators=annotators,
-        **kwargs,
-    )
+from tests.factories import AnnotatorFactory, assign, make_project
 
 
 def judge(user, claim, **data):

@@ -9,8 +9,7 @@ from annotation.management.commands.demo import ANCHORS, FIXTURE, GUIDELINES
 from annotation.models import Claim, Judgment, Response
 from annotation.services import prompt_records_load
 from ftapp.actors import SYSTEM
-from tests.annotation.test_queue import assign
-from tests.factories import PASSWORD, ProjectFactory
+from tests.factories import PASSWORD, ProjectFactory, assign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

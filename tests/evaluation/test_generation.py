@@ -8,13 +8,11 @@ from django.core import serializers as django_serializers
 from annotation.models import Response, Task
 from evaluation.client import ModelCallFailed, chat_completion
 from evaluation.models import GenerationItem, GenerationRun, ModelEndpoint
-from evaluation.services import generation_run_cancel, generation_run_start, model_endpoint_create
+from evaluation.services import generation_run_cancel, generation_run_start
 from ftapp.errors import InvalidInput
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import make_project
-from tests.conftest import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV
-from tests.factories import AnnotatorFactory, add_member
+from tests.factories import AnnotatorFactory, add_member, client_for, make_endpoint, make_project
 from tests.fake_model_server import FakeModelServer
+from tests.workers import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, wait_for_run
 
 MESSAGES = [{"role": "user", "content": "Hello?"}]
 
@@ -56,39 +54,13 @@ def test_client_gives_up_at_once_on_a_client_error_and_after_max_attempts():
             )
 
 
-def _endpoint(lead, server, name="fake-a", **extra):
-    lead.user_permissions.add(
-        Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
-    )
-    lead = type(lead).objects.get(pk=lead.pk)  # fresh permission cache
-    return model_endpoint_create(
-        by=lead,
-        name=name,
-        base_url=server.base_url,
-        model="fake-model",
-        params={"temperature": 0.7, "max_tokens": 64},
-        api_key_env=TEST_MODEL_KEY_ENV,
-        **extra,
-    )
-
-
-def _wait(run, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status in ("completed", "cancelled", "failed"):
-            return run
-        time.sleep(0.2)
-    pytest.fail(f"run {run.pk} still {run.status}")
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_run_on_the_real_worker_survives_faults_and_creates_tasks(celery_worker, lead):
     project = make_project(lead, prompts=3, models=())
     with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
         server.script.extend([("status", 429, 0), ("status", 500, None)])
-        a, b = _endpoint(lead, server, "fake-a"), _endpoint(lead, server, "fake-b")
+        a, b = make_endpoint(lead, server, "fake-a"), make_endpoint(lead, server, "fake-b")
         run = generation_run_start(
             by=lead,
             project_id=project.pk,
@@ -96,7 +68,7 @@ def test_run_on_the_real_worker_survives_faults_and_creates_tasks(celery_worker,
             samples=2,
             params={"temperature": 0.2},
         )
-        _wait(run)
+        wait_for_run(run)
     assert run.status == "completed"
     items = GenerationItem.objects.filter(run=run)
     assert items.count() == 12 and set(items.values_list("status", flat=True)) == {"done"}
@@ -124,9 +96,9 @@ def test_run_on_the_real_worker_survives_faults_and_creates_tasks(celery_worker,
 def test_concurrency_limit_holds_across_worker_processes(celery_worker, lead):
     project = make_project(lead, prompts=30, models=())
     with FakeModelServer(delay=0.15, require_key=TEST_MODEL_KEY) as server:
-        endpoint = _endpoint(lead, server, max_concurrency=1)
+        endpoint = make_endpoint(lead, server, max_concurrency=1)
         run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-        _wait(run)
+        wait_for_run(run)
         assert len(server.requests) == 30
         assert server.max_in_flight == 1
 
@@ -136,7 +108,7 @@ def test_concurrency_limit_holds_across_worker_processes(celery_worker, lead):
 def test_cancel_stops_further_calls(celery_worker, lead):
     project = make_project(lead, prompts=40, models=())
     with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
-        endpoint = _endpoint(lead, server, max_concurrency=1)
+        endpoint = make_endpoint(lead, server, max_concurrency=1)
         run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
         while len(server.requests) < 3:
             time.sleep(0.05)
@@ -155,7 +127,7 @@ def test_cancel_stops_further_calls(celery_worker, lead):
 def test_models_and_runs_api(lead, settings):
     project = make_project(lead, prompts=2, models=())
     with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
-        endpoint = _endpoint(lead, server)
+        endpoint = make_endpoint(lead, server)
         client = client_for(type(lead).objects.get(pk=lead.pk))
         listed = client.get("/api/v1/models/").json()
         assert listed[0]["api_key_env"] == TEST_MODEL_KEY_ENV and "key" not in listed[0]
@@ -223,7 +195,7 @@ def test_models_page_registers_and_tests_a_connection(client, lead):
 def test_run_pages_start_and_show_progress(celery_worker, client, lead):
     project = make_project(lead, prompts=2, models=())
     with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
-        endpoint = _endpoint(lead, server)
+        endpoint = make_endpoint(lead, server)
         client.force_login(lead)
         response = client.post(
             f"/projects/{project.pk}/generate/",
@@ -237,7 +209,7 @@ def test_run_pages_start_and_show_progress(celery_worker, client, lead):
         )
         run = GenerationRun.objects.get(project=project)
         assert response.url == f"/runs/{run.pk}/"
-        _wait(run)
+        wait_for_run(run)
     page = client.get(f"/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert 'id="run-status">completed' in page and "4 done" in page and "4 tasks created" in page
     assert run.params == {"temperature": 0.3}
@@ -251,77 +223,42 @@ def test_a_worker_process_killed_mid_chunk_loses_nothing_and_duplicates_nothing(
     import os
     import signal
     import subprocess
-    import sys
 
-    from django.conf import settings
-
-    from evaluation.models import ItemStatus
     from evaluation.services import run_chunks
     from evaluation.tasks import process_chunk
-    from ftapp.celery import app
-    from tests.conftest import ROOT, _database_url
+    from tests.workers import start_celery_worker, stop_process, wait_for_done_items
 
     queue = f"generation-kill-{os.getpid()}"
     project = make_project(lead, prompts=20, models=())
     with FakeModelServer(delay=0.25, require_key=TEST_MODEL_KEY) as server:
         # A short timeout: the killed process's concurrency slot lapses 10 s after it.
-        endpoint = _endpoint(lead, server, max_concurrency=1, timeout_seconds=3)
+        endpoint = make_endpoint(lead, server, max_concurrency=1, timeout_seconds=3)
         with pytest.MonkeyPatch.context() as patch:
             # Start the run without dispatching it, to send its one chunk to our own worker.
             patch.setattr("evaluation.services._dispatch", lambda run_id: None)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
         (chunk,) = run_chunks(run_id=run.pk, size=20)
-        name = f"killtest-{os.getpid()}@localhost"
-        env = dict(
-            os.environ,
-            DATABASE_URL=_database_url(settings.DATABASES["default"]),
-            **{TEST_MODEL_KEY_ENV: TEST_MODEL_KEY},
-        )
-        log = (tmp_path / "worker.log").open("w")
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "ftapp",
-                "worker",
-                "-Q",
-                queue,
-                "--hostname",
-                name,
-                "--concurrency",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        log_path = tmp_path / "worker.log"
+        worker = start_celery_worker(
+            name=f"killtest-{os.getpid()}@localhost", queues=queue, log_path=log_path
         )
         try:
-            while not app.control.ping(destination=[name], timeout=0.5):
-                assert worker.poll() is None, (tmp_path / "worker.log").read_text()
             process_chunk.apply_async(args=[run.pk, chunk], queue=queue)
-            while GenerationItem.objects.filter(run=run, status=ItemStatus.DONE).count() < 5:
-                time.sleep(0.05)
+            wait_for_done_items(run, 5)
             children = subprocess.run(
                 ["ps", "-o", "pid=", "--ppid", str(worker.pid)], capture_output=True, text=True
             ).stdout.split()
             assert children, "no pool process to kill"
             for pid in children:
                 os.kill(int(pid), signal.SIGKILL)
-            _wait(run, timeout=90)
+            wait_for_run(run, timeout=90)
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
-            log.close()
+            stop_process(worker)
     items = GenerationItem.objects.filter(run=run)
     assert set(items.values_list("status", flat=True)) == {"done"}
     assert Response.objects.filter(prompt__project=project).count() == 20
     assert len(server.requests) >= 20  # the call in flight at the kill was made again
-    assert "WorkerLostError" in (tmp_path / "worker.log").read_text()
+    assert "WorkerLostError" in log_path.read_text()
 
 
 REFUSAL = {
@@ -340,9 +277,9 @@ def test_a_run_whose_requests_are_all_refused_stops_early_as_failed(celery_worke
     project = make_project(lead, prompts=30, models=())
     with FakeModelServer() as server:
         server.script.extend([("reply", 400, REFUSAL)] * 30)
-        endpoint = _endpoint(lead, server, max_concurrency=1)
+        endpoint = make_endpoint(lead, server, max_concurrency=1)
         run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-        _wait(run)
+        wait_for_run(run)
         asked = len(server.requests)
     assert run.status == "failed" and run.finished_at is not None
     assert asked < 10  # not one request per item
@@ -363,9 +300,9 @@ def test_a_run_in_which_no_request_succeeded_ends_failed_not_completed(celery_wo
     project = make_project(lead, prompts=3, models=())
     with FakeModelServer() as server:
         server.script.extend([("reply", 400, {"error": f"prompt {i} refused"}) for i in range(3)])
-        endpoint = _endpoint(lead, server, max_concurrency=1)
+        endpoint = make_endpoint(lead, server, max_concurrency=1)
         run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-        _wait(run)
+        wait_for_run(run)
     assert run.status == "failed"
     assert GenerationItem.objects.filter(run=run, status="failed").count() == 3
 
@@ -378,7 +315,7 @@ def test_a_run_with_unusable_stored_parameters_ends_failed(celery_worker, lead):
     running."""
     project = make_project(lead, prompts=3, models=())
     with FakeModelServer() as server:
-        endpoint = _endpoint(lead, server)
+        endpoint = make_endpoint(lead, server)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr("evaluation.services._dispatch", lambda run_id: None)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
@@ -386,7 +323,7 @@ def test_a_run_with_unusable_stored_parameters_ends_failed(celery_worker, lead):
         from evaluation.tasks import dispatch_run
 
         dispatch_run.delay(run.pk)
-        _wait(run, timeout=30)
+        wait_for_run(run, timeout=30)
     assert run.status == "failed" and server.requests == []
     errors = set(GenerationItem.objects.filter(run=run).values_list("error", flat=True))
     assert len(errors) == 1 and "seed" in errors.pop()
@@ -409,7 +346,7 @@ def test_a_run_with_unusable_stored_parameters_ends_failed(celery_worker, lead):
 def test_unusable_parameters_are_refused_when_given(params, client, lead):
     project = make_project(lead, prompts=1, models=())
     with FakeModelServer() as server:
-        endpoint = _endpoint(lead, server)
+        endpoint = make_endpoint(lead, server)
     api = client_for(type(lead).objects.get(pk=lead.pk))
     started = api.post(
         f"/api/v1/projects/{project.pk}/generation-runs/",
@@ -430,7 +367,7 @@ def test_unusable_parameters_are_refused_when_given(params, client, lead):
 def test_a_number_too_large_for_a_float_is_refused_as_a_parameter(lead):
     project = make_project(lead, prompts=1, models=())
     with FakeModelServer() as server:
-        endpoint = _endpoint(lead, server)
+        endpoint = make_endpoint(lead, server)
     started = client_for(type(lead).objects.get(pk=lead.pk)).post(
         f"/api/v1/projects/{project.pk}/generation-runs/",
         data=f'{{"models": [{endpoint.pk}], "params": {{"temperature": 1e400}}}}',
@@ -455,7 +392,7 @@ def test_a_number_too_large_for_a_float_is_refused_as_a_parameter(lead):
 def test_the_generate_page_refuses_a_non_finite_temperature(value, client, lead):
     project = make_project(lead, prompts=1, models=())
     with FakeModelServer() as server:
-        endpoint = _endpoint(lead, server)
+        endpoint = make_endpoint(lead, server)
     client.force_login(lead)
     page = client.post(
         f"/projects/{project.pk}/generate/",

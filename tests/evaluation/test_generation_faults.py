@@ -6,52 +6,22 @@ import json
 import time
 
 import pytest
-from celery import Celery
 from django.core import serializers as django_serializers
 
 from annotation.models import Response
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint
 from evaluation.services import generation_run_cancel, generation_run_resume, generation_run_start
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import make_project
-from tests.conftest import TEST_MODEL_KEY
-from tests.evaluation.test_generation import _endpoint, _wait
+from tests.factories import client_for, make_endpoint, make_project
 from tests.fake_model_server import FakeModelServer
-
-PROMPTS = 20  # two chunks of ten: one in a worker, one waiting in Redis
-
-
-def _dispatch_through(patch: pytest.MonkeyPatch, broker_url: str) -> None:
-    """Runs go to the test's own Redis, where only the test's own worker listens."""
-    producer = Celery("producer", broker=broker_url, set_as_current=False)
-    patch.setattr(
-        "evaluation.services._dispatch",
-        lambda run_id: producer.send_task(
-            "generation.dispatch_run", args=[run_id], queue="generation"
-        ),
-    )
-
-
-def _done(run) -> int:
-    return GenerationItem.objects.filter(run=run, status=ItemStatus.DONE).count()
-
-
-def _wait_for_done(run, count: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while _done(run) < count:
-        assert time.monotonic() < deadline, f"only {_done(run)} items done"
-        time.sleep(0.05)
-
-
-def _assert_each_item_answered_once(run, project, server) -> None:
-    items = GenerationItem.objects.filter(run=run)
-    assert set(items.values_list("status", flat=True)) == {ItemStatus.DONE}
-    responses = Response.objects.filter(prompt__project=project)
-    assert responses.count() == PROMPTS
-    assert sorted(responses.values_list("generation__sample", flat=True)) == [0] * PROMPTS
-    assert len({r.prompt_id for r in responses}) == PROMPTS
-    # Not one request was made twice: the item in flight at the restart was stored, not redone.
-    assert len(server.requests) == PROMPTS
+from tests.workers import (
+    RUN_PROMPTS,
+    TEST_MODEL_KEY,
+    assert_each_item_answered_once,
+    dispatch_runs_through,
+    done_items,
+    wait_for_done_items,
+    wait_for_run,
+)
 
 
 @pytest.mark.worker
@@ -62,20 +32,20 @@ def test_redis_restarted_with_its_data_delays_the_run_and_loses_nothing(
     """Redis as docker-compose.yml runs it (appendonly) is SIGKILLed mid-run and started
     again: the worker reconnects, the waiting chunk is still queued, the run completes."""
     broker = start_redis(appendonly=True)
-    project = make_project(lead, prompts=PROMPTS, models=())
+    project = make_project(lead, prompts=RUN_PROMPTS, models=())
     with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
-        endpoint = _endpoint(lead, server, max_concurrency=1)
+        endpoint = make_endpoint(lead, server, max_concurrency=1)
         _, log = start_worker(broker_url=broker.url)
         with pytest.MonkeyPatch.context() as patch:
-            _dispatch_through(patch, broker.url)
+            dispatch_runs_through(patch, broker.url)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-            _wait_for_done(run, 3)
+            wait_for_done_items(run, 3)
             broker.kill()
             time.sleep(1.0)  # requests go on meanwhile, and the next slot waits for Redis
             broker.start()
-            _wait(run, timeout=60)
+            wait_for_run(run, timeout=60)
     assert run.status == "completed"
-    _assert_each_item_answered_once(run, project, server)
+    assert_each_item_answered_once(run, project, server)
     assert "Connection to broker lost" in log.read_text()
 
 
@@ -89,24 +59,24 @@ def test_redis_restarted_empty_loses_the_waiting_chunk_until_the_run_is_resumed(
     items pending. Cancel then resume queues them again, and each item is still answered
     exactly once."""
     broker = start_redis(appendonly=False)
-    project = make_project(lead, prompts=PROMPTS, models=())
+    project = make_project(lead, prompts=RUN_PROMPTS, models=())
     with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
-        endpoint = _endpoint(lead, server, max_concurrency=1)
+        endpoint = make_endpoint(lead, server, max_concurrency=1)
         start_worker(broker_url=broker.url)
         with pytest.MonkeyPatch.context() as patch:
-            _dispatch_through(patch, broker.url)
+            dispatch_runs_through(patch, broker.url)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-            _wait_for_done(run, 3)
+            wait_for_done_items(run, 3)
             broker.restart()
-            _wait_for_done(run, 10)
+            wait_for_done_items(run, 10)
             time.sleep(2.0)  # ten requests' worth: nothing else is coming
             run.refresh_from_db()
-            assert (run.status, _done(run), len(server.requests)) == ("running", 10, 10)
+            assert (run.status, done_items(run), len(server.requests)) == ("running", 10, 10)
             generation_run_cancel(by=lead, run_id=run.pk)
             generation_run_resume(by=lead, run_id=run.pk)
-            _wait(run, timeout=60)
+            wait_for_run(run, timeout=60)
     assert run.status == "completed"
-    _assert_each_item_answered_once(run, project, server)
+    assert_each_item_answered_once(run, project, server)
 
 
 @pytest.mark.worker
@@ -121,16 +91,16 @@ def test_the_api_key_reaches_the_model_server_and_nowhere_else(
     project = make_project(lead, prompts=3, models=())
     with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
         server.script.append(("echo_auth", 401))
-        endpoint = _endpoint(lead, server)
+        endpoint = make_endpoint(lead, server)
         _, log = start_worker(broker_url=broker.url, loglevel="DEBUG")
         with pytest.MonkeyPatch.context() as patch:
-            _dispatch_through(patch, broker.url)
+            dispatch_runs_through(patch, broker.url)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-            _wait(run)
+            wait_for_run(run)
     assert set(server.authorizations) == {f"Bearer {TEST_MODEL_KEY}"}
     (failure,) = GenerationItem.objects.filter(run=run, status=ItemStatus.FAILED)
     assert failure.error.startswith("HTTP 401") and "[redacted]" in failure.error
-    assert _done(run) == 2
+    assert done_items(run) == 2
     api = client_for(type(lead).objects.get(pk=lead.pk))
     client.force_login(lead)
     shown = [

@@ -20,11 +20,9 @@ from evaluation.services import (
 )
 from evaluation.tasks import dispatch_run
 from ftapp.errors import InvalidInput
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import make_project
-from tests.conftest import TEST_MODEL_KEY_ENV
-from tests.evaluation.test_generation import _endpoint, _wait
+from tests.factories import client_for, make_endpoint, make_project
 from tests.fake_model_server import FakeModelServer
+from tests.workers import TEST_MODEL_KEY_ENV, wait_for_run
 
 # Variables ftapp itself reads, and one nobody declared: none may be a model key.
 FORBIDDEN = ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "HOME"]
@@ -170,7 +168,7 @@ def test_a_generation_run_never_sends_a_stored_forbidden_variable(celery_worker,
     assert os.environ.get("SECRET_KEY") and os.environ.get("DATABASE_URL")
     project = make_project(lead, prompts=2, models=())
     with FakeModelServer() as server:
-        endpoints = [_endpoint(lead, server, name) for name in ("via-secret", "via-database")]
+        endpoints = [make_endpoint(lead, server, name) for name in ("via-secret", "via-database")]
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr("evaluation.services._dispatch", lambda run_id: None)
             run = generation_run_start(
@@ -179,7 +177,7 @@ def test_a_generation_run_never_sends_a_stored_forbidden_variable(celery_worker,
         for endpoint, variable in zip(endpoints, ["SECRET_KEY", "DATABASE_URL"], strict=True):
             ModelEndpoint.objects.filter(pk=endpoint.pk).update(api_key_env=variable)
         dispatch_run.delay(run.pk)
-        _wait(run)
+        wait_for_run(run)
     assert run.status == "failed"
     assert server.authorizations == [] and server.requests == []
     errors = list(GenerationItem.objects.filter(run=run).values_list("status", "error"))
@@ -197,7 +195,7 @@ def test_test_connection_shows_a_status_and_a_short_sanitized_excerpt(client, le
     hostile = "<script>alert(1)</script>\x1b[2J\u202e" + "x" * 5000
     with FakeModelServer() as server:
         server.models = [f"<img src=x onerror=alert({i})>" for i in range(50)]
-        endpoint = _endpoint(registrant, server, "hostile")
+        endpoint = make_endpoint(registrant, server, "hostile")
         server.script.append(
             ("reply", 200, {"choices": [{"message": {"content": hostile}, "finish_reason": "x"}]})
         )

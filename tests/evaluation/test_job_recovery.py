@@ -7,34 +7,32 @@ reaches the main process and its pool at once) against the test database."""
 import hashlib
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import redis
 from celery import Celery
-from django.conf import settings
 
 from annotation.models import Project, Response
 from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
 from evaluation.services import generation_run_start
 from ftapp.actors import SYSTEM
-from tests.annotation.test_queue import make_project
-from tests.conftest import ROOT, TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, _database_url
 from tests.evaluation.bulk import seed_pairwise
-from tests.evaluation.test_export import make_rated_project
-from tests.evaluation.test_generation import _endpoint, _wait
-from tests.evaluation.test_generation_faults import (
-    PROMPTS,
-    _assert_each_item_answered_once,
-    _dispatch_through,
-    _wait_for_done,
-)
+from tests.factories import make_endpoint, make_project, make_rated_project
 from tests.fake_model_server import FakeModelServer
+from tests.workers import (
+    RUN_PROMPTS,
+    TEST_MODEL_KEY,
+    assert_each_item_answered_once,
+    dispatch_runs_through,
+    start_celery_worker,
+    stop_process,
+    wait_for_done_items,
+    wait_for_run,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -63,57 +61,32 @@ class Workers:
         concurrency: int = 2,
     ) -> tuple[subprocess.Popen, Path]:
         number = len(self.started)
-        name = f"recovery-{number}-{os.getpid()}@localhost"
         log_path = self.tmp_path / f"worker-{number}.log"
-        env = dict(
-            os.environ,
-            DATABASE_URL=_database_url(settings.DATABASES["default"]),
-            REDIS_URL=broker_url,
-            **{TEST_MODEL_KEY_ENV: TEST_MODEL_KEY},
-            FTAPP_EXPORTS_DIR=str(settings.EXPORTS_DIR),
-            FTAPP_JOB_MAX_ATTEMPTS=str(max_attempts),
-            FTAPP_STALE_JOB_SECONDS="1" if rescuer else "3600",
+        process = start_celery_worker(
+            name=f"recovery-{number}-{os.getpid()}@localhost",
+            queues="generation,exports,default",
+            log_path=log_path,
+            broker_url=broker_url,
+            concurrency=concurrency,
+            beat_schedule=self.tmp_path / f"beat-{number}" if rescuer else None,
+            own_group=True,
+            env={
+                "FTAPP_JOB_MAX_ATTEMPTS": str(max_attempts),
+                "FTAPP_STALE_JOB_SECONDS": "1" if rescuer else "3600",
+            },
         )
-        argv = [
-            sys.executable, "-m", "celery", "-A", "ftapp", "worker", "--hostname", name,
-            "-Q", "generation,exports,default", "--concurrency", str(concurrency),
-            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-        ]  # fmt: skip
-        if rescuer:
-            argv += ["--beat", "--schedule", str(self.tmp_path / f"beat-{number}")]
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                argv,
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
         self.started.append(process)
-        control = Celery("probe", broker=broker_url, set_as_current=False).control
-        deadline = time.monotonic() + 60
-        while not control.ping(destination=[name], timeout=0.5):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"The worker did not start:\n{log_path.read_text()[-4000:]}")
         return process, log_path
 
     @staticmethod
     def kill_whole(process: subprocess.Popen) -> None:
         """SIGKILL to the main process and its pool at once: nothing is acknowledged,
         rejected or cleaned up."""
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        stop_process(process, kill=True)
 
     def stop_all(self) -> None:
         for process in self.started:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop_process(process)
 
 
 @pytest.fixture
@@ -258,19 +231,19 @@ def test_redis_restarted_empty_mid_run_the_sweep_dispatches_the_lost_chunk(
     the run with items pending, no chunk at work and no heartbeat, and dispatches it again:
     the run completes with each item answered exactly once."""
     broker = start_redis(appendonly=False)
-    project = make_project(lead, prompts=PROMPTS, models=())
+    project = make_project(lead, prompts=RUN_PROMPTS, models=())
     with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
-        endpoint = _endpoint(lead, server, max_concurrency=1)
+        endpoint = make_endpoint(lead, server, max_concurrency=1)
         # One process, one message at a time: the second chunk waits in Redis.
         _, log = workers.start(broker_url=broker.url, rescuer=True, concurrency=1)
         with pytest.MonkeyPatch.context() as patch:
-            _dispatch_through(patch, broker.url)
+            dispatch_runs_through(patch, broker.url)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-            _wait_for_done(run, 3)
+            wait_for_done_items(run, 3)
             broker.restart()
-            _wait(run, timeout=120)
+            wait_for_run(run, timeout=120)
     assert run.status == "completed"
-    _assert_each_item_answered_once(run, project, server)
+    assert_each_item_answered_once(run, project, server)
     assert "dispatched again" in log.read_text()
     assert set(GenerationItem.objects.filter(run=run).values_list("starts", flat=True)) == {0}
     assert not GenerationItem.objects.filter(run=run, status=ItemStatus.FAILED).exists()
@@ -282,24 +255,24 @@ def test_worker_killed_whole_mid_run_the_sweep_dispatches_it_again(lead, start_r
     Each item gets exactly one response; at most the call in flight at the kill is made
     twice."""
     broker = start_redis(appendonly=True)
-    project = make_project(lead, prompts=PROMPTS, models=())
+    project = make_project(lead, prompts=RUN_PROMPTS, models=())
     with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
         # Two slots: the killed process's one lapses only after the request's timeout.
-        endpoint = _endpoint(lead, server, max_concurrency=2)
+        endpoint = make_endpoint(lead, server, max_concurrency=2)
         victim, _ = workers.start(broker_url=broker.url, concurrency=1)
         with pytest.MonkeyPatch.context() as patch:
-            _dispatch_through(patch, broker.url)
+            dispatch_runs_through(patch, broker.url)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-            _wait_for_done(run, 3)
+            wait_for_done_items(run, 3)
             workers.kill_whole(victim)
             done_at_kill = GenerationItem.objects.filter(run=run, status=ItemStatus.DONE).count()
-            assert done_at_kill < PROMPTS
+            assert done_at_kill < RUN_PROMPTS
             _, log = workers.start(broker_url=broker.url, rescuer=True)
-            _wait(run, timeout=120)
+            wait_for_run(run, timeout=120)
     assert run.status == "completed"
     items = GenerationItem.objects.filter(run=run)
     assert set(items.values_list("status", "starts")) == {(ItemStatus.DONE, 0)}
     responses = Response.objects.filter(prompt__project=project)
-    assert responses.count() == PROMPTS and len({r.prompt_id for r in responses}) == PROMPTS
-    assert PROMPTS <= len(server.requests) <= PROMPTS + 1
+    assert responses.count() == RUN_PROMPTS and len({r.prompt_id for r in responses}) == RUN_PROMPTS
+    assert RUN_PROMPTS <= len(server.requests) <= RUN_PROMPTS + 1
     assert "dispatched again" in log.read_text()

@@ -12,10 +12,8 @@ from annotation.models import Response, Task
 from evaluation import local_model
 from evaluation.models import GenerationItem, ItemStatus, ModelEndpoint
 from evaluation.services import generation_run_start, model_endpoint_create
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import make_project
-from tests.evaluation.conftest import free_port
-from tests.evaluation.test_generation import _wait
+from tests.factories import client_for, make_project
+from tests.workers import free_port, wait_for_run
 
 MAX_TOKENS = 16  # about a third of a second each: the whole file stays within seconds
 
@@ -47,7 +45,7 @@ def test_a_run_on_the_local_model_stores_answers_with_their_figures_and_creates_
     run = generation_run_start(
         by=lead, project_id=project.pk, endpoint_ids=[warm.pk, cool.pk], params={}
     )
-    _wait(run, timeout=120)
+    wait_for_run(run, timeout=120)
 
     assert run.status == "completed"
     items = GenerationItem.objects.filter(run=run).select_related("response", "endpoint")
@@ -79,7 +77,7 @@ def test_a_run_on_the_local_model_stores_answers_with_their_figures_and_creates_
     # prompt, as in the first run: right after the very same prompt llama.cpp decodes only
     # its last token again and the text may differ.
     again = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[warm.pk])
-    _wait(again, timeout=120)
+    wait_for_run(again, timeout=120)
     first = {
         r.prompt_id: r.text
         for r in Response.objects.filter(generation__run=run.pk, model_name="local-warm")

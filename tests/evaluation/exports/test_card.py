@@ -9,9 +9,7 @@ from markdown_it import MarkdownIt
 from annotation.services import prompt_records_load
 from evaluation.exports.services import export_dir
 from ftapp.actors import SYSTEM
-from tests.annotation.test_queue import assign
-from tests.evaluation.test_export import build, judge_all
-from tests.factories import AnnotatorFactory, ProjectFactory
+from tests.factories import AnnotatorFactory, ProjectFactory, assign, build, judge_all
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,18 @@ from evaluation.leaderboard import agreement_figures, leaderboard_figures
 from evaluation.leaderboard.api import AgreementSerializer, LeaderboardSerializer
 from evaluation.metrics import Coincidences
 from ftapp.actors import SYSTEM
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import assign, make_project
-from tests.evaluation.test_export import judge_all, make_pairwise_project, make_rated_project
-from tests.factories import AnnotatorFactory, ProjectFactory, UserFactory, add_member
+from tests.factories import (
+    AnnotatorFactory,
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    assign,
+    client_for,
+    judge_all,
+    make_pairwise_project,
+    make_project,
+    make_rated_project,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from evaluation.exports.validate import (
     dataset_validate_file,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def user(text: str) -> dict[str, str]:
@@ -573,7 +573,7 @@ def test_valid_files_load_with_datasets(
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    import datasets
+    datasets = pytest.importorskip("datasets", reason="needs the trl-check extra")
 
     path = write(tmp_path / f"{kind}-{format}.jsonl", *VALID[kind, format])
     assert dataset_validate_file(path, kind, format) == ValidationReport(

@@ -43,14 +43,10 @@ from evaluation.services import generation_run_start, run_chunks
 from evaluation.tasks import process_chunk
 from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import make_project
-from tests.conftest import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, _database_url
 from tests.evaluation.bulk import seed_pairwise
-from tests.evaluation.test_export import make_rated_project
-from tests.evaluation.test_export_api import _wait
-from tests.evaluation.test_generation import _endpoint
+from tests.factories import client_for, make_endpoint, make_project, make_rated_project
 from tests.fake_model_server import FakeModelServer
+from tests.workers import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, database_url, wait_for_export
 
 pytestmark = pytest.mark.skipif(
     settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
@@ -90,7 +86,7 @@ def _left_by_a_dead_worker(export, *, attempts=1):
 @pytest.fixture
 def other_session():
     """A second PostgreSQL session, as a builder or a chunk in another process has."""
-    with psycopg.connect(_database_url(settings.DATABASES["default"]), autocommit=True) as conn:
+    with psycopg.connect(database_url(), autocommit=True) as conn:
         yield conn
 
 
@@ -249,7 +245,7 @@ class TestSweepOfGenerationRuns:
         """Started and marked running; its dispatch waits for a commit that never comes."""
         project = make_project(lead, prompts=12, models=())
         with FakeModelServer() as server:
-            endpoint = _endpoint(lead, server)
+            endpoint = make_endpoint(lead, server)
         run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
         run_chunks(run_id=run.pk)
         return run
@@ -282,7 +278,7 @@ class TestSweepOfGenerationRuns:
         monkeypatch.setenv(TEST_MODEL_KEY_ENV, TEST_MODEL_KEY)
         project = make_project(lead, prompts=4, models=())
         with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
-            endpoint = _endpoint(lead, server)
+            endpoint = make_endpoint(lead, server)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
             (chunk,) = run_chunks(run_id=run.pk)
             for _ in range(settings.JOB_MAX_ATTEMPTS):
@@ -343,7 +339,7 @@ def test_api_cancels_a_running_build_which_stops_and_retry_builds_it_again(celer
     response = _until(retried, "the cancelled build to let go")
     assert response.status_code == 202, response.content
     assert response.json()["status"] == "queued" and response.json()["attempts"] == 0
-    body = _wait(client, export.pk, timeout=120)
+    body = wait_for_export(client, export.pk, timeout=120)
     assert body["status"] == "completed" and body["attempts"] == 1
     assert client.post(f"/api/v1/exports/{export.pk}/cancel/").status_code == 409
     assert client.post(f"/api/v1/exports/{export.pk}/retry/").status_code == 409

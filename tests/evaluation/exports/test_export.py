@@ -10,11 +10,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from annotation.models import Judgment, Task
-from annotation.services import claim_next, judgment_submit, prompt_records_load
+from annotation.services import prompt_records_load
 from annotation.services.leads import (
-    adjudication_record,
     membership_set_excluded,
-    task_set_gold,
 )
 from annotation.services.queue import judgment_undo
 from evaluation.exports.consensus import consensus_fit
@@ -23,27 +21,22 @@ from evaluation.exports.services import export_build, export_dir, export_start, 
 from evaluation.models import ExportStatus
 from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, InvalidInput
-from tests.annotation.test_queue import assign, make_project
-from tests.conftest import _is_postgres
-from tests.factories import AnnotatorFactory, ProjectFactory
+from tests.factories import (
+    MULTI_TURN,
+    REWRITE,
+    AnnotatorFactory,
+    ProjectFactory,
+    assign,
+    build,
+    judge_all,
+    make_pairwise_project,
+    make_project,
+    make_rated_project,
+    rows,
+)
+from tests.workers import is_postgres
 
 pytestmark = pytest.mark.django_db
-
-MODELS = ("m1", "m2", "m3")
-MULTI_TURN = [
-    {"role": "user", "content": "Question 3?"},
-    {"role": "assistant", "content": "Which part?"},
-    {"role": "user", "content": "All of it."},
-]
-# (u1, u2) ratings per prompt and model; q4 is q0 again with other spacing and case.
-RATINGS = {
-    "q0": {"m1": (5, 5), "m2": (3, 3), "m3": (1, 2)},
-    "q1": {"m1": (4, 5), "m2": (4, 4), "m3": (4, 3)},
-    "q2": {"m1": (2, 2), "m2": (1, 5), "m3": (3, 3)},
-    "q3": {"m1": (5, 5), "m2": (2, 2), "m3": (4, 4)},
-    "q4": {"m1": (4, 4)},
-}
-REWRITE = "Expert answer to question 2."
 
 
 def user(content):
@@ -54,36 +47,6 @@ def assistant(content):
     return [{"role": "assistant", "content": content}]
 
 
-def judge_all(project, annotators, decide):
-    """Works each annotator's queue to the end; ``decide(annotator_index, task)`` gives the
-    judgment's data, in the task's terms for pairwise (``choice`` A = response_a)."""
-    for index, annotator in enumerate(annotators):
-        while (claim := claim_next(user=annotator, project_id=project.pk)) is not None:
-            data = dict(decide(index, claim.task))
-            if data.get("choice") in ("A", "B") and claim.swapped:
-                data["choice"] = "B" if data["choice"] == "A" else "A"
-            judgment_submit(user=annotator, task_id=claim.task_id, **data)
-
-
-def build(project, kind, fmt="trl", by=None, **kwargs):
-    """Builds in this process. Without ``by`` it is started as the command line does, so no
-    task goes to a worker that tests running one would also have build it."""
-    if by is None:
-        export = export_start(by=SYSTEM, project=project, kind=kind, format=fmt, **kwargs)
-    else:
-        export = export_start(by=by, project_id=project.pk, kind=kind, format=fmt, **kwargs)
-    return export_build(export_id=export.pk)
-
-
-def rows(export, split=None):
-    splits = [split] if split else ["train", "test"]
-    return [
-        json.loads(line)
-        for s in splits
-        for line in (export_dir(export) / f"{s}.jsonl").read_text().splitlines()
-    ]
-
-
 def canon(items):
     return sorted(json.dumps(i, sort_keys=True) for i in items)
 
@@ -91,43 +54,6 @@ def canon(items):
 @pytest.fixture
 def rated(lead):
     return make_rated_project(lead)
-
-
-def make_rated_project(lead):
-    """A rating project: 5 prompts (q4 duplicates q0), 3 models, 2 annotators at overlap 2;
-    q2/m2 is a conflict (1 vs 5) adjudicated to 5; u1 rewrote q2/m1; q3/m1 is gold."""
-    project = ProjectFactory(created_by=lead, kind="rating", overlap=2)
-    records = []
-    for i in range(4):
-        record = {"id": f"q{i}", "prompt": f"Question {i}?"}
-        if i == 1:
-            record["system"] = "You are terse."
-        if i == 3:
-            record = {"id": "q3", "messages": MULTI_TURN}
-        record["responses"] = [{"model": m, "text": f"A{i} {m}"} for m in MODELS]
-        records.append(record)
-    records.append({"id": "q4", "prompt": "  question   0?", "responses": [
-        {"model": "m1", "text": "A4 m1"}]})
-    prompt_records_load(by=SYSTEM, project=project, records=records)
-    annotators = [AnnotatorFactory(username="u1"), AnnotatorFactory(username="u2")]
-    assign(project, annotators, overlap=2)
-
-    def decide(index, task):
-        rating = RATINGS[task.prompt.external_id][task.response_a.model_name][index]
-        data = {"rating": rating}
-        if index == 0 and task.prompt.external_id == "q2" and task.response_a.model_name == "m1":
-            data["rewrite"] = REWRITE
-        return data
-
-    judge_all(project, annotators, decide)
-    conflict = Task.objects.get(project=project, prompt__external_id="q2",
-                                response_a__model_name="m2")
-    adjudication_record(by=lead, task_id=conflict.pk, rating=5)
-    gold = Task.objects.get(project=project, prompt__external_id="q3",
-                            response_a__model_name="m1")
-    task_set_gold(by=lead, task_id=gold.pk, is_gold=True, rating_min=4, rating_max=5)
-    project.annotators = annotators
-    return project
 
 
 class TestRatingProject:
@@ -342,26 +268,6 @@ def pairwise(lead):
     return make_pairwise_project(lead)
 
 
-def make_pairwise_project(lead):
-    """Five pairs judged by three annotators, in the task's terms (A = m1's response):
-    p0 A,A,B · p1 B,tie,tie · p2 A,B,both_bad · p3 both_bad×3 · p4 A,B,tie adjudicated B."""
-    project = make_project(lead, kind="pairwise", prompts=5, models=("m1", "m2"), overlap=3)
-    votes = {0: "A A B", 1: "B tie tie", 2: "A B both_bad", 3: "both_bad both_bad both_bad",
-             4: "A B tie"}
-    annotators = [AnnotatorFactory() for _ in range(3)]
-    assign(project, annotators, overlap=3)
-    for task in Task.objects.filter(project=project):
-        assert task.response_a.model_name == "m1"
-
-    def decide(index, task):
-        return {"choice": votes[int(task.prompt.external_id[1:])].split()[index]}
-
-    judge_all(project, annotators, decide)
-    p4 = Task.objects.get(project=project, prompt__external_id="q4")
-    adjudication_record(by=lead, task_id=p4.pk, choice="B")
-    return project
-
-
 class TestPairwiseProject:
     def pairs(self, export):
         return canon((r["prompt"][-1]["content"], r["chosen"][0]["content"],
@@ -453,7 +359,7 @@ def test_pii_is_redacted_in_every_text_and_counted(lead):
     assert "email" in (export_dir(export) / "card.md").read_text()
 
 
-@pytest.mark.skipif(not _is_postgres(), reason="advisory locks are PostgreSQL's")
+@pytest.mark.skipif(not is_postgres(), reason="advisory locks are PostgreSQL's")
 def test_an_export_delivered_twice_is_built_once(rated):
     """While one process holds the export's build lock, another delivery of the task leaves
     it alone; once the lock is free the build goes ahead."""

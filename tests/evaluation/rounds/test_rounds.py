@@ -13,12 +13,19 @@ from evaluation.rounds.selectors import round_result
 from evaluation.rounds.services import round_start, round_test_prompt_ids
 from ftapp.actors import SYSTEM
 from ftapp.errors import InvalidInput
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import assign, make_project
-from tests.evaluation.test_export import build, judge_all, rows
-from tests.evaluation.test_generation import _endpoint, _wait
-from tests.factories import AnnotatorFactory, add_member
+from tests.factories import (
+    AnnotatorFactory,
+    add_member,
+    assign,
+    build,
+    client_for,
+    judge_all,
+    make_endpoint,
+    make_project,
+    rows,
+)
 from tests.fake_model_server import FakeModelServer
+from tests.workers import wait_for_run
 
 PROMPTS = 16
 
@@ -56,7 +63,7 @@ def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdi
 ):
     project, annotators, export = _trained_project(lead)
     with FakeModelServer() as server:
-        tuned = _endpoint(lead, server, "tuned-r1")
+        tuned = make_endpoint(lead, server, "tuned-r1")
         response = client_for(lead).post(
             f"/api/v1/projects/{project.pk}/rounds/",
             {"model": tuned.pk, "export": export.pk, "previous_model": "base",
@@ -65,7 +72,7 @@ def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdi
         )
         assert response.status_code == 201, response.content
         rnd = Round.objects.get(pk=response.json()["id"])
-        _wait(rnd.generation_run, timeout=60)
+        wait_for_run(rnd.generation_run, timeout=60)
     held_out = round_test_prompt_ids(export=export)
     assert rnd.prompt_ids == held_out and rnd.number == 1
     assert response.json()["result"]["verdict"] == "not judged yet"
@@ -95,7 +102,7 @@ def _rating_round(lead):
     """A rating project's round 1, its tuned answers loaded as the worker would store them."""
     project, annotators, export = _trained_project(lead, kind="rating")
     with FakeModelServer() as server:
-        tuned = _endpoint(lead, server, "tuned-r1")
+        tuned = make_endpoint(lead, server, "tuned-r1")
     rnd = round_start(by=lead, project_id=project.pk, model_id=tuned.pk, export_id=export.pk,
                       previous_model="base")
     # What the worker would store: the tuned model's answers to the held-out prompts.
@@ -144,7 +151,7 @@ def test_a_dawid_skene_consensus_of_a_round_is_fitted_on_that_rounds_judgments(l
 def test_round_start_refuses_what_cannot_be_compared(lead):
     project, _, export = _trained_project(lead)
     with FakeModelServer() as server:
-        tuned = _endpoint(lead, server, "tuned-r1")
+        tuned = make_endpoint(lead, server, "tuned-r1")
 
     def refused(**changes):
         arguments = {"by": lead, "project_id": project.pk, "model_id": tuned.pk,

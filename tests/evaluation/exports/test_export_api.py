@@ -3,22 +3,23 @@ page and ``manage.py export`` — and the files as training code loads them."""
 
 import hashlib
 import json
-import time
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.models import Export
-from tests.annotation.test_api_projects import client_for
-from tests.evaluation.test_export import (
+from tests.factories import (
     MULTI_TURN,
+    AnnotatorFactory,
+    add_member,
     build,
+    client_for,
     make_pairwise_project,
     make_rated_project,
     rows,
 )
-from tests.factories import AnnotatorFactory, add_member
+from tests.workers import wait_for_export
 
 
 @pytest.fixture
@@ -29,16 +30,6 @@ def rated(lead):
 @pytest.fixture
 def pairwise(lead):
     return make_pairwise_project(lead)
-
-
-def _wait(client, export_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/exports/{export_id}/").json()
-        if body["status"] in ("completed", "failed"):
-            return body
-        time.sleep(0.2)
-    pytest.fail(f"export {export_id} still {body['status']}")
 
 
 @pytest.mark.worker
@@ -53,7 +44,7 @@ def test_api_export_is_built_by_the_worker_and_downloads_streamed(celery_worker,
     )
     assert response.status_code == 202, response.content
     assert response.json()["status"] == "queued"
-    body = _wait(client, response.json()["id"])
+    body = wait_for_export(client, response.json()["id"])
     assert body["status"] == "completed", body["error"]
     assert body["rows"]["train"] + body["rows"]["test"] == 8
     assert body["card"]["kind"] == "dpo" and body["options"]["margin"] == 1.0
@@ -147,8 +138,7 @@ def test_command_line_export(rated, tmp_path):
 
 
 def _load(path, tmp_path):
-    import datasets
-
+    datasets = pytest.importorskip("datasets", reason="needs the trl-check extra")
     return datasets.load_dataset(
         "json", data_files=str(path), split="train", cache_dir=str(tmp_path / "hf")
     )
