@@ -4,7 +4,7 @@ when the text or the rating anchors change, and the lead is told which happened.
 import pytest
 from django.urls import reverse
 
-from tests.annotation.test_api_projects import client_for
+from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,15 @@ from django.urls import reverse
 
 from annotation.models import Task
 from annotation.services import claim_next
-from tests.annotation.test_api_projects import client_for
-from tests.annotation.test_queue import assign, judge, make_project
-from tests.factories import AnnotatorFactory, ProjectFactory, add_member
+from tests.annotation.test_queue import judge
+from tests.factories import (
+    AnnotatorFactory,
+    ProjectFactory,
+    add_member,
+    assign,
+    client_for,
+    make_project,
+)
 
 pytestmark = pytest.mark.django_db
 
