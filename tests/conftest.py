@@ -86,6 +86,9 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_collection_modifyitems(config, items):
     worker_ready = bool(settings.REDIS_URL) and is_postgres()
     for item in items:
+        # Left out of the quick loop (-m "not slow"): each waits on processes of its own.
+        if item.get_closest_marker("worker") or "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("worker"):
             item.add_marker(
                 pytest.mark.skipif(

@@ -29,6 +29,8 @@ from tests.factories import AnnotatorFactory, LeadFactory, assign, make_project
 from tests.served import gunicorn
 from tests.workers import database_url
 
+pytestmark = pytest.mark.slow
+
 postgresql_only = pytest.mark.skipif(
     not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
     reason="ends PostgreSQL backends",

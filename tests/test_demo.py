@@ -6,7 +6,7 @@ from django.core.management import call_command
 
 from annotation.models import BatchAssignment, Project, Prompt, Task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture

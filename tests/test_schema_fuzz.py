@@ -46,6 +46,8 @@ from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory, assign, make_project
 from tests.fake_model_server import FakeModelServer
 
+pytestmark = pytest.mark.slow
+
 # The bounds of the run. Per operation and caller: schemathesis's deterministic coverage cases
 # (each boundary and each kind of wrong value: from a few dozen to 270 for the largest bodies)
 # plus MAX_EXAMPLES drawn at random, each request given REQUEST_TIMEOUT seconds at most. About

@@ -15,6 +15,8 @@ from evaluation.services import generation_run_start, model_endpoint_create
 from tests.factories import client_for, make_project
 from tests.workers import free_port, wait_for_run
 
+pytestmark = pytest.mark.slow
+
 MAX_TOKENS = 16  # about a third of a second each: the whole file stays within seconds
 
 
