@@ -286,6 +286,7 @@ def test_gold_tasks_go_to_every_annotator_regardless_of_overlap(lead):
     assert len({c.task_id for c in claims}) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_sixteen_annotators_at_once_fill_every_slot_exactly(lead):

@@ -12,7 +12,9 @@ from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD, ProjectFactory, assign
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Written on every run where git does not track them; the README's images in docs/screenshots/
+# are refreshed from here by hand when a page's look changes.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 def demo_records(domain_prefixes: tuple[str, ...], count: int) -> list[dict]:
