@@ -1,4 +1,13 @@
+from annotation.services.claims import claim_next
 from annotation.services.imports import ImportReport, prompts_import, tasks_create_for_responses
+from annotation.services.judgments import (
+    AlreadyJudged,
+    NotClaimed,
+    SubmitResult,
+    judgment_submit,
+    judgment_undo,
+    task_skip,
+)
 from annotation.services.projects import (
     api_token_create,
     api_token_revoke,
@@ -8,15 +17,6 @@ from annotation.services.projects import (
     project_create,
     project_update,
     prompt_records_load,
-)
-from annotation.services.queue import (
-    AlreadyJudged,
-    NotClaimed,
-    SubmitResult,
-    claim_next,
-    judgment_submit,
-    judgment_undo,
-    task_skip,
 )
 
 __all__ = [

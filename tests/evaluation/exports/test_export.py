@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from annotation.models import Judgment, Task
 from annotation.services import prompt_records_load
+from annotation.services.judgments import judgment_undo
 from annotation.services.leads import (
     membership_set_excluded,
 )
-from annotation.services.queue import judgment_undo
 from evaluation.exports.consensus import consensus_fit
 from evaluation.exports.options import export_options_clean
 from evaluation.exports.services import export_build, export_dir, export_start, split_of

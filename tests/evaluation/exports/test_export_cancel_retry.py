@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation.models import Project
-from annotation.services.queue import judgment_undo
+from annotation.services.judgments import judgment_undo
 from evaluation.exports.services import (
     LOCK_CLASS,
     export_build,
