@@ -1,0 +1,33 @@
+"""The lead's pages: the live dashboard, import, batches, members, conflicts and adjudication,
+gold tasks, guidelines. Thin: selectors to read, services to write."""
+
+from annotation.views.lead.batches import batch_detail, batch_new
+from annotation.views.lead.guidelines import guidelines_edit
+from annotation.views.lead.imports import import_prompts
+from annotation.views.lead.project import (
+    dashboard,
+    member_add,
+    member_exclusion,
+    project_new,
+    project_settings,
+)
+from annotation.views.lead.review import conflict_list, task_review
+from annotation.views.lead.shared import for_page, int_or_none, lead_page, lead_project
+
+__all__ = [
+    "batch_detail",
+    "batch_new",
+    "conflict_list",
+    "dashboard",
+    "for_page",
+    "guidelines_edit",
+    "import_prompts",
+    "int_or_none",
+    "lead_page",
+    "lead_project",
+    "member_add",
+    "member_exclusion",
+    "project_new",
+    "project_settings",
+    "task_review",
+]

@@ -1,0 +1,110 @@
+"""Cutting a batch from the project's tasks, and one batch's assignment and status."""
+
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from annotation.models import Batch, BatchStatus, Membership, Role, Task
+from annotation.services.leads import batch_assign, batch_cut, batch_set_status, batch_unassign
+from annotation.views.lead.shared import int_or_none, lead_page, lead_project
+from ftapp.errors import DomainError
+
+
+def _filters_from(post) -> dict:
+    filters: dict = {}
+    key, value = post.get("metadata_key", "").strip(), post.get("metadata_value", "").strip()
+    if key:
+        filters["metadata"] = {key: value}
+    if post.get("model", "").strip():
+        filters["model"] = post["model"].strip()
+    if post.get("unjudged"):
+        filters["unjudged"] = True
+    if post.get("gold") in ("only", "none"):
+        filters["gold"] = post["gold"] == "only"
+    return filters
+
+
+@lead_page
+def batch_new(request, project):
+    annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
+        "user"
+    )
+    models = sorted(
+        set(Task.objects.filter(project=project).values_list("response_a__model_name", flat=True))
+        | set(
+            Task.objects.filter(project=project, response_b__isnull=False).values_list(
+                "response_b__model_name", flat=True
+            )
+        )
+    )
+    context = {
+        "project": project,
+        "annotators": annotators,
+        "models": models,
+        "unbatched": Task.objects.filter(project=project, batch__isnull=True).count(),
+        "values": request.POST,
+    }
+    if request.method == "POST":
+        due = request.POST.get("due_at", "").strip()
+        try:
+            due_at = timezone.make_aware(datetime.fromisoformat(due)) if due else None
+            batch = batch_cut(
+                by=request.user,
+                project_id=project.pk,
+                name=request.POST.get("name", "").strip() or "Batch",
+                size=int_or_none(request.POST.get("size")) or 0,
+                overlap=int_or_none(request.POST.get("overlap")),
+                annotators=request.POST.getlist("annotators"),
+                filters=_filters_from(request.POST),
+                due_at=due_at,
+            )
+        except ValueError:
+            context["error"] = "The due date is not a date."
+        except DomainError as error:
+            context["error"] = error.message
+            context["fields"] = error.fields
+        else:
+            messages.success(request, f"Batch {batch.name!r} cut with {batch.tasks.count()} tasks.")
+            return redirect("project", project_id=project.pk)
+    return render(request, "annotation/lead/batch_new.html", context)
+
+
+@login_required
+def batch_detail(request, batch_id: int):
+    batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
+    if batch is None:
+        raise Http404
+    project = lead_project(request, batch.project_id)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        names = request.POST.getlist("annotators")
+        try:
+            if action == "assign":
+                batch_assign(by=request.user, batch_id=batch.pk, usernames=names)
+            elif action == "unassign":
+                batch_unassign(by=request.user, batch_id=batch.pk, usernames=names)
+            elif action in ("close", "reopen"):
+                status = BatchStatus.CLOSED if action == "close" else BatchStatus.OPEN
+                batch_set_status(by=request.user, batch_id=batch.pk, status=status)
+        except DomainError as error:
+            messages.error(request, error.message)
+        return redirect("batch", batch_id=batch.pk)
+    assigned = set(batch.assignments.values_list("annotator__username", flat=True))
+    annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
+        "user"
+    )
+    return render(
+        request,
+        "annotation/lead/batch.html",
+        {
+            "project": project,
+            "batch": batch,
+            "tasks": batch.tasks.count(),
+            "assigned": sorted(assigned),
+            "unassigned": [m.user.username for m in annotators if m.user.username not in assigned],
+        },
+    )

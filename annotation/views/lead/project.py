@@ -1,0 +1,113 @@
+"""The project's own pages: creating it, its settings, the live dashboard and its members."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.models import Membership, Pairing, ProjectKind, Role
+from annotation.selectors import conflicts, project_dashboard, project_progress
+from annotation.services import membership_set, project_create, project_update
+from annotation.services.leads import membership_set_excluded
+from annotation.views.lead.shared import int_or_none, lead_page
+from ftapp.errors import DomainError
+
+
+def _float(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@login_required
+def project_new(request):
+    if not request.user.has_perm("annotation.add_project"):
+        raise PermissionDenied("You may not create projects; ask an admin for that permission.")
+    context = {"values": request.POST, "kinds": ProjectKind.choices}
+    if request.method == "POST":
+        try:
+            project = project_create(
+                by=request.user,
+                name=request.POST.get("name", "").strip(),
+                kind=request.POST.get("kind", ""),
+                overlap=int_or_none(request.POST.get("overlap")) or 1,
+                guidelines=request.POST.get("guidelines", ""),
+            )
+        except (DomainError, ValidationError) as error:
+            context["error"] = getattr(error, "message", None) or "; ".join(error.messages)
+        else:
+            messages.success(request, f"Project {project.name!r} created; import prompts next.")
+            return redirect("project-import", project_id=project.pk)
+    return render(request, "annotation/lead/project_new.html", context)
+
+
+@lead_page
+@require_POST
+def project_settings(request, project):
+    changes = {
+        "overlap": int_or_none(request.POST.get("overlap")),
+        "lease_minutes": int_or_none(request.POST.get("lease_minutes")),
+        "gold_rate": _float(request.POST.get("gold_rate")),
+        "pairing": request.POST.get("pairing") or None,
+        "baseline_model": request.POST.get("baseline_model", "").strip(),
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    try:
+        with transaction.atomic():
+            project_update(by=request.user, project=project, **changes)
+    except (DomainError, ValidationError) as error:
+        messages.error(request, getattr(error, "message", None) or "; ".join(error.messages))
+    else:
+        messages.success(request, "Settings saved.")
+    return redirect("project", project_id=project.pk)
+
+
+@lead_page
+def dashboard(request, project):
+    context = {
+        "project": project,
+        "figures": project_dashboard(project=project),
+        "progress": project_progress(project=project),
+    }
+    if request.htmx:
+        # The 5-second poll: only what the partial shows.
+        return render(request, "annotation/lead/partials/dashboard_figures.html", context)
+    context.update(
+        pairings=Pairing.choices,
+        conflict_count=len(conflicts(project=project)),
+        members=Membership.objects.filter(project=project).select_related("user"),
+    )
+    return render(request, "annotation/lead/dashboard.html", context)
+
+
+@lead_page
+@require_POST
+def member_add(request, project):
+    try:
+        membership_set(
+            by=request.user,
+            project=project,
+            username=request.POST.get("username", "").strip(),
+            role=request.POST.get("role", Role.ANNOTATOR),
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{request.POST.get('username')} is now a member.")
+    return redirect("project", project_id=project.pk)
+
+
+@lead_page
+@require_POST
+def member_exclusion(request, project, username: str):
+    excluded = request.POST.get("excluded") == "1"
+    try:
+        membership_set_excluded(
+            by=request.user, project_id=project.pk, username=username, excluded=excluded
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("project", project_id=project.pk)

@@ -1,0 +1,81 @@
+"""Conflicts, and one task as the lead reviews it: adjudication and gold answer."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from annotation.choices import task_choice
+from annotation.judgment_rules import Pseudonyms
+from annotation.models import Choice, Task
+from annotation.selectors import conflicts
+from annotation.services.leads import adjudication_record, task_set_gold
+from annotation.views.lead.shared import int_or_none, lead_page, lead_project
+from ftapp.errors import DomainError
+
+
+@lead_page
+def conflict_list(request, project):
+    return render(
+        request,
+        "annotation/lead/conflicts.html",
+        {"project": project, "conflicts": conflicts(project=project)},
+    )
+
+
+@login_required
+def task_review(request, task_id: int):
+    """A task as the lead sees it: model names, every judgment with its annotator and
+    comment; the adjudication and gold forms."""
+    task = (
+        Task.objects.select_related("project", "prompt", "response_a", "response_b")
+        .filter(pk=task_id)
+        .first()
+    )
+    if task is None:
+        raise Http404
+    lead_project(request, task.project_id)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "adjudicate":
+                adjudication_record(
+                    by=request.user,
+                    task_id=task.pk,
+                    rating=int_or_none(request.POST.get("rating")),
+                    choice=request.POST.get("choice", ""),
+                    note=request.POST.get("note", ""),
+                )
+                messages.success(request, "Final label saved; exports will use it.")
+            elif request.POST.get("action") == "gold":
+                task_set_gold(
+                    by=request.user,
+                    task_id=task.pk,
+                    is_gold=request.POST.get("is_gold") == "1",
+                    rating_min=int_or_none(request.POST.get("rating_min")),
+                    rating_max=int_or_none(request.POST.get("rating_max")),
+                    choice=request.POST.get("choice", ""),
+                )
+                messages.success(request, "Gold answer saved.")
+        except DomainError as error:
+            messages.error(request, error.message)
+        return redirect("task-review", task_id=task.pk)
+    pseudonyms = Pseudonyms(project_id=task.project_id)
+    judgments = [
+        {
+            "judgment": j,
+            "pseudonym": pseudonyms.name(j.annotator_id),
+            "choice": task_choice(j.choice, j.swapped),
+        }
+        for j in task.judgments.select_related("annotator").order_by("id")
+    ]
+    return render(
+        request,
+        "annotation/lead/task.html",
+        {
+            "project": task.project,
+            "task": task,
+            "judgments": judgments,
+            "adjudication": getattr(task, "adjudication", None),
+            "choices": Choice.choices,
+        },
+    )
