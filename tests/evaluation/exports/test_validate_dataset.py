@@ -1,4 +1,4 @@
-"""The dataset validator (evaluation/exports/validate.py) and its ``validate_dataset`` command.
+"""The dataset validator (evaluation/exports/validate/) and its ``validate_dataset`` command.
 Pure file checks: no database."""
 
 import gzip
