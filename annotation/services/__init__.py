@@ -1,5 +1,6 @@
 from annotation.services.claims import claim_next
-from annotation.services.imports import ImportReport, prompts_import, tasks_create_for_responses
+from annotation.services.import_records import ImportReport
+from annotation.services.imports import prompts_import
 from annotation.services.judgments import (
     AlreadyJudged,
     NotClaimed,
@@ -18,6 +19,7 @@ from annotation.services.projects import (
     project_update,
     prompt_records_load,
 )
+from annotation.services.tasks import tasks_create_for_responses
 
 __all__ = [
     "AlreadyJudged",

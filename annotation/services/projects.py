@@ -24,7 +24,8 @@ from annotation.models import (
 )
 from annotation.models.tokens import TOKEN_PREFIX_LENGTH, hash_token_key, new_token_key
 from annotation.selectors import guidelines_current, project_check_lead
-from annotation.services.imports import ImportReport, prompts_import
+from annotation.services.import_records import ImportReport
+from annotation.services.imports import prompts_import
 from ftapp.actors import Actor, System, user_or_none
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 
