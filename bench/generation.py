@@ -36,9 +36,9 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from annotation.services import project_create, prompt_records_load
-    from evaluation.client import chat_completion
+    from evaluation.generation.client import chat_completion
+    from evaluation.generation.services import generation_run_start
     from evaluation.models import GenerationRun, ModelEndpoint
-    from evaluation.services import generation_run_start
     from ftapp.actors import SYSTEM
     from ftapp.celery import app
     from tests.fake_model_server import FakeModelServer

@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
-from evaluation.model_keys import validate_base_url, validate_key_variable
+from evaluation.generation.model_keys import validate_base_url, validate_key_variable
 
 ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]*$",
@@ -16,7 +16,7 @@ ENV_VAR_NAME = RegexValidator(
 class ModelEndpoint(models.Model):
     """An OpenAI-compatible chat-completions server and the model to ask on it. The API key is
     never stored: ``api_key_env`` names the environment variable the workers read it from, one
-    declared as a model key (``evaluation.model_keys``)."""
+    declared as a model key (``evaluation.generation.model_keys``)."""
 
     name = models.CharField(max_length=200, unique=True)
     base_url = models.URLField(

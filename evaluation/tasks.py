@@ -8,7 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from evaluation.exports.services import export_build
-from evaluation.recovery import (
+from evaluation.generation.recovery import (
     generation_item_begin,
     generation_item_claimed,
     generation_item_end,
@@ -16,7 +16,7 @@ from evaluation.recovery import (
     generation_run_worked_on,
     stale_jobs_recover,
 )
-from evaluation.services import (
+from evaluation.generation.services import (
     generation_item_process,
     generation_run_finish_if_done,
     run_chunks,
@@ -43,7 +43,8 @@ def heartbeat(self, queue: str) -> dict[str, str]:
 
 @shared_task(name="ops.recover_stale_jobs", ignore_result=True)
 def recover_stale_jobs() -> dict[str, int]:
-    """Sent by every worker as it starts and by Celery beat (see ``evaluation.recovery``)."""
+    """Sent by every worker as it starts and by Celery beat (see
+    ``evaluation.generation.recovery``)."""
     counts = stale_jobs_recover()
     if any(counts.values()):
         logger.warning("Stale jobs recovered: %s", counts)

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from evaluation import views
 from evaluation.exports import views as export_views
+from evaluation.generation import views
 from evaluation.leaderboard.views import agreement, leaderboard
 from evaluation.rounds import views as round_views
 

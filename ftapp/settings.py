@@ -297,7 +297,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # That visibility timeout is far too long to wait for the message of a worker killed whole
 # (and a Redis restarted empty has lost it): a sweep, on each worker's start and from Celery
 # beat every quarter of STALE_JOB_SECONDS, queues again the exports and generation runs whose
-# worker is gone (evaluation/recovery.py), and fails a job after JOB_MAX_ATTEMPTS deaths.
+# worker is gone (evaluation/generation/recovery.py), and fails a job after JOB_MAX_ATTEMPTS deaths.
 STALE_JOB_SECONDS = env_int("FTAPP_STALE_JOB_SECONDS", 120)
 JOB_MAX_ATTEMPTS = env_int("FTAPP_JOB_MAX_ATTEMPTS", 3)
 if STALE_JOB_SECONDS < 1 or JOB_MAX_ATTEMPTS < 1:
@@ -332,7 +332,7 @@ else:
 
 def _model_key_variables() -> list[str]:
     """Variables besides those named FTAPP_MODEL_KEY_* that model endpoints may name as
-    holding their API key (evaluation.model_keys)."""
+    holding their API key (evaluation.generation.model_keys)."""
     names = env_list("FTAPP_MODEL_KEYS", [])
     for position, name in enumerate(names, start=1):
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):

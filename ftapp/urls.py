@@ -17,7 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
     path("api/v1/", include("annotation.api.urls")),
-    path("api/v1/", include("evaluation.api")),
+    path("api/v1/", include("evaluation.generation.api")),
     path("api/v1/", include("evaluation.exports.api")),
     path("api/v1/", include("evaluation.leaderboard.api")),
     path("api/v1/", include("evaluation.rounds.api")),

@@ -9,8 +9,8 @@ from annotation.judgment_feed import cursor_encode
 from annotation.models import Batch, Judgment, Project, Prompt, Task
 from annotation.services import claim_next
 from annotation.services.leads import tasks_matching
+from evaluation.generation.services import model_endpoint_create
 from evaluation.models import Export, GenerationRun, ModelEndpoint
-from evaluation.services import model_endpoint_create
 from ftapp.errors import InvalidInput
 from tests.factories import assign, client_for, make_project
 

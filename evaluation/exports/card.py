@@ -10,7 +10,7 @@ from typing import Any
 from annotation.choices import SIDES
 from evaluation.exports.select import Example
 from evaluation.exports.source import PromptData, TaskData
-from evaluation.metrics import Coincidences
+from evaluation.stats.metrics import Coincidences
 
 METADATA_KEYS = 20
 METADATA_VALUES = 1000

@@ -8,7 +8,6 @@ from django.shortcuts import render
 
 from annotation.models import Membership
 from annotation.views.lead import lead_page
-from evaluation import charts
 from evaluation.leaderboard import (
     ELO_BASE,
     RATING_SCALE,
@@ -16,6 +15,7 @@ from evaluation.leaderboard import (
     WINDOW_DAYS_RANGE,
     agreement_figures,
     batch_ids_parse,
+    charts,
     leaderboard_figures,
 )
 from ftapp.errors import InvalidInput

@@ -3,7 +3,7 @@
 import django.core.validators
 from django.db import migrations, models
 
-import evaluation.model_keys
+import evaluation.generation.model_keys
 
 
 class Migration(migrations.Migration):
@@ -21,11 +21,11 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='modelendpoint',
             name='api_key_env',
-            field=models.CharField(blank=True, max_length=100, validators=[django.core.validators.RegexValidator('^[A-Z_][A-Z0-9_]*$', 'Give the name of an environment variable, such as FTAPP_MODEL_KEY_OPENAI.'), evaluation.model_keys.validate_key_variable]),
+            field=models.CharField(blank=True, max_length=100, validators=[django.core.validators.RegexValidator('^[A-Z_][A-Z0-9_]*$', 'Give the name of an environment variable, such as FTAPP_MODEL_KEY_OPENAI.'), evaluation.generation.model_keys.validate_key_variable]),
         ),
         migrations.AlterField(
             model_name='modelendpoint',
             name='base_url',
-            field=models.URLField(help_text='e.g. http://127.0.0.1:8080/v1', max_length=500, validators=[evaluation.model_keys.validate_base_url]),
+            field=models.URLField(help_text='e.g. http://127.0.0.1:8080/v1', max_length=500, validators=[evaluation.generation.model_keys.validate_base_url]),
         ),
     ]

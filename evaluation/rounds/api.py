@@ -8,9 +8,9 @@ from rest_framework.views import APIView
 
 from annotation.api.serializers import StrictSerializer, id_field
 from annotation.selectors import project_get_for_lead
+from evaluation.generation.selectors import generation_run_progress
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
-from evaluation.selectors import generation_run_progress
 
 
 class RoundRequestSerializer(StrictSerializer):

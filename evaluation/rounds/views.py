@@ -6,12 +6,11 @@ from django.shortcuts import redirect, render
 
 from annotation.models import Response, Role
 from annotation.views.lead import for_page, int_or_none, lead_page
-from evaluation import charts
-from evaluation.leaderboard import ELO_BASE, RATING_SCALE, leaderboard_figures
+from evaluation.generation.selectors import generation_run_progress
+from evaluation.leaderboard import ELO_BASE, RATING_SCALE, charts, leaderboard_figures
 from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
-from evaluation.selectors import generation_run_progress
 from ftapp.errors import DomainError
 
 

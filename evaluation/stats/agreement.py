@@ -9,8 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import t as student_t
 
-from evaluation.metrics import Coincidences
 from evaluation.stats._arrays import factorize, same_length, wilson_interval
+from evaluation.stats.metrics import Coincidences
 
 Level = Literal["nominal", "ordinal", "interval"]
 

@@ -1,6 +1,6 @@
 from django import template
 
-from evaluation.selectors import model_endpoints_visible
+from evaluation.generation.selectors import model_endpoints_visible
 
 register = template.Library()
 

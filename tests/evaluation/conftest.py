@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation import local_model
+from evaluation.generation import local_model
 from tests.workers import ROOT, RedisServer, free_port, start_celery_worker, stop_process
 
 

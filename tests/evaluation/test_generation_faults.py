@@ -9,8 +9,12 @@ import pytest
 from django.core import serializers as django_serializers
 
 from annotation.models import Response
+from evaluation.generation.services import (
+    generation_run_cancel,
+    generation_run_resume,
+    generation_run_start,
+)
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint
-from evaluation.services import generation_run_cancel, generation_run_resume, generation_run_start
 from tests.factories import client_for, make_endpoint, make_project
 from tests.fake_model_server import FakeModelServer
 from tests.workers import (

@@ -11,13 +11,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 
-from evaluation.client import ModelCallFailed, chat_completion, list_models
-from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint
-from evaluation.services import (
+from evaluation.generation.client import ModelCallFailed, chat_completion, list_models
+from evaluation.generation.services import (
     generation_run_start,
     model_endpoint_create,
     model_endpoint_register_local,
 )
+from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint
 from evaluation.tasks import dispatch_run
 from ftapp.errors import InvalidInput
 from tests.factories import client_for, make_endpoint, make_project
@@ -170,7 +170,7 @@ def test_a_generation_run_never_sends_a_stored_forbidden_variable(celery_worker,
     with FakeModelServer() as server:
         endpoints = [make_endpoint(lead, server, name) for name in ("via-secret", "via-database")]
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("evaluation.services._dispatch", lambda run_id: None)
+            patch.setattr("evaluation.generation.services._dispatch", lambda run_id: None)
             run = generation_run_start(
                 by=lead, project_id=project.pk, endpoint_ids=[e.pk for e in endpoints]
             )

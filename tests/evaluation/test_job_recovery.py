@@ -17,8 +17,8 @@ from celery import Celery
 
 from annotation.models import Project, Response
 from evaluation.exports.services import export_build, export_dir, export_start
+from evaluation.generation.services import generation_run_start
 from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
-from evaluation.services import generation_run_start
 from ftapp.actors import SYSTEM
 from tests.evaluation.bulk import seed_pairwise
 from tests.factories import make_endpoint, make_project, make_rated_project

@@ -9,9 +9,9 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
 from annotation.models import Response, Task
-from evaluation import local_model
+from evaluation.generation import local_model
+from evaluation.generation.services import generation_run_start, model_endpoint_create
 from evaluation.models import GenerationItem, ItemStatus, ModelEndpoint
-from evaluation.services import generation_run_start, model_endpoint_create
 from tests.factories import client_for, make_project
 from tests.workers import free_port, wait_for_run
 

@@ -8,7 +8,7 @@ import krippendorff
 import numpy as np
 import pytest
 
-from evaluation.metrics import Coincidences
+from evaluation.stats.metrics import Coincidences
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: four
 # observers, twelve units, values 1..5, "." where an observer gave none.

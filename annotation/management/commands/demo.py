@@ -29,8 +29,8 @@ from annotation.services import (
     project_create,
     prompt_records_load,
 )
-from evaluation import local_model
-from evaluation.services import model_endpoint_register_local
+from evaluation.generation import local_model
+from evaluation.generation.services import model_endpoint_register_local
 from ftapp.actors import SYSTEM
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo_prompts.jsonl"

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluation import local_model
+from evaluation.generation import local_model
 
 
 class Command(BaseCommand):

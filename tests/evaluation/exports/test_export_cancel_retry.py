@@ -26,6 +26,12 @@ from evaluation.exports.services import (
     export_start,
     exports_recover,
 )
+from evaluation.generation.recovery import (
+    RUN_LOCK_CLASS,
+    generation_item_begin,
+    generation_runs_recover,
+)
+from evaluation.generation.services import generation_run_start, run_chunks
 from evaluation.models import (
     Export,
     ExportStatus,
@@ -34,12 +40,6 @@ from evaluation.models import (
     ItemStatus,
     RunStatus,
 )
-from evaluation.recovery import (
-    RUN_LOCK_CLASS,
-    generation_item_begin,
-    generation_runs_recover,
-)
-from evaluation.services import generation_run_start, run_chunks
 from evaluation.tasks import process_chunk
 from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict

@@ -10,10 +10,9 @@ from rest_framework import serializers
 from annotation.models import Claim, Judgment, Membership, Task
 from annotation.services import claim_next, judgment_submit, prompt_records_load
 from annotation.services.leads import membership_set_excluded, task_set_gold
-from evaluation import charts
-from evaluation.leaderboard import agreement_figures, leaderboard_figures
+from evaluation.leaderboard import agreement_figures, charts, leaderboard_figures
 from evaluation.leaderboard.api import AgreementSerializer, LeaderboardSerializer
-from evaluation.metrics import Coincidences
+from evaluation.stats.metrics import Coincidences
 from ftapp.actors import SYSTEM
 from tests.factories import (
     AnnotatorFactory,

@@ -10,7 +10,6 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from evaluation.metrics import Coincidences
 from evaluation.stats import (
     aggregate_ratings,
     alpha,
@@ -33,6 +32,7 @@ from evaluation.stats import (
     win_rates,
 )
 from evaluation.stats.leaderboard import Estimate
+from evaluation.stats.metrics import Coincidences
 
 SEEDS = range(20)
 ELO = 400 / math.log(10)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from evaluation.client import ModelCallFailed, list_models
+from evaluation.generation.client import ModelCallFailed, list_models
 
 MODEL_ID = "gemma-3-270m-base"
 LABEL = "local Gemma 3 270M base model — poor answers, for trying the flow"

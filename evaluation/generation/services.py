@@ -12,10 +12,11 @@ from django.utils import timezone
 from annotation.models import Prompt, Response, Task
 from annotation.selectors import metadata_matching, project_get_for_lead
 from annotation.services import tasks_create_for_responses
-from evaluation import local_model
-from evaluation.client import ModelCallFailed, chat_completion, excerpt, list_models
-from evaluation.limiter import endpoint_slot
-from evaluation.model_keys import key_variable_problem
+from evaluation.generation import local_model
+from evaluation.generation.client import ModelCallFailed, chat_completion, excerpt, list_models
+from evaluation.generation.limiter import endpoint_slot
+from evaluation.generation.model_keys import key_variable_problem
+from evaluation.generation.selectors import generation_run_get_for_lead
 from evaluation.models import (
     GenerationItem,
     GenerationRun,
@@ -25,7 +26,6 @@ from evaluation.models import (
     TaskCreation,
     WorkerHeartbeat,
 )
-from evaluation.selectors import generation_run_get_for_lead
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ftapp.queueing import enqueue_on_commit
 

@@ -7,21 +7,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import StrictSerializer, id_field
-from evaluation.model_keys import PREFIX
-from evaluation.models import TaskCreation
-from evaluation.selectors import (
+from evaluation.generation.model_keys import PREFIX
+from evaluation.generation.selectors import (
     generation_run_error,
     generation_run_failures,
     generation_run_get_for_lead,
     generation_run_progress,
     model_endpoint_list,
 )
-from evaluation.services import (
+from evaluation.generation.services import (
     generation_run_cancel,
     generation_run_resume,
     generation_run_start,
     model_endpoint_create,
 )
+from evaluation.models import TaskCreation
 from ftapp.api_schema import error_response
 
 

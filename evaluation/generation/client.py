@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from evaluation.model_keys import KeyVariableRefused, key_read
+from evaluation.generation.model_keys import KeyVariableRefused, key_read
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 _shared: httpx.Client | None = None

@@ -10,23 +10,23 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.views.lead import for_page, int_or_none, lead_page
-from evaluation import local_model
-from evaluation.model_keys import PREFIX, key_variable_problem
-from evaluation.models import ModelEndpoint, TaskCreation
-from evaluation.selectors import (
+from evaluation.generation import local_model
+from evaluation.generation.model_keys import PREFIX, key_variable_problem
+from evaluation.generation.selectors import (
     generation_run_error,
     generation_run_failures,
     generation_run_get_for_lead,
     generation_run_progress,
     model_endpoint_list,
 )
-from evaluation.services import (
+from evaluation.generation.services import (
     generation_run_cancel,
     generation_run_resume,
     generation_run_start,
     model_endpoint_create,
     model_endpoint_test,
 )
+from evaluation.models import ModelEndpoint, TaskCreation
 from ftapp import json_input
 from ftapp.errors import DomainError
 
