@@ -1,5 +1,11 @@
 """Celery tasks of the model side. Thin: each calls a service. Generation tasks are named
-``generation.*`` and so routed to the ``generation`` queue."""
+``generation.*`` and so routed to the ``generation`` queue.
+
+Jobs whose worker vanished (a worker killed whole, whose messages wait in Redis for the
+broker's visibility timeout, or a Redis restarted empty, which lost them) are found by a sweep
+and queued again, with no one to ask: ``recover_stale_jobs`` runs on every worker's start and
+from Celery beat (``CELERY_BEAT_SCHEDULE``); exports have their part in
+``evaluation.exports.services``, runs theirs in ``evaluation.generation.recovery``."""
 
 import logging
 import socket
@@ -7,14 +13,14 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
-from evaluation.exports.services import export_build
+from evaluation.exports.services import export_build, exports_recover
 from evaluation.generation.recovery import (
     generation_item_begin,
     generation_item_claimed,
     generation_item_end,
     generation_run_heartbeat,
     generation_run_worked_on,
-    stale_jobs_recover,
+    generation_runs_recover,
 )
 from evaluation.generation.services import (
     generation_item_process,
@@ -43,9 +49,10 @@ def heartbeat(self, queue: str) -> dict[str, str]:
 
 @shared_task(name="ops.recover_stale_jobs", ignore_result=True)
 def recover_stale_jobs() -> dict[str, int]:
-    """Sent by every worker as it starts and by Celery beat (see
-    ``evaluation.generation.recovery``)."""
-    counts = stale_jobs_recover()
+    """The sweep, sent by every worker as it starts and by Celery beat: exports, then
+    generation runs."""
+    now = timezone.now()
+    counts = {**exports_recover(now=now), **generation_runs_recover(now=now)}
     if any(counts.values()):
         logger.warning("Stale jobs recovered: %s", counts)
     return counts

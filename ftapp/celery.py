@@ -16,5 +16,5 @@ app.autodiscover_tasks()
 @worker_ready.connect
 def recover_stale_jobs_on_start(sender, **kwargs) -> None:
     """A worker starting again after it was killed finds at once the jobs it left, rather than
-    at the next beat (see ``evaluation.generation.recovery``)."""
+    at the next beat (see ``evaluation.tasks``)."""
     app.send_task("ops.recover_stale_jobs")

@@ -1,10 +1,8 @@
-"""Jobs whose worker vanished — a worker killed whole, whose messages wait in Redis for the
-broker's visibility timeout, or a Redis restarted empty, which lost them — are found by a sweep
-and queued again, with no one to ask. The sweep runs on every worker's start and from Celery
-beat (``CELERY_BEAT_SCHEDULE``); exports have their part in ``evaluation.exports.services``.
+"""Generation runs whose worker vanished, found by the stale-job sweep
+(``evaluation.tasks.recover_stale_jobs``) and dispatched again.
 
-Generation runs: while a worker processes a chunk of a run's items it holds a shared advisory
-lock on the run, and records the run's heartbeat as it begins each item. A run with items
+While a worker processes a chunk of a run's items it holds a shared advisory lock on the
+run, and records the run's heartbeat as it begins each item. A run with items
 still pending, no chunk in progress (the lock is free) and no heartbeat for
 ``STALE_JOB_SECONDS`` has lost its messages: it is dispatched again. Items stay exactly-once: a
 chunk skips the items already answered and, through a lock per item, those another chunk is
@@ -24,7 +22,6 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from evaluation.exports.services import exports_recover
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -150,9 +147,3 @@ def _dispatch(run_id: int) -> None:
     from evaluation.tasks import dispatch_run
 
     dispatch_run.delay(run_id)
-
-
-def stale_jobs_recover() -> dict[str, int]:
-    """The sweep: exports, then generation runs."""
-    now = timezone.now()
-    return {**exports_recover(now=now), **generation_runs_recover(now=now)}

@@ -61,7 +61,8 @@ def test_redis_restarted_empty_loses_the_waiting_chunk_until_the_run_is_resumed(
     """Redis without persistence forgets its queue when restarted mid-run. The chunk in a
     worker finishes; the chunk that waited in Redis is gone, so the run stops moving with its
     items pending. Cancel then resume queues them again, and each item is still answered
-    exactly once."""
+    exactly once. (The stale-job sweep would also dispatch the run again after
+    FTAPP_STALE_JOB_SECONDS: tests/evaluation/test_job_recovery.py.)"""
     broker = start_redis(appendonly=False)
     project = make_project(lead, prompts=RUN_PROMPTS, models=())
     with FakeModelServer(delay=0.2, require_key=TEST_MODEL_KEY) as server:
