@@ -165,10 +165,9 @@ def test_the_token_endpoint_stays_throttled(served_without_redis, world):
     assert refused.json()["error"]["code"] == "throttled"
 
 
-def test_starting_work_for_a_worker_is_refused_and_writes_nothing(served_without_redis, world):
-    lead = api(served_without_redis, world["lead"])
+def ask_for_work_refused(lead, world) -> None:
+    """Starts an export and a run, resumes a run and retries an export: each a 503."""
     project, stopped, failed = world["project"], world["stopped_run"], world["failed_export"]
-
     assert_unavailable(lead.post(f"/api/v1/projects/{project.pk}/exports/", json={"kind": "sft"}))
     assert_unavailable(
         lead.post(
@@ -178,6 +177,11 @@ def test_starting_work_for_a_worker_is_refused_and_writes_nothing(served_without
     )
     assert_unavailable(lead.post(f"/api/v1/generation-runs/{stopped.pk}/resume/"))
     assert_unavailable(lead.post(f"/api/v1/exports/{failed.pk}/retry/"))
+
+
+def test_starting_work_for_a_worker_is_refused_and_writes_nothing(served_without_redis, world):
+    stopped, failed = world["stopped_run"], world["failed_export"]
+    ask_for_work_refused(api(served_without_redis, world["lead"]), world)
 
     assert list(Export.objects.values_list("pk", "status")) == [(failed.pk, ExportStatus.FAILED)]
     assert list(GenerationRun.objects.values_list("pk", "status")) == [
@@ -186,18 +190,8 @@ def test_starting_work_for_a_worker_is_refused_and_writes_nothing(served_without
 
 
 def test_a_task_refused_after_the_commit_leaves_nothing_queued(served_with_full_redis, world):
-    lead = api(served_with_full_redis, world["lead"])
-    project, stopped, failed = world["project"], world["stopped_run"], world["failed_export"]
-
-    assert_unavailable(lead.post(f"/api/v1/projects/{project.pk}/exports/", json={"kind": "sft"}))
-    assert_unavailable(
-        lead.post(
-            f"/api/v1/projects/{project.pk}/generation-runs/",
-            json={"models": [world["endpoint"].pk]},
-        )
-    )
-    assert_unavailable(lead.post(f"/api/v1/generation-runs/{stopped.pk}/resume/"))
-    assert_unavailable(lead.post(f"/api/v1/exports/{failed.pk}/retry/"))
+    stopped, failed = world["stopped_run"], world["failed_export"]
+    ask_for_work_refused(api(served_with_full_redis, world["lead"]), world)
 
     assert served_with_full_redis.log_text().count("Queueing failed after the commit") == 4
     assert list(Export.objects.values_list("pk", "status")) == [(failed.pk, ExportStatus.FAILED)]
