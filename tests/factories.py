@@ -129,6 +129,11 @@ def client_for(user) -> APIClient:
     return client
 
 
+def judge(user, claim, **data):
+    data = data or ({"rating": 4} if claim.task.kind == "rating" else {"choice": "A"})
+    return judgment_submit(user=user, task_id=claim.task_id, **data).judgment
+
+
 def judge_all(project, annotators, decide):
     """Works each annotator's queue to the end; ``decide(annotator_index, task)`` gives the
     judgment's data, in the task's terms for pairwise (``choice`` A = response_a)."""

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import ApiToken
 from tests.factories import PASSWORD, UserFactory
-from tests.test_settings import show
+from tests.fresh_interpreter import show
 
 pytestmark = pytest.mark.django_db
 

@@ -1,44 +1,18 @@
 """Settings come from the environment; each case runs in a fresh interpreter with its own
 environment and var/ directory."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from ftapp.celery import app
+from tests.fresh_interpreter import run, show
 
-ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "kq3v0Zx7o1Lw-9Tq2mC4rYbN8sJ5uE6hGdA1fPiXcVzR0tK3yB7nW2eQ9lM5jH8a",
     "ALLOWED_HOSTS": "ftapp.example.com",
 }
-
-
-def run(args: list[str], var_dir: Path, **env: str) -> subprocess.CompletedProcess:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "HTTPS", "ALLOWED_HOSTS"}
-        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"  # set by the browser tests for their own process
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env={**clean, "FTAPP_VAR_DIR": str(var_dir), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def show(var_dir: Path, expression: str, **env: str) -> subprocess.CompletedProcess:
-    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
-    return run(["-c", code], var_dir, DJANGO_SETTINGS_MODULE="ftapp.settings", **env)
 
 
 def test_defaults_are_sqlite_under_var_and_in_process_celery(tmp_path):

@@ -11,7 +11,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from annotation.models import ApiToken
 from annotation.services import api_token_create
 from tests.factories import PASSWORD, UserFactory
-from tests.test_settings import show
+from tests.fresh_interpreter import show
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from annotation.models import Batch, Claim, Judgment, Membership, Task
 from annotation.services import claim_next
-from tests.annotation.test_queue import judge
-from tests.factories import AnnotatorFactory, UserFactory, assign, make_project
+from tests.factories import AnnotatorFactory, UserFactory, assign, judge, make_project
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,13 @@ from django.urls import reverse
 
 from annotation.models import Task
 from annotation.services import claim_next
-from tests.annotation.test_queue import judge
 from tests.factories import (
     AnnotatorFactory,
     ProjectFactory,
     add_member,
     assign,
     client_for,
+    judge,
     make_project,
 )
 

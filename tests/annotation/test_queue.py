@@ -16,12 +16,7 @@ from annotation.services import (
     task_skip,
 )
 from ftapp.errors import Conflict, InvalidInput, NotFound
-from tests.factories import AnnotatorFactory, assign, make_project
-
-
-def judge(user, claim, **data):
-    data = data or ({"rating": 4} if claim.task.kind == "rating" else {"choice": "A"})
-    return judgment_submit(user=user, task_id=claim.task_id, **data).judgment
+from tests.factories import AnnotatorFactory, assign, judge, make_project
 
 
 @pytest.mark.django_db

@@ -6,8 +6,8 @@ from django.urls import reverse
 from annotation.models import Claim, Judgment, Task
 from annotation.services import prompt_records_load
 from ftapp.actors import SYSTEM
-from tests.annotation.test_rendering import DANGEROUS, assert_inert
 from tests.factories import ProjectFactory, assign
+from tests.rendering import DANGEROUS, assert_inert
 
 pytestmark = pytest.mark.django_db
 

@@ -1,25 +1,15 @@
 """An annotator works their queue in a real browser with the keyboard alone."""
 
-import json
-from pathlib import Path
-
 import pytest
 
-from annotation.management.commands.demo import ANCHORS, FIXTURE, GUIDELINES
+from annotation.management.commands.demo import ANCHORS, GUIDELINES
 from annotation.models import Claim, Judgment, Response
 from annotation.services import prompt_records_load
 from ftapp.actors import SYSTEM
-from tests.factories import PASSWORD, ProjectFactory, assign
+from tests.e2e.browser import SCREENSHOTS, demo_records, log_in
+from tests.factories import ProjectFactory, assign
 
 pytestmark = pytest.mark.django_db(transaction=True)
-# Written on every run where git does not track them; the README's images in docs/screenshots/
-# are refreshed from here by hand when a page's look changes.
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-
-def demo_records(domain_prefixes: tuple[str, ...], count: int) -> list[dict]:
-    records = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
-    return [r for r in records if r["id"].startswith(domain_prefixes)][:count]
 
 
 def make_projects(lead, annotator):
@@ -48,14 +38,6 @@ def make_projects(lead, annotator):
     assign(rating, [annotator])
     assign(pairwise, [annotator])
     return rating, pairwise
-
-
-def log_in(page, base, user):
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/")
 
 
 def shown_task(page) -> int:

@@ -7,7 +7,7 @@ import pytest
 from evaluation.exports.services import export_start
 from evaluation.models import Export
 from ftapp.actors import SYSTEM
-from tests.e2e.test_annotate_in_browser import log_in
+from tests.e2e.browser import log_in
 from tests.factories import make_rated_project
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ import pytest
 
 from annotation.models import Batch, Prompt
 from annotation.services import claim_next, judgment_submit
-from tests.e2e.test_annotate_in_browser import SCREENSHOTS, demo_records, log_in
+from tests.e2e.browser import SCREENSHOTS, demo_records, log_in
 from tests.factories import AnnotatorFactory, ProjectFactory, add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)

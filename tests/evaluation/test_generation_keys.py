@@ -22,6 +22,7 @@ from evaluation.tasks import dispatch_run
 from ftapp.errors import InvalidInput
 from tests.factories import client_for, make_endpoint, make_project
 from tests.fake_model_server import FakeModelServer
+from tests.fresh_interpreter import show
 from tests.workers import TEST_MODEL_KEY_ENV, wait_for_run
 
 # Variables ftapp itself reads, and one nobody declared: none may be a model key.
@@ -215,8 +216,6 @@ def test_test_connection_shows_a_status_and_a_short_sanitized_excerpt(client, le
 
 
 def test_the_operator_lists_variable_names_or_the_settings_do_not_load(tmp_path):
-    from tests.test_settings import show
-
     listed = show(tmp_path, "settings.MODEL_KEY_VARIABLES", DEBUG="true",
                   FTAPP_MODEL_KEYS="OPENAI_API_KEY, TOGETHER_API_KEY")
     assert listed.stdout.strip() == "['OPENAI_API_KEY', 'TOGETHER_API_KEY']", listed.stderr
