@@ -1,22 +1,9 @@
-"""Shared set-up for the benchmarks: a fresh PostgreSQL database and Django configured on it.
-
-Every benchmark imports this module first: ``bench/queue.py`` has the name of the standard
-library's ``queue``, which psycopg and Celery import, so the standard one is loaded here with
-this folder off the import path, before anything else can find the wrong one.
-"""
-
-import os
-import sys
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_saved_path = list(sys.path)
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-import queue  # noqa: F401
-
-sys.path[:] = _saved_path
+"""Shared set-up for the benchmarks: a fresh PostgreSQL database and Django configured on it."""
 
 import http.client
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,7 +91,6 @@ def fresh_django(database_url: str) -> dict[str, str]:
         [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True
     )
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -5,8 +5,8 @@ accuracy, drift, Dawid–Skene), then the bias reports and a round verdict. Prin
 line: seconds and peak RSS after each step (peak RSS only grows, so each figure is the high
 water mark so far).
 
-    .venv/bin/python bench/evaluate.py                      # 1,000,000 judgments
-    .venv/bin/python bench/evaluate.py --judgments 20000    # a smoke run
+    .venv/bin/python -m bench.evaluate                      # 1,000,000 judgments
+    .venv/bin/python -m bench.evaluate --judgments 20000    # a smoke run
 
 The judgments are synthesized with numpy: 60% pairwise (two annotators per task, ten models
 of known strength, screen sides randomized, a few position-biased annotators), 40% ratings
@@ -16,14 +16,9 @@ of known strength, screen sides randomized, a few position-biased annotators), 4
 import argparse
 import json
 import resource
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from _common import ROOT
-
-sys.path.insert(0, str(ROOT))
 
 import numpy as np
 

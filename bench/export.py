@@ -4,8 +4,8 @@ two judgments per task from ten annotators, ~85% agreeing), then exports each as
 ``manage.py export`` in a process of its own and prints one JSON line per size: rows/s of
 the build, rows, file MB and the export process's peak RSS (which must stay flat as N grows).
 
-    .venv/bin/python bench/export.py                       # 100,000 and 1,000,000 judgments
-    .venv/bin/python bench/export.py --sizes 2000          # a smoke run
+    .venv/bin/python -m bench.export                       # 100,000 and 1,000,000 judgments
+    .venv/bin/python -m bench.export --sizes 2000          # a smoke run
 
 It drops and re-creates the database named by --database-url. Prompts are seeded with a
 sha256 of their text as their content hash (the import computes it over the normalized
@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from _common import DEFAULT_DATABASE_URL, ROOT, fresh_django
+from bench._common import DEFAULT_DATABASE_URL, ROOT, fresh_django
 
 ANSWER = (
     "Open the app, go to Cards, choose the card and select Change PIN; you confirm with a "

@@ -2,8 +2,8 @@
 once, how many responses per second two Celery workers store, and how much time ftapp adds
 per call compared with a plain client loop at the same concurrency. Prints one JSON line.
 
-    .venv/bin/python bench/generation.py                 # 2,000 prompts, concurrency 8
-    .venv/bin/python bench/generation.py --prompts 200   # a smoke run
+    .venv/bin/python -m bench.generation                 # 2,000 prompts, concurrency 8
+    .venv/bin/python -m bench.generation --prompts 200   # a smoke run
 
 Needs PostgreSQL and Redis; drops and re-creates the database named by --database-url.
 """
@@ -14,8 +14,9 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from _common import DEFAULT_DATABASE_URL, ROOT, fresh_django
+from bench._common import DEFAULT_DATABASE_URL, ROOT, fresh_django
 
 
 def main() -> None:
@@ -27,12 +28,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    # Imported here, after _common: concurrent.futures imports the standard ``queue``.
-    from concurrent.futures import ThreadPoolExecutor
-
     os.environ["REDIS_URL"] = args.redis_url
     env = {**fresh_django(args.database_url), "REDIS_URL": args.redis_url}
-    sys.path.insert(0, str(ROOT))
     from django.contrib.auth import get_user_model
 
     from annotation.services import project_create, prompt_records_load

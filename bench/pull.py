@@ -4,8 +4,8 @@ does), serves the app with gunicorn and pulls every judgment through
 would. Prints one JSON line: rows/s, page latency percentiles, and the mean latency of the
 first and last ten pages (flat pages mean no OFFSET creeping in).
 
-    .venv/bin/python bench/pull.py                          # 1,000,000 judgments
-    .venv/bin/python bench/pull.py --size 20000             # a smoke run
+    .venv/bin/python -m bench.pull                          # 1,000,000 judgments
+    .venv/bin/python -m bench.pull --size 20000             # a smoke run
 
 It drops and re-creates the database named by --database-url.
 """
@@ -17,8 +17,8 @@ import statistics
 import time
 from urllib.parse import urlencode
 
-from _common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
-from export import seed
+from bench._common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
+from bench.export import seed
 
 
 def percentile(samples: list[float], q: float) -> float:

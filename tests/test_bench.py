@@ -22,7 +22,8 @@ def test_queue_bench_smoke_run_over_assigns_nothing():
     result = subprocess.run(
         [
             sys.executable,
-            "bench/queue.py",
+            "-m",
+            "bench.claim_submit",
             "--database-url",
             url,
             "--sizes",
@@ -69,15 +70,15 @@ def _run(*args: str) -> dict:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
 def test_export_and_pull_bench_smoke_runs():
-    export = _run("bench/export.py", "--sizes", "2000", "--database-url",
+    export = _run("-m", "bench.export", "--sizes", "2000", "--database-url",
                   _smoke_url("ftapp_bench_smoke"))
     assert export["judgments"] == 2000 and 0 < export["rows"] <= 1000
     assert export["peak_rss_mb"] > 0
-    pull = _run("bench/pull.py", "--size", "2000", "--page-size", "300", "--port", "8720",
+    pull = _run("-m", "bench.pull", "--size", "2000", "--page-size", "300", "--port", "8720",
                 "--database-url", _smoke_url("ftapp_bench_smoke"))
     assert pull["rows"] == pull["distinct_rows"] == 2000 and pull["pages"] == 7
 
 
 def test_evaluate_bench_smoke_run():
-    figures = _run("bench/evaluate.py", "--judgments", "20000")
+    figures = _run("-m", "bench.evaluate", "--judgments", "20000")
     assert figures["judgments"] == 20000

@@ -3,8 +3,8 @@ responses, as a generation run would leave them), imports it into a rating proje
 ``prompts_import`` on PostgreSQL, and prints one JSON line per size: records/s, file MB and
 the process's peak RSS (which must not grow with the file).
 
-    .venv/bin/python bench/import.py                    # 20,000 and 200,000 records
-    .venv/bin/python bench/import.py --sizes 2000       # a smoke run
+    .venv/bin/python -m bench.prompts_import                # 20,000 and 200,000 records
+    .venv/bin/python -m bench.prompts_import --sizes 2000   # a smoke run
 
 Each size runs in its own process so peak RSS is per size. It drops and re-creates the
 database named by --database-url.
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DEFAULT_DATABASE_URL, fresh_django
+from bench._common import DEFAULT_DATABASE_URL, ROOT, fresh_django
 
 SENTENCE = (
     "To reset your card PIN, open the app, go to Cards, choose the card and select Change PIN; "
@@ -88,7 +88,16 @@ def main() -> None:
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         run = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--database-url", args.database_url],
+            [
+                sys.executable,
+                "-m",
+                "bench.prompts_import",
+                "--one",
+                str(size),
+                "--database-url",
+                args.database_url,
+            ],
+            cwd=ROOT,
             capture_output=True,
             text=True,
             check=True,

@@ -4,8 +4,8 @@ against gunicorn and PostgreSQL, for projects of several sizes and at several co
 Prints one JSON line: p50/p95/p99 latency of claim and of submit, judgments per second, and
 whether any task ever held more active claims plus judgments than its overlap.
 
-    .venv/bin/python bench/queue.py                       # 1,000 and 100,000 tasks; c=1, c=32
-    .venv/bin/python bench/queue.py --sizes 200 --judgments 40,80   # a smoke run
+    .venv/bin/python -m bench.claim_submit              # 1,000 and 100,000 tasks; c=1, c=32
+    .venv/bin/python -m bench.claim_submit --sizes 200 --judgments 40,80      # a smoke run
 
 It creates (and drops first) the database named by --database-url.
 """
@@ -18,7 +18,7 @@ import random
 import threading
 import time
 
-from _common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
+from bench._common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
 
 
 def parse_args() -> argparse.Namespace:
