@@ -1,4 +1,4 @@
-"""Label pull throughput: seeds a pairwise project of N judgments (as ``bench/export.py``
+"""Label pull throughput: seeds a pairwise project of N judgments (as ``bench.export``
 does), serves the app with gunicorn and pulls every judgment through
 ``GET /api/v1/projects/{id}/judgments/`` page by page with a token, as a training pipeline
 would. Prints one JSON line: rows/s, page latency percentiles, and the mean latency of the
@@ -18,7 +18,6 @@ import time
 from urllib.parse import urlencode
 
 from bench._common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
-from bench.export import seed
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -38,12 +37,13 @@ def main() -> None:
     from django.db import connection
 
     from annotation.services import api_token_create
+    from bench.seeding import seed_pairwise
 
     users = get_user_model().objects
     lead = users.create(username="bench-lead", is_superuser=True)
     annotators = [users.create(username=f"bench-annotator-{i}") for i in range(10)]
     started = time.perf_counter()
-    project_id = seed(args.size, annotators)
+    project_id = seed_pairwise(lead=lead, annotators=annotators, prompts=args.size // 2)
     seeded = time.perf_counter() - started
     key = api_token_create(user=lead, name="bench")[1]
     connection.close()
@@ -57,7 +57,8 @@ def main() -> None:
             query = {"page_size": args.page_size, **({"cursor": cursor} if cursor else {})}
             sent = time.perf_counter()
             conn.request(
-                "GET", f"/api/v1/projects/{project_id}/judgments/?{urlencode(query)}",
+                "GET",
+                f"/api/v1/projects/{project_id}/judgments/?{urlencode(query)}",
                 headers=headers,
             )
             response = conn.getresponse()
@@ -71,20 +72,24 @@ def main() -> None:
             if not body["has_more"]:
                 break
         elapsed = time.perf_counter() - began
-    print(json.dumps({
-        "bench": "pull",
-        "judgments": args.size,
-        "seed_seconds": round(seeded, 1),
-        "page_size": args.page_size,
-        "pages": len(latencies),
-        "rows": rows,
-        "distinct_rows": len(ids),
-        "seconds": round(elapsed, 2),
-        "rows_per_s": round(rows / elapsed),
-        "page_ms": {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99)},
-        "first_10_pages_ms": round(statistics.mean(latencies[:10]) * 1000, 1),
-        "last_10_pages_ms": round(statistics.mean(latencies[-10:]) * 1000, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "pull",
+                "judgments": args.size,
+                "seed_seconds": round(seeded, 1),
+                "page_size": args.page_size,
+                "pages": len(latencies),
+                "rows": rows,
+                "distinct_rows": len(ids),
+                "seconds": round(elapsed, 2),
+                "rows_per_s": round(rows / elapsed),
+                "page_ms": {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99)},
+                "first_10_pages_ms": round(statistics.mean(latencies[:10]) * 1000, 1),
+                "last_10_pages_ms": round(statistics.mean(latencies[-10:]) * 1000, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from annotation.services import (
     prompt_records_load,
 )
 from annotation.services.leads import adjudication_record, task_set_gold
+from bench.seeding import seed_pairwise
 from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.generation.services import model_endpoint_create
 from ftapp.actors import SYSTEM
@@ -194,8 +195,9 @@ def make_rated_project(lead):
             record = {"id": "q3", "messages": MULTI_TURN}
         record["responses"] = [{"model": m, "text": f"A{i} {m}"} for m in MODELS]
         records.append(record)
-    records.append({"id": "q4", "prompt": "  question   0?", "responses": [
-        {"model": "m1", "text": "A4 m1"}]})
+    records.append(
+        {"id": "q4", "prompt": "  question   0?", "responses": [{"model": "m1", "text": "A4 m1"}]}
+    )
     prompt_records_load(by=SYSTEM, project=project, records=records)
     annotators = [AnnotatorFactory(username="u1"), AnnotatorFactory(username="u2")]
     assign(project, annotators, overlap=2)
@@ -208,11 +210,11 @@ def make_rated_project(lead):
         return data
 
     judge_all(project, annotators, decide)
-    conflict = Task.objects.get(project=project, prompt__external_id="q2",
-                                response_a__model_name="m2")
+    conflict = Task.objects.get(
+        project=project, prompt__external_id="q2", response_a__model_name="m2"
+    )
     adjudication_record(by=lead, task_id=conflict.pk, rating=5)
-    gold = Task.objects.get(project=project, prompt__external_id="q3",
-                            response_a__model_name="m1")
+    gold = Task.objects.get(project=project, prompt__external_id="q3", response_a__model_name="m1")
     task_set_gold(by=lead, task_id=gold.pk, is_gold=True, rating_min=4, rating_max=5)
     project.annotators = annotators
     return project
@@ -222,8 +224,13 @@ def make_pairwise_project(lead):
     """Five pairs judged by three annotators, in the task's terms (A = m1's response):
     p0 A,A,B · p1 B,tie,tie · p2 A,B,both_bad · p3 both_bad×3 · p4 A,B,tie adjudicated B."""
     project = make_project(lead, kind="pairwise", prompts=5, models=("m1", "m2"), overlap=3)
-    votes = {0: "A A B", 1: "B tie tie", 2: "A B both_bad", 3: "both_bad both_bad both_bad",
-             4: "A B tie"}
+    votes = {
+        0: "A A B",
+        1: "B tie tie",
+        2: "A B both_bad",
+        3: "both_bad both_bad both_bad",
+        4: "A B tie",
+    }
     annotators = [AnnotatorFactory() for _ in range(3)]
     assign(project, annotators, overlap=3)
     for task in Task.objects.filter(project=project):
@@ -236,6 +243,21 @@ def make_pairwise_project(lead):
     p4 = Task.objects.get(project=project, prompt__external_id="q4")
     adjudication_record(by=lead, task_id=p4.pk, choice="B")
     return project
+
+
+# Answers with an e-mail address and a phone number, so that redaction has work on every row.
+PII_ANSWER = (
+    "Open the app, go to Cards and select Change PIN; you confirm with a code sent to "
+    "jane.doe@example.com or +44 20 7946 0958. "
+)
+
+
+def make_bulk_pairwise_project(lead, *, prompts: int) -> int:
+    """A pairwise project large enough that exporting it takes seconds (``prompts`` tasks,
+    two judgments each from four annotators), written in bulk; returns its id. PostgreSQL
+    only."""
+    annotators = [AnnotatorFactory() for _ in range(4)]
+    return seed_pairwise(lead=lead, annotators=annotators, prompts=prompts, answer=PII_ANSWER)
 
 
 def may_add_endpoints(lead):

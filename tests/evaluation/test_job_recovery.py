@@ -20,8 +20,12 @@ from evaluation.exports.services import export_build, export_dir, export_start
 from evaluation.generation.services import generation_run_start
 from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
 from ftapp.actors import SYSTEM
-from tests.evaluation.bulk import seed_pairwise
-from tests.factories import make_endpoint, make_project, make_rated_project
+from tests.factories import (
+    make_bulk_pairwise_project,
+    make_endpoint,
+    make_project,
+    make_rated_project,
+)
 from tests.fake_model_server import FakeModelServer
 from tests.workers import (
     RUN_PROMPTS,
@@ -146,7 +150,7 @@ def test_worker_killed_whole_mid_export_builds_it_again_by_itself_with_identical
     timeout). The next worker's sweep sees that nobody builds it and queues it again; the
     files are byte-identical to those of an uninterrupted build."""
     broker = start_redis(appendonly=True)  # as docker-compose.yml runs it
-    project = Project.objects.get(pk=seed_pairwise(lead, prompts=BULK_PROMPTS))
+    project = Project.objects.get(pk=make_bulk_pairwise_project(lead, prompts=BULK_PROMPTS))
     with pytest.MonkeyPatch.context() as patch:
         _send_builds_through(patch, broker.url)
         export = export_start(by=lead, project_id=project.pk, **OPTIONS)
@@ -159,8 +163,10 @@ def test_worker_killed_whole_mid_export_builds_it_again_by_itself_with_identical
 
     _, log = workers.start(broker_url=broker.url, rescuer=True)
     _wait_until(
-        lambda: Export.objects.get(pk=export.pk).status
-        not in (ExportStatus.QUEUED, ExportStatus.RUNNING),
+        lambda: (
+            Export.objects.get(pk=export.pk).status
+            not in (ExportStatus.QUEUED, ExportStatus.RUNNING)
+        ),
         "the export to be built again",
     )
     workers.stop_all()
@@ -184,7 +190,7 @@ def test_an_export_whose_worker_dies_every_time_ends_failed(lead, start_redis, w
     killed in its second, it is then marked failed with a message that says why, and no
     worker builds it again."""
     broker = start_redis(appendonly=True)
-    project = Project.objects.get(pk=seed_pairwise(lead, prompts=BULK_PROMPTS))
+    project = Project.objects.get(pk=make_bulk_pairwise_project(lead, prompts=BULK_PROMPTS))
     with pytest.MonkeyPatch.context() as patch:
         _send_builds_through(patch, broker.url)
         export = export_start(by=lead, project_id=project.pk, **OPTIONS)

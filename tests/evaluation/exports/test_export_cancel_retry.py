@@ -43,8 +43,13 @@ from evaluation.models import (
 from evaluation.tasks import process_chunk
 from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict
-from tests.evaluation.bulk import seed_pairwise
-from tests.factories import client_for, make_endpoint, make_project, make_rated_project
+from tests.factories import (
+    client_for,
+    make_bulk_pairwise_project,
+    make_endpoint,
+    make_project,
+    make_rated_project,
+)
 from tests.fake_model_server import FakeModelServer
 from tests.workers import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, database_url, wait_for_export
 
@@ -98,8 +103,9 @@ class TestSweepOfExports:
     def test_a_running_export_nobody_builds_is_queued_again_from_nothing(
         self, rated, django_capture_on_commit_callbacks
     ):
-        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
-                                                     format="trl"))
+        export = _left_by_a_dead_worker(
+            export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
+        )
         with django_capture_on_commit_callbacks() as queued:
             assert exports_recover()["exports_requeued"] == 1
         export.refresh_from_db()
@@ -111,8 +117,9 @@ class TestSweepOfExports:
         assert (export.status, export.attempts) == ("completed", 2)
 
     def test_one_that_a_process_still_builds_is_left_alone(self, rated, other_session):
-        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
-                                                     format="trl"))
+        export = _left_by_a_dead_worker(
+            export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
+        )
         other_session.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, export.pk])
         assert exports_recover()["exports_requeued"] == 0
         export.refresh_from_db()
@@ -182,12 +189,15 @@ class TestCancelAndRetry:
         assert export.files == first.files
 
     def test_a_dead_running_export_cancelled_loses_its_half_written_files(self, rated):
-        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
-                                                     format="trl"))
+        export = _left_by_a_dead_worker(
+            export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
+        )
         export_cancel(by=rated.created_by, export_id=export.pk)
         assert not _partial(export).exists()
         assert exports_recover() == {
-            "exports_requeued": 0, "exports_failed": 0, "exports_resent": 0
+            "exports_requeued": 0,
+            "exports_failed": 0,
+            "exports_resent": 0,
         }
 
     def test_only_failed_or_cancelled_exports_are_retried(self, rated):
@@ -209,11 +219,10 @@ class TestCancelAndRetry:
 
 @pytest.mark.django_db
 class TestUndo:
-    def test_an_export_left_running_by_a_dead_worker_blocks_undo_only_until_the_sweep(
-        self, rated
-    ):
-        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
-                                                     format="trl"))
+    def test_an_export_left_running_by_a_dead_worker_blocks_undo_only_until_the_sweep(self, rated):
+        export = _left_by_a_dead_worker(
+            export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
+        )
         annotator = rated.annotators[0]
         with pytest.raises(Conflict, match="export"):
             judgment_undo(user=annotator, project_id=rated.pk)
@@ -224,14 +233,13 @@ class TestUndo:
 
     @pytest.mark.parametrize("end", ["failed", "cancelled"])
     def test_an_export_that_never_completed_does_not_block_undo(self, rated, end):
-        export = _left_by_a_dead_worker(export_start(by=SYSTEM, project=rated, kind="sft",
-                                                     format="trl"))
+        export = _left_by_a_dead_worker(
+            export_start(by=SYSTEM, project=rated, kind="sft", format="trl")
+        )
         if end == "cancelled":
             export_cancel(by=rated.created_by, export_id=export.pk)
         else:
-            Export.objects.filter(pk=export.pk).update(
-                attempts=settings.JOB_MAX_ATTEMPTS
-            )
+            Export.objects.filter(pk=export.pk).update(attempts=settings.JOB_MAX_ATTEMPTS)
             exports_recover()
         export.refresh_from_db()
         assert export.status == end and export.snapshot_at is not None
@@ -261,9 +269,7 @@ class TestSweepOfGenerationRuns:
         assert len(sent) == 1
         assert generation_runs_recover(now=timezone.now()) == {"runs_redispatched": 0}
 
-    def test_a_run_a_chunk_works_on_or_that_moved_lately_is_left_alone(
-        self, run, other_session
-    ):
+    def test_a_run_a_chunk_works_on_or_that_moved_lately_is_left_alone(self, run, other_session):
         assert generation_runs_recover(now=timezone.now()) == {"runs_redispatched": 0}
         other_session.execute("SELECT pg_advisory_lock_shared(%s, %s)", [RUN_LOCK_CLASS, run.pk])
         assert generation_runs_recover(now=self._stale()) == {"runs_redispatched": 0}
@@ -313,7 +319,7 @@ def _until(predicate, what: str, timeout: float = 120):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_api_cancels_a_running_build_which_stops_and_retry_builds_it_again(celery_worker, lead):
-    project = Project.objects.get(pk=seed_pairwise(lead, prompts=8000))
+    project = Project.objects.get(pk=make_bulk_pairwise_project(lead, prompts=8000))
     client = client_for(lead)
     started = client.post(
         f"/api/v1/projects/{project.pk}/exports/",
@@ -347,9 +353,7 @@ def test_api_cancels_a_running_build_which_stops_and_retry_builds_it_again(celer
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_export_page_cancels_without_javascript_and_retries_with_htmx(
-    celery_worker, client, lead
-):
+def test_export_page_cancels_without_javascript_and_retries_with_htmx(celery_worker, client, lead):
     project = make_rated_project(lead)
     export = export_start(by=SYSTEM, project=project, kind="sft", format="trl")  # not sent
     client.force_login(lead)
@@ -380,7 +384,7 @@ def test_export_page_cancels_without_javascript_and_retries_with_htmx(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_command_line_says_so_when_its_export_is_cancelled_from_a_page(lead, tmp_path):
-    project = seed_pairwise(lead, prompts=8000)
+    project = make_bulk_pairwise_project(lead, prompts=8000)
     failure: list[BaseException] = []
 
     def run_command():

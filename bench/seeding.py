@@ -1,35 +1,42 @@
 """A pairwise project with many judgments, written in bulk with ``INSERT … SELECT
-generate_series`` as bench/export.py seeds it, so that an export of it takes seconds to build
-and a test can stop a worker in the middle of one."""
+generate_series`` (seconds for a million judgments, where the services would take an hour):
+what the export and pull benchmarks measure, and what the tests need for an export that takes
+long enough to stop a worker in the middle of it. PostgreSQL only.
+
+Prompts get a sha256 of their text as their content hash (the import computes it over the
+normalized conversation; for an export only its uniqueness matters)."""
 
 from django.db import connection
 
 from annotation.models import Membership
 from annotation.services import batch_create, project_create
 from ftapp.actors import SYSTEM
-from tests.factories import AnnotatorFactory
 
 ANSWER = (
-    "Open the app, go to Cards and select Change PIN; you confirm with a code sent to "
-    "jane.doe@example.com or +44 20 7946 0958. "
+    "Open the app, go to Cards, choose the card and select Change PIN; you confirm with a "
+    "one-time code sent to your registered phone number. "
 )
 
 
-def seed_pairwise(lead, *, prompts: int) -> int:
-    """``prompts`` prompts with two responses, one task each, two judgments per task from
-    four annotators; returns the project's id. PostgreSQL only."""
-    project = project_create(by=SYSTEM, lead=lead, name=f"bulk {prompts}", kind="pairwise")
-    annotators = [AnnotatorFactory() for _ in range(4)]
+def seed_pairwise(*, lead, annotators: list, prompts: int, answer: str = ANSWER) -> int:
+    """``prompts`` prompts with two responses (``answer`` once in base-v1's, twice in
+    ft-r1's), one task each and two judgments per task from two of ``annotators`` (at least
+    two); returns the project's id."""
+    project = project_create(
+        by=SYSTEM, lead=lead, name=f"bulk pairwise, {prompts} prompts", kind="pairwise"
+    )
     for user in annotators:
         Membership.objects.create(project=project, user=user, role="annotator")
     batch = batch_create(by=SYSTEM, project=project, name="all", tasks=[], overlap=2)
+    ids = [u.pk for u in annotators]
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO annotation_prompt (project_id, external_id, text, messages, system,
                 metadata, content_hash, created_at, updated_at)
-            SELECT %s, 'q-' || g, 'Question ' || g || ': how do I change my PIN?', NULL, '',
-                   jsonb_build_object('shard', g %% 16),
+            SELECT %s, 'q-' || g, 'Question ' || g || ': how do I change the PIN of my card?',
+                   NULL, 'You are Northwind Bank''s assistant.',
+                   jsonb_build_object('domain', 'banking', 'shard', g %% 16),
                    encode(sha256(convert_to('q' || g || ':' || %s, 'UTF8')), 'hex'),
                    now(), now()
               FROM generate_series(1, %s) g
@@ -46,7 +53,7 @@ def seed_pairwise(lead, *, prompts: int) -> int:
              CROSS JOIN (VALUES ('base-v1', 1), ('ft-r1', 2)) AS m(name, n)
              WHERE p.project_id = %s
             """,
-            [ANSWER, project.pk],
+            [answer, project.pk],
         )
         cursor.execute(
             """
@@ -61,31 +68,36 @@ def seed_pairwise(lead, *, prompts: int) -> int:
             """,
             [project.pk, batch.pk, project.pk],
         )
-        # B (the fine-tuned model) wins 60%, A 30%, tie 10%; the second judgment disagrees
-        # on one task in seven.
+        # Verdict per task (in the task's terms): B (the fine-tuned model) 60%, A 30%, tie
+        # 10%; the second annotator disagrees on one task in seven; the screen side is
+        # drawn per judgment.
         cursor.execute(
             """
             WITH v AS (
               SELECT t.id AS task_id, t.response_a_id AS a, t.response_b_id AS b, k,
-                     (%s::int[])[1 + (t.id + k) %% 4] AS annotator_id,
+                     (%s::int[])[1 + (t.id + k) %% cardinality(%s::int[])] AS annotator_id,
                      CASE WHEN k = 1 AND t.id %% 7 = 0 THEN
                             CASE WHEN t.id %% 10 < 6 THEN 'A' ELSE 'B' END
                           WHEN t.id %% 10 < 6 THEN 'B'
                           WHEN t.id %% 10 < 9 THEN 'A'
-                          ELSE 'tie' END AS verdict
+                          ELSE 'tie' END AS verdict,
+                     ((t.id * 31 + k * 17) %% 2 = 0) AS swapped
                 FROM annotation_task t CROSS JOIN generate_series(0, 1) AS k
                WHERE t.project_id = %s
             )
             INSERT INTO annotation_judgment (task_id, annotator_id, rating, rubric_scores,
                 choice, swapped, chosen_response_id, rejected_response_id, comment, rewrite,
                 duration_ms, guidelines_version, idempotency_key, late, created_at, updated_at)
-            SELECT task_id, annotator_id, NULL, '{}', verdict, false,
+            SELECT task_id, annotator_id, NULL, '{}',
+                   CASE WHEN verdict = 'tie' OR NOT swapped THEN verdict
+                        WHEN verdict = 'A' THEN 'B' ELSE 'A' END,
+                   swapped,
                    CASE verdict WHEN 'A' THEN a WHEN 'B' THEN b END,
                    CASE verdict WHEN 'A' THEN b WHEN 'B' THEN a END,
-                   '', '', 20000, 1, '', false, now(), now()
+                   '', '', 20000 + task_id %% 30000, 1, '', false, now(), now()
               FROM v
             """,
-            [[u.pk for u in annotators], project.pk],
+            [ids, ids, project.pk],
         )
         cursor.execute("ANALYZE")
     return project.pk
