@@ -1,12 +1,8 @@
 """Shared set-up for the benchmarks: a fresh PostgreSQL database and Django configured on it."""
 
-import http.client
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,51 +24,6 @@ def server_env(database_url: str) -> dict[str, str]:
     }
     env.pop("REDIS_URL", None)
     return env
-
-
-@contextmanager
-def gunicorn(env: dict[str, str], port: int, *, workers: int, threads: int = 1) -> Iterator[None]:
-    """Serves the app with gunicorn (gthread) on 127.0.0.1:``port`` until the block ends,
-    once ``/healthz/`` answers."""
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "ftapp.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                probe.request("GET", "/healthz/")
-                if probe.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.3)
-        yield
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def fresh_django(database_url: str) -> dict[str, str]:

@@ -18,7 +18,8 @@ import random
 import threading
 import time
 
-from bench._common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
+from bench._common import DEFAULT_DATABASE_URL, fresh_django
+from bench.serving import gunicorn
 
 
 def parse_args() -> argparse.Namespace:

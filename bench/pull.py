@@ -17,7 +17,8 @@ import statistics
 import time
 from urllib.parse import urlencode
 
-from bench._common import DEFAULT_DATABASE_URL, fresh_django, gunicorn
+from bench._common import DEFAULT_DATABASE_URL, fresh_django
+from bench.serving import gunicorn
 
 
 def percentile(samples: list[float], q: float) -> float:

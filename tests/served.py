@@ -2,11 +2,7 @@
 ``DEBUG`` off: what a deployment runs, for the tests that break what it depends on (Redis, the
 database's connections) while it serves."""
 
-import http.client
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +10,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.workers import ROOT, database_url, free_port
+from bench.serving import gunicorn as serve
+from tests.workers import database_url, free_port
 
 
 @dataclass
@@ -42,47 +39,5 @@ def gunicorn(log: Path, *, threads: int = 4, **env: str) -> Iterator[Served]:
         "LOG_LEVEL": "WARNING",
         **env,
     }
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "ftapp.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--worker-class",
-                "gthread",
-                "--threads",
-                str(threads),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                probe.request("GET", "/healthz/")
-                if probe.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(0.2)
-        yield Served(url=f"http://127.0.0.1:{port}", log=log)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with serve(environment, port, threads=threads, log=log) as url:
+        yield Served(url=url, log=log)
