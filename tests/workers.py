@@ -176,6 +176,15 @@ class RedisServer:
         self.start()
 
 
+def wait_until(predicate, what: str, timeout: float = 120):
+    """Polls ``predicate`` until it returns something true, and returns that."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.05)
+    return result
+
+
 def wait_for_run(run, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -62,19 +62,23 @@ def start_redis(tmp_path):
 
 @pytest.fixture
 def start_worker(django_db_setup, tmp_path):
-    """Starts a Celery worker subprocess of the test's own on the ``generation`` queue of the
-    given broker, against the test database; returns the process and its log file. Stopped at
-    the end."""
+    """Starts a Celery worker subprocess of the test's own on ``queues`` of the given broker,
+    against the test database; returns the process and its log file. ``beat`` embeds beat;
+    other options go to ``start_celery_worker``. Stopped at the end."""
     started: list[subprocess.Popen] = []
 
-    def start(*, broker_url: str, loglevel: str = "INFO") -> tuple[subprocess.Popen, Path]:
-        log_path = tmp_path / f"worker-{len(started)}.log"
+    def start(
+        *, broker_url: str, queues: str = "generation", beat: bool = False, **options
+    ) -> tuple[subprocess.Popen, Path]:
+        number = len(started)
+        log_path = tmp_path / f"worker-{number}.log"
         process = start_celery_worker(
-            name=f"private-{len(started)}-{os.getpid()}@localhost",
-            queues="generation",
+            name=f"private-{number}-{os.getpid()}@localhost",
+            queues=queues,
             log_path=log_path,
             broker_url=broker_url,
-            loglevel=loglevel,
+            beat_schedule=tmp_path / f"beat-{number}" if beat else None,
+            **options,
         )
         started.append(process)
         return process, log_path

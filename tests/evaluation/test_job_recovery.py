@@ -6,9 +6,7 @@ reaches the main process and its pool at once) against the test database."""
 
 import hashlib
 import json
-import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -32,10 +30,10 @@ from tests.workers import (
     TEST_MODEL_KEY,
     assert_each_item_answered_once,
     dispatch_runs_through,
-    start_celery_worker,
     stop_process,
     wait_for_done_items,
     wait_for_run,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -52,8 +50,8 @@ class Workers:
     process group; ``rescuer=True`` adds embedded beat and a one-second staleness, so the
     sweep runs every second."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
+    def __init__(self, start_worker) -> None:
+        self.start_worker = start_worker
         self.started: list[subprocess.Popen] = []
 
     def start(
@@ -64,15 +62,11 @@ class Workers:
         max_attempts: int = 3,
         concurrency: int = 2,
     ) -> tuple[subprocess.Popen, Path]:
-        number = len(self.started)
-        log_path = self.tmp_path / f"worker-{number}.log"
-        process = start_celery_worker(
-            name=f"recovery-{number}-{os.getpid()}@localhost",
-            queues="generation,exports,default",
-            log_path=log_path,
+        process, log_path = self.start_worker(
             broker_url=broker_url,
+            queues="generation,exports,default",
             concurrency=concurrency,
-            beat_schedule=self.tmp_path / f"beat-{number}" if rescuer else None,
+            beat=rescuer,
             own_group=True,
             env={
                 "FTAPP_JOB_MAX_ATTEMPTS": str(max_attempts),
@@ -94,10 +88,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(django_db_setup, tmp_path):
-    started = Workers(tmp_path)
-    yield started
-    started.stop_all()
+def workers(start_worker):
+    return Workers(start_worker)
 
 
 def _send_builds_through(patch: pytest.MonkeyPatch, broker_url: str) -> None:
@@ -107,14 +99,6 @@ def _send_builds_through(patch: pytest.MonkeyPatch, broker_url: str) -> None:
         "evaluation.exports.services._queue_build",
         lambda export_id: producer.send_task("exports.build", args=[export_id], queue="exports"),
     )
-
-
-def _wait_until(predicate, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.05)
-    return result
 
 
 def _mid_build(export: Export, attempt: int) -> bool:
@@ -155,14 +139,14 @@ def test_worker_killed_whole_mid_export_builds_it_again_by_itself_with_identical
         _send_builds_through(patch, broker.url)
         export = export_start(by=lead, project_id=project.pk, **OPTIONS)
         victim, _ = workers.start(broker_url=broker.url)
-        _wait_until(lambda: _mid_build(export, attempt=1), "the build to be under way")
+        wait_until(lambda: _mid_build(export, attempt=1), "the build to be under way")
         workers.kill_whole(victim)
     export.refresh_from_db()
     assert export.status == ExportStatus.RUNNING and export.snapshot_at is not None
     assert _partial(export).is_dir() and not export_dir(export).exists()
 
     _, log = workers.start(broker_url=broker.url, rescuer=True)
-    _wait_until(
+    wait_until(
         lambda: (
             Export.objects.get(pk=export.pk).status
             not in (ExportStatus.QUEUED, ExportStatus.RUNNING)
@@ -196,10 +180,10 @@ def test_an_export_whose_worker_dies_every_time_ends_failed(lead, start_redis, w
         export = export_start(by=lead, project_id=project.pk, **OPTIONS)
     for attempt in (1, 2):
         victim, _ = workers.start(broker_url=broker.url, rescuer=attempt > 1, max_attempts=2)
-        _wait_until(lambda a=attempt: _mid_build(export, attempt=a), f"build {attempt}")
+        wait_until(lambda a=attempt: _mid_build(export, attempt=a), f"build {attempt}")
         workers.kill_whole(victim)
     workers.start(broker_url=broker.url, rescuer=True, max_attempts=2)
-    _wait_until(
+    wait_until(
         lambda: Export.objects.get(pk=export.pk).status == ExportStatus.FAILED,
         "the export to be given up",
     )
@@ -222,7 +206,7 @@ def test_redis_restarted_empty_loses_an_export_message_the_sweep_sends_again(
     broker.restart()
     assert client.llen("exports") == 0  # the message is gone
     workers.start(broker_url=broker.url, rescuer=True)
-    _wait_until(
+    wait_until(
         lambda: Export.objects.get(pk=export.pk).status == ExportStatus.COMPLETED,
         "the export to be sent again and built",
     )

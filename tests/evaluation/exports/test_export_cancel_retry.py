@@ -5,7 +5,6 @@ test_job_recovery.py."""
 
 import io
 import threading
-import time
 from datetime import timedelta
 
 import psycopg
@@ -51,7 +50,13 @@ from tests.factories import (
     make_rated_project,
 )
 from tests.fake_model_server import FakeModelServer
-from tests.workers import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV, database_url, wait_for_export
+from tests.workers import (
+    TEST_MODEL_KEY,
+    TEST_MODEL_KEY_ENV,
+    database_url,
+    wait_for_export,
+    wait_until,
+)
 
 pytestmark = pytest.mark.skipif(
     settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
@@ -308,14 +313,6 @@ def _mid_build(export_id: int) -> bool:
     return export.status == ExportStatus.RUNNING and export.progress_done > 0
 
 
-def _until(predicate, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.05)
-    return result
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_api_cancels_a_running_build_which_stops_and_retry_builds_it_again(celery_worker, lead):
@@ -327,11 +324,11 @@ def test_api_cancels_a_running_build_which_stops_and_retry_builds_it_again(celer
         format="json",
     ).json()
     export = Export.objects.get(pk=started["id"])
-    _until(lambda: _mid_build(export.pk), "the build to be under way")
+    wait_until(lambda: _mid_build(export.pk), "the build to be under way")
     response = client.post(f"/api/v1/exports/{export.pk}/cancel/")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "cancelled"
-    _until(lambda: not _partial(export).exists(), "the build to stop and clean up")
+    wait_until(lambda: not _partial(export).exists(), "the build to stop and clean up")
     export.refresh_from_db()
     assert export.progress_done < export.progress_total  # it stopped, not merely unpublished
     assert export.status == ExportStatus.CANCELLED and not export_dir(export).exists()
@@ -342,7 +339,7 @@ def test_api_cancels_a_running_build_which_stops_and_retry_builds_it_again(celer
             return None
         return response
 
-    response = _until(retried, "the cancelled build to let go")
+    response = wait_until(retried, "the cancelled build to let go")
     assert response.status_code == 202, response.content
     assert response.json()["status"] == "queued" and response.json()["attempts"] == 0
     body = wait_for_export(client, export.pk, timeout=120)
@@ -370,7 +367,7 @@ def test_export_page_cancels_without_javascript_and_retries_with_htmx(celery_wor
     ).content.decode()
     assert '<div id="export-status"' in fragment and "<html" not in fragment
     assert 'id="export-state">queued' in fragment and 'hx-trigger="every 2s"' in fragment
-    _until(
+    wait_until(
         lambda: Export.objects.get(pk=export.pk).status == ExportStatus.COMPLETED,
         "the worker to build it",
     )
@@ -401,7 +398,7 @@ def test_the_command_line_says_so_when_its_export_is_cancelled_from_a_page(lead,
     command = threading.Thread(target=run_command)
     command.start()
     try:
-        export = _until(
+        export = wait_until(
             lambda: Export.objects.filter(project_id=project, status="running").first(),
             "the command's build to start",
         )
