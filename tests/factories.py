@@ -93,16 +93,24 @@ class ResponseFactory(factory.django.DjangoModelFactory):
     text = factory.Sequence(lambda n: f"Answer number {n}.")
 
 
-def make_project(lead, *, kind="rating", prompts=4, models=("m1",), overlap=1, **options):
+def make_project(
+    lead, *, kind="rating", prompts=4, models=("m1",), overlap=1, metadata=None, **options
+):
+    """Prompts q0, q1, … ("Question 0?", …) answered by each of ``models`` ("Answer 0 by m1");
+    ``models`` may instead be a function of the prompt's number, and ``metadata`` one that
+    gives the prompt's metadata."""
     project = ProjectFactory(created_by=lead, kind=kind, overlap=overlap, **options)
-    records = [
-        {
+    records = []
+    for i in range(prompts):
+        answering = models(i) if callable(models) else models
+        record = {
             "id": f"q{i}",
             "prompt": f"Question {i}?",
-            "responses": [{"model": m, "text": f"Answer {i} by {m}"} for m in models],
+            "responses": [{"model": m, "text": f"Answer {i} by {m}"} for m in answering],
         }
-        for i in range(prompts)
-    ]
+        if metadata:
+            record["metadata"] = metadata(i)
+        records.append(record)
     prompt_records_load(by=SYSTEM, project=project, records=records)
     return project
 

@@ -18,11 +18,9 @@ from annotation.services.leads import (
     membership_set_excluded,
     task_set_gold,
 )
-from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.factories import (
     AnnotatorFactory,
-    ProjectFactory,
     add_member,
     assign,
     client_for,
@@ -39,21 +37,11 @@ def team(lead):
 
 
 def tagged_project(lead, annotators):
-    project = ProjectFactory(created_by=lead, kind="rating")
-    from annotation.services import prompt_records_load
-
-    prompt_records_load(
-        by=SYSTEM,
-        project=project,
-        records=[
-            {
-                "id": f"q{i}",
-                "prompt": f"Question {i}?",
-                "metadata": {"topic": "cards" if i % 2 else "loans"},
-                "responses": [{"model": "m1" if i < 4 else "m2", "text": f"Answer {i}."}],
-            }
-            for i in range(6)
-        ],
+    project = make_project(
+        lead,
+        prompts=6,
+        models=lambda i: ("m1",) if i < 4 else ("m2",),
+        metadata=lambda i: {"topic": "cards" if i % 2 else "loans"},
     )
     for user in annotators:
         add_member(project, user)
@@ -368,9 +356,7 @@ def test_the_task_page_names_a_former_member_as_the_pull_does(client, lead, anno
     claim = claim_next(user=annotator, project_id=project.pk)
     judgment_submit(user=annotator, task_id=claim.task_id, rating=4)
     Membership.objects.filter(project=project, user=annotator).delete()
-    (pulled,) = client_for(lead).get(f"/api/v1/projects/{project.pk}/judgments/").json()[
-        "results"
-    ]
+    (pulled,) = client_for(lead).get(f"/api/v1/projects/{project.pk}/judgments/").json()["results"]
     client.force_login(lead)
     page = client.get(reverse("task-review", args=[claim.task_id])).content.decode()
     assert pulled["annotator"].startswith("former-") and pulled["annotator"] in page

@@ -6,10 +6,8 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from annotation.services import prompt_records_load
 from evaluation.exports.services import export_dir
-from ftapp.actors import SYSTEM
-from tests.factories import AnnotatorFactory, ProjectFactory, assign, build, judge_all
+from tests.factories import AnnotatorFactory, assign, build, judge_all, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +24,21 @@ HOSTILE = [
 MODELS = ["<img src=x onerror=alert(2)>", "m|`x`](javascript:alert(3))"]
 # A renderer as a dataset hub runs one: CommonMark with GitHub's tables, raw HTML allowed.
 HUB = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-SAFE_TAGS = {"h1", "h2", "p", "strong", "code", "table", "thead", "tbody", "tr", "th", "td",
-             "ul", "li"}
+SAFE_TAGS = {
+    "h1",
+    "h2",
+    "p",
+    "strong",
+    "code",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "ul",
+    "li",
+}
 
 
 class Elements(HTMLParser):
@@ -45,20 +56,12 @@ class Elements(HTMLParser):
 
 @pytest.fixture
 def hostile_export(lead):
-    project = ProjectFactory(created_by=lead, kind="rating", name=" ".join(HOSTILE[:4]))
-    prompt_records_load(
-        by=SYSTEM,
-        project=project,
-        records=[
-            {
-                "id": f"q{i}",
-                "prompt": f"Question {i}?",
-                "metadata": {key: HOSTILE[(i + k) % len(HOSTILE)] for k, key in
-                             enumerate(HOSTILE)},
-                "responses": [{"model": m, "text": f"Answer {i} by {m}"} for m in MODELS],
-            }
-            for i in range(3)
-        ],
+    project = make_project(
+        lead,
+        name=" ".join(HOSTILE[:4]),
+        prompts=3,
+        models=MODELS,
+        metadata=lambda i: {key: HOSTILE[(i + k) % len(HOSTILE)] for k, key in enumerate(HOSTILE)},
     )
     annotator = AnnotatorFactory()
     assign(project, [annotator])

@@ -436,22 +436,7 @@ def test_a_former_member_goes_by_the_same_pseudonym_in_the_agreement_as_in_the_p
 class TestPages:
     def test_leaderboard_page_draws_svg_and_escapes_model_names(self, client, lead):
         evil = "<script>alert(1)</script>"
-        project = ProjectFactory(created_by=lead, kind="pairwise", overlap=1)
-        prompt_records_load(
-            by=SYSTEM,
-            project=project,
-            records=[
-                {
-                    "id": f"q{i}",
-                    "prompt": f"Question {i}?",
-                    "responses": [
-                        {"model": evil, "text": f"Answer {i}."},
-                        {"model": "good", "text": f"Good {i}."},
-                    ],
-                }
-                for i in range(3)
-            ],
-        )
+        project = make_project(lead, kind="pairwise", prompts=3, models=(evil, "good"))
         annotator = AnnotatorFactory()
         assign(project, [annotator])
         judge_all(
