@@ -68,13 +68,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     args = parser.parse_args()
     env = fresh_django(args.database_url)
-    from django.contrib.auth import get_user_model
+    from bench.seeding import bench_team, seed_pairwise
 
-    from bench.seeding import seed_pairwise
-
-    users = get_user_model().objects
-    lead = users.create(username="bench-lead", is_superuser=True)
-    annotators = [users.create(username=f"bench-annotator-{i}") for i in range(10)]
+    lead, annotators = bench_team()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**env, "FTAPP_EXPORTS_DIR": tmp}
         for size in args.sizes:

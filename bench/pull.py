@@ -34,15 +34,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     args = parser.parse_args()
     env = fresh_django(args.database_url)
-    from django.contrib.auth import get_user_model
     from django.db import connection
 
     from annotation.services import api_token_create
-    from bench.seeding import seed_pairwise
+    from bench.seeding import bench_team, seed_pairwise
 
-    users = get_user_model().objects
-    lead = users.create(username="bench-lead", is_superuser=True)
-    annotators = [users.create(username=f"bench-annotator-{i}") for i in range(10)]
+    lead, annotators = bench_team()
     started = time.perf_counter()
     project_id = seed_pairwise(lead=lead, annotators=annotators, prompts=args.size // 2)
     seeded = time.perf_counter() - started

@@ -6,6 +6,7 @@ long enough to stop a worker in the middle of it. PostgreSQL only.
 Prompts get a sha256 of their text as their content hash (the import computes it over the
 normalized conversation; for an export only its uniqueness matters)."""
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from annotation.models import Membership
@@ -16,6 +17,14 @@ ANSWER = (
     "Open the app, go to Cards, choose the card and select Change PIN; you confirm with a "
     "one-time code sent to your registered phone number. "
 )
+
+
+def bench_team(annotators: int = 10) -> tuple:
+    """The lead (a superuser) and the annotators whom the benchmarks' projects are seeded
+    for."""
+    users = get_user_model().objects
+    lead = users.create(username="bench-lead", is_superuser=True)
+    return lead, [users.create(username=f"bench-annotator-{i}") for i in range(annotators)]
 
 
 def seed_pairwise(*, lead, annotators: list, prompts: int, answer: str = ANSWER) -> int:
