@@ -77,6 +77,12 @@ def signed_in(client, project, annotator):
     return client
 
 
+def claim_on_page(client, project, annotator) -> int:
+    """Takes the next task with the queue page's button; returns the task's id."""
+    client.post(reverse("queue", args=[project.pk]))
+    return Claim.objects.get(annotator=annotator, status="active").task_id
+
+
 def test_rating_page_shows_the_conversation_and_the_rendered_response(signed_in, project):
     page = signed_in.post(reverse("queue", args=[project.pk]), follow=True).content.decode()
     assert "You are a bank&#x27;s assistant." in page or "You are a bank's assistant." in page
@@ -88,8 +94,7 @@ def test_rating_page_shows_the_conversation_and_the_rendered_response(signed_in,
 
 
 def test_plain_form_post_judges_and_redirects(signed_in, project, annotator):
-    signed_in.post(reverse("queue", args=[project.pk]))
-    task_id = Claim.objects.get(annotator=annotator).task_id
+    task_id = claim_on_page(signed_in, project, annotator)
     response = signed_in.post(
         reverse("task-judge", args=[task_id]),
         {"rating": "2", "comment": "too vague", "rubric_accuracy": "3", "idempotency_key": "k1"},
@@ -105,8 +110,7 @@ def test_plain_form_post_judges_and_redirects(signed_in, project, annotator):
 
 
 def test_htmx_post_swaps_in_the_next_task(signed_in, project, annotator):
-    signed_in.post(reverse("queue", args=[project.pk]))
-    first = Claim.objects.get(annotator=annotator).task_id
+    first = claim_on_page(signed_in, project, annotator)
     response = signed_in.post(
         reverse("task-judge", args=[first]), {"rating": "5", "duration_ms": "4200"}, **HTMX
     )
@@ -118,8 +122,7 @@ def test_htmx_post_swaps_in_the_next_task(signed_in, project, annotator):
 
 
 def test_missing_rating_shows_the_error_in_place(signed_in, project, annotator):
-    signed_in.post(reverse("queue", args=[project.pk]))
-    task_id = Claim.objects.get(annotator=annotator).task_id
+    task_id = claim_on_page(signed_in, project, annotator)
     html = signed_in.post(
         reverse("task-judge", args=[task_id]), {"comment": "keep me"}, **HTMX
     ).content.decode()
@@ -128,13 +131,11 @@ def test_missing_rating_shows_the_error_in_place(signed_in, project, annotator):
 
 
 def test_rewrite_is_kept_unless_unchanged(signed_in, project, annotator):
-    signed_in.post(reverse("queue", args=[project.pk]))
-    task_id = Claim.objects.get(annotator=annotator).task_id
+    task_id = claim_on_page(signed_in, project, annotator)
     original = Task.objects.get(pk=task_id).response_a.text
     signed_in.post(reverse("task-judge", args=[task_id]), {"rating": "3", "rewrite": original})
     assert Judgment.objects.get().rewrite == ""
-    signed_in.post(reverse("queue", args=[project.pk]))
-    next_id = Claim.objects.get(annotator=annotator, status="active").task_id
+    next_id = claim_on_page(signed_in, project, annotator)
     signed_in.post(
         reverse("task-judge", args=[next_id]), {"rating": "2", "rewrite": "Do X, then Y."}
     )
@@ -142,8 +143,7 @@ def test_rewrite_is_kept_unless_unchanged(signed_in, project, annotator):
 
 
 def test_skip_and_undo_pages(signed_in, project, annotator):
-    signed_in.post(reverse("queue", args=[project.pk]))
-    first = Claim.objects.get(annotator=annotator).task_id
+    first = claim_on_page(signed_in, project, annotator)
     html = signed_in.post(
         reverse("task-skip", args=[first]), {"reason": "not my field"}, **HTMX
     ).content.decode()
@@ -157,8 +157,7 @@ def test_skip_and_undo_pages(signed_in, project, annotator):
 
 def test_empty_queue_state(signed_in, project, annotator):
     for _ in range(3):
-        signed_in.post(reverse("queue", args=[project.pk]))
-        task_id = Claim.objects.get(annotator=annotator, status="active").task_id
+        task_id = claim_on_page(signed_in, project, annotator)
         signed_in.post(reverse("task-judge", args=[task_id]), {"rating": "4"})
     page = signed_in.get(reverse("queue", args=[project.pk])).content.decode()
     assert "Your queue is empty" in page and 'id="judge-form"' not in page

@@ -40,6 +40,15 @@ def make_projects(lead, annotator):
     return rating, pairwise
 
 
+def open_queue(page, base, annotator, project):
+    """Logs in and follows the project's queue link from the home page, until the deferred
+    keyboard script has loaded."""
+    log_in(page, base, annotator)
+    page.click(f"a[href='/projects/{project.pk}/queue/']")
+    page.wait_for_selector("#judge-form")
+    page.wait_for_load_state("load")
+
+
 def shown_task(page) -> int:
     return int(page.get_attribute("#judge-form", "data-task"))
 
@@ -57,11 +66,7 @@ def press_and_wait_for_next(page, *keys):
 
 def test_rating_with_the_keyboard_skip_and_undo(live_server, page, lead, annotator):
     rating, _ = make_projects(lead, annotator)
-    base = live_server.url
-    log_in(page, base, annotator)
-    page.click(f"a[href='/projects/{rating.pk}/queue/']")
-    page.wait_for_selector("#judge-form")
-    page.wait_for_load_state("load")  # the keyboard script is deferred
+    open_queue(page, live_server.url, annotator, rating)
     page.mouse.click(5, 5)  # focus the page, not a field
     page.keyboard.press("g")
     assert page.is_visible("#guidelines")
@@ -109,11 +114,7 @@ def test_rating_with_the_keyboard_skip_and_undo(live_server, page, lead, annotat
 
 def test_pairwise_choice_matches_what_was_on_screen(live_server, page, lead, annotator):
     _, pairwise = make_projects(lead, annotator)
-    base = live_server.url
-    log_in(page, base, annotator)
-    page.goto(f"{base}/projects/{pairwise.pk}/queue/")
-    page.wait_for_selector(".pair")
-    page.wait_for_load_state("load")
+    open_queue(page, live_server.url, annotator, pairwise)
     page.screenshot(path=str(SCREENSHOTS / "pairwise.png"), full_page=True)
     page.mouse.click(5, 5)
     outcomes = []
