@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from annotation.management.commands.demo import ANCHORS, FIXTURE, GUIDELINES
 from annotation.models import Claim, Judgment, Response
 from annotation.services import prompt_records_load
+from evaluation.management.commands.demo import ANCHORS, FIXTURE, GUIDELINES
 from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD, ProjectFactory, assign
 

@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+import annotation
 from annotation.models import Project, ProjectKind, Role, Task
 from annotation.services import (
     batch_create,
@@ -33,7 +34,7 @@ from evaluation.generation import local_model
 from evaluation.generation.services import model_endpoint_register_local
 from ftapp.actors import SYSTEM
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo_prompts.jsonl"
+FIXTURE = Path(annotation.__file__).resolve().parent / "fixtures" / "demo_prompts.jsonl"
 USERS = [
     ("admin", "admin"),
     ("lead", "lead"),
