@@ -9,9 +9,9 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from annotation.models import Prompt, Response, Task
+from annotation.models import Prompt, Response
 from annotation.selectors import metadata_matching, project_get_for_lead
-from annotation.services import tasks_create_for_responses
+from annotation.services.tasks import response_add, tasks_add_to_batch, tasks_create_for_responses
 from evaluation.generation import local_model
 from evaluation.generation.client import ModelCallFailed, chat_completion, excerpt, list_models
 from evaluation.generation.limiter import endpoint_slot
@@ -26,6 +26,7 @@ from evaluation.models import (
     TaskCreation,
     WorkerHeartbeat,
 )
+from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ftapp.queueing import enqueue_on_commit
 
@@ -246,7 +247,9 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
     """Calls the model for one pending item and stores its response, exactly once: the item
     row is locked and re-checked before the response is written."""
     item = (
-        GenerationItem.objects.select_related("run", "endpoint", "prompt")
+        GenerationItem.objects.select_related(
+            "run__target_batch__project", "endpoint", "prompt__project"
+        )
         .filter(pk=item_id)
         .first()
     )
@@ -290,10 +293,11 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
         locked = GenerationItem.objects.select_for_update().get(pk=item.pk)
         if locked.status != ItemStatus.PENDING:
             return locked  # a redelivered task finished it first
-        response = Response.objects.create(
+        response = response_add(
+            by=SYSTEM,
             prompt=item.prompt,
             model_name=endpoint.name,
-            model_endpoint=endpoint,
+            model_endpoint_id=endpoint.pk,
             text=completion.text,
             generation={
                 "run": run.pk,
@@ -353,7 +357,7 @@ def _tasks_for(run: GenerationRun, responses: list[Response]) -> int:
         project=run.project, responses=responses, against_models=set(run.pair_with)
     )
     if run.target_batch_id and tasks:
-        Task.objects.filter(pk__in=[t.pk for t in tasks]).update(batch_id=run.target_batch_id)
+        tasks_add_to_batch(by=SYSTEM, batch=run.target_batch, task_ids=[t.pk for t in tasks])
     GenerationRun.objects.filter(pk=run.pk).update(tasks_created=F("tasks_created") + len(tasks))
     return len(tasks)
 
