@@ -33,9 +33,9 @@ from annotation.models import Project
 from annotation.selectors import project_get_for_lead
 from evaluation.exports.card import CardStats, card_markdown
 from evaluation.exports.consensus import consensus_fit
+from evaluation.exports.examples import group_examples
 from evaluation.exports.formats import ROWS
 from evaluation.exports.options import export_options_clean
-from evaluation.exports.select import group_examples
 from evaluation.exports.source import (
     PromptData,
     TaskData,
