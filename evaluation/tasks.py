@@ -22,10 +22,11 @@ from evaluation.generation.recovery import (
     generation_run_worked_on,
     generation_runs_recover,
 )
+from evaluation.generation.selectors import generation_items_pending_chunks
 from evaluation.generation.services import (
     generation_item_process,
     generation_run_finish_if_done,
-    run_chunks,
+    generation_run_mark_running,
     worker_heartbeat_record,
 )
 
@@ -61,7 +62,8 @@ def recover_stale_jobs() -> dict[str, int]:
 @shared_task(name="generation.dispatch_run", ignore_result=True)
 def dispatch_run(run_id: int) -> int:
     generation_run_heartbeat(run_id=run_id)
-    chunks = run_chunks(run_id=run_id)
+    generation_run_mark_running(run_id=run_id)
+    chunks = generation_items_pending_chunks(run_id=run_id)
     for item_ids in chunks:
         process_chunk.delay(run_id, item_ids)
     if not chunks:

@@ -224,18 +224,11 @@ def _dispatch(run_id: int) -> None:
     dispatch_run.apply_async([run_id], ignore_result=True)
 
 
-def run_chunks(*, run_id: int, size: int = 10) -> list[list[int]]:
-    """Marks the run running and splits its pending items into chunks for the workers."""
-    now = timezone.now()
+def generation_run_mark_running(*, run_id: int) -> None:
+    """A queued run's dispatch has reached a worker: the run is running from now."""
     GenerationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=now
+        status=RunStatus.RUNNING, started_at=timezone.now()
     )
-    ids = list(
-        GenerationItem.objects.filter(run_id=run_id, status=ItemStatus.PENDING)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def _messages(prompt: Prompt, params: dict[str, Any]) -> list[dict[str, str]]:

@@ -224,7 +224,8 @@ def test_a_worker_process_killed_mid_chunk_loses_nothing_and_duplicates_nothing(
     import signal
     import subprocess
 
-    from evaluation.generation.services import run_chunks
+    from evaluation.generation.selectors import generation_items_pending_chunks
+    from evaluation.generation.services import generation_run_mark_running
     from evaluation.tasks import process_chunk
     from tests.workers import start_celery_worker, stop_process, wait_for_done_items
 
@@ -237,7 +238,8 @@ def test_a_worker_process_killed_mid_chunk_loses_nothing_and_duplicates_nothing(
             # Start the run without dispatching it, to send its one chunk to our own worker.
             patch.setattr("evaluation.generation.services._dispatch", lambda run_id: None)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-        (chunk,) = run_chunks(run_id=run.pk, size=20)
+        generation_run_mark_running(run_id=run.pk)
+        (chunk,) = generation_items_pending_chunks(run_id=run.pk, size=20)
         log_path = tmp_path / "worker.log"
         worker = start_celery_worker(
             name=f"killtest-{os.getpid()}@localhost", queues=queue, log_path=log_path

@@ -31,7 +31,8 @@ from evaluation.generation.recovery import (
     generation_item_begin,
     generation_runs_recover,
 )
-from evaluation.generation.services import generation_run_start, run_chunks
+from evaluation.generation.selectors import generation_items_pending_chunks
+from evaluation.generation.services import generation_run_mark_running, generation_run_start
 from evaluation.models import (
     Export,
     ExportStatus,
@@ -247,7 +248,7 @@ class TestSweepOfGenerationRuns:
         with FakeModelServer() as server:
             endpoint = make_endpoint(lead, server)
         run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-        run_chunks(run_id=run.pk)
+        generation_run_mark_running(run_id=run.pk)
         return run
 
     def _stale(self):
@@ -280,7 +281,8 @@ class TestSweepOfGenerationRuns:
         with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
             endpoint = make_endpoint(lead, server)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-            (chunk,) = run_chunks(run_id=run.pk)
+            generation_run_mark_running(run_id=run.pk)
+            (chunk,) = generation_items_pending_chunks(run_id=run.pk)
             for _ in range(settings.JOB_MAX_ATTEMPTS):
                 assert generation_item_begin(item_id=chunk[0])
             process_chunk(run.pk, chunk)
