@@ -30,9 +30,6 @@ from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ftapp.queueing import enqueue_on_commit
 
-PARAM_KEYS = {"temperature", "top_p", "max_tokens", "seed", "stop", "system"}
-
-
 def worker_heartbeat_record(*, queue: str, hostname: str, seen_at: datetime) -> WorkerHeartbeat:
     heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
         queue=queue, hostname=hostname, defaults={"seen_at": seen_at}
