@@ -23,12 +23,11 @@ from evaluation.generation.recovery import (
     generation_runs_recover,
 )
 from evaluation.generation.selectors import generation_items_pending_chunks
-from evaluation.generation.services import (
-    generation_item_process,
+from evaluation.generation.services.runs import (
     generation_run_finish_if_done,
     generation_run_mark_running,
-    worker_heartbeat_record,
 )
+from evaluation.generation.services.worker import generation_item_process, worker_heartbeat_record
 
 logger = logging.getLogger(__name__)
 

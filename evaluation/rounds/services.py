@@ -9,7 +9,7 @@ from annotation.models import Judgment, Prompt, Response
 from annotation.selectors import project_get_for_lead
 from annotation.services.projects import annotators_require, batch_create
 from evaluation.exports.services import export_dir, split_of
-from evaluation.generation.services import generation_run_start
+from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import Export, ExportStatus, ModelEndpoint, Round, TaskCreation
 from ftapp.errors import InvalidInput
 

@@ -17,7 +17,7 @@ from celery import Celery
 
 from annotation.models import Project, Response
 from evaluation.exports.services import export_build, export_dir, export_start
-from evaluation.generation.services import generation_run_start
+from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
 from ftapp.actors import SYSTEM
 from tests.evaluation.bulk import seed_pairwise

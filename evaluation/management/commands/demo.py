@@ -31,7 +31,7 @@ from annotation.services import (
     prompt_records_load,
 )
 from evaluation.generation import local_model
-from evaluation.generation.services import model_endpoint_register_local
+from evaluation.generation.services.endpoints import model_endpoint_register_local
 from ftapp.actors import SYSTEM
 
 FIXTURE = Path(annotation.__file__).resolve().parent / "fixtures" / "demo_prompts.jsonl"

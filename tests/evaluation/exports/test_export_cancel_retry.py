@@ -32,7 +32,7 @@ from evaluation.generation.recovery import (
     generation_runs_recover,
 )
 from evaluation.generation.selectors import generation_items_pending_chunks
-from evaluation.generation.services import generation_run_mark_running, generation_run_start
+from evaluation.generation.services.runs import generation_run_mark_running, generation_run_start
 from evaluation.models import (
     Export,
     ExportStatus,
