@@ -5,7 +5,7 @@ Jobs whose worker vanished (a worker killed whole, whose messages wait in Redis 
 broker's visibility timeout, or a Redis restarted empty, which lost them) are found by a sweep
 and queued again, with no one to ask: ``recover_stale_jobs`` runs on every worker's start and
 from Celery beat (``CELERY_BEAT_SCHEDULE``); exports have their part in
-``evaluation.exports.services``, runs theirs in ``evaluation.generation.recovery``."""
+``evaluation.exports.services.jobs``, runs theirs in ``evaluation.generation.recovery``."""
 
 import logging
 import socket
@@ -13,7 +13,8 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
-from evaluation.exports.services import export_build, exports_recover
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.jobs import exports_recover
 from evaluation.generation.recovery import (
     generation_item_begin,
     generation_item_claimed,

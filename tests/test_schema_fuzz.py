@@ -39,7 +39,8 @@ from schemathesis.specs.openapi.checks import (
 
 from annotation.models import Task
 from annotation.services import api_token_create, claim_next, judgment_submit
-from evaluation.exports.services import export_build, export_start
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.jobs import export_start
 from evaluation.generation.services.endpoints import model_endpoint_create
 from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import GenerationRun

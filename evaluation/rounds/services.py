@@ -8,7 +8,8 @@ from django.db.models import Max
 from annotation.models import Judgment, Prompt, Response
 from annotation.selectors import project_get_for_lead
 from annotation.services.projects import annotators_require, batch_create
-from evaluation.exports.services import export_dir, split_of
+from evaluation.exports.services.build import split_of
+from evaluation.exports.services.files import export_dir
 from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import Export, ExportStatus, ModelEndpoint, Round, TaskCreation
 from ftapp.errors import InvalidInput

@@ -7,7 +7,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from annotation.services import prompt_records_load
-from evaluation.exports.services import export_dir
+from evaluation.exports.services.files import export_dir
 from ftapp.actors import SYSTEM
 from tests.factories import AnnotatorFactory, ProjectFactory, assign, build, judge_all
 

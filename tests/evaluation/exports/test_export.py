@@ -17,7 +17,9 @@ from annotation.services.leads import (
 )
 from evaluation.exports.consensus import consensus_fit
 from evaluation.exports.options import export_options_clean
-from evaluation.exports.services import export_build, export_dir, export_start, split_of
+from evaluation.exports.services.build import export_build, split_of
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import export_start
 from evaluation.models import ExportStatus
 from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, InvalidInput

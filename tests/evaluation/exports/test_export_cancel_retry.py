@@ -17,11 +17,10 @@ from django.utils import timezone
 
 from annotation.models import Project
 from annotation.services.judgments import judgment_undo
-from evaluation.exports.services import (
-    LOCK_CLASS,
-    export_build,
+from evaluation.exports.services.build import LOCK_CLASS, export_build
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import (
     export_cancel,
-    export_dir,
     export_retry,
     export_start,
     exports_recover,
