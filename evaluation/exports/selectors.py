@@ -10,11 +10,9 @@ from django.db.models import QuerySet
 
 from annotation.models import Judgment, Project
 from annotation.selectors import project_get_for_lead
-from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.files import SPLITS, export_dir
 from evaluation.models import Export, ExportStatus
 from ftapp.errors import Conflict, InvalidInput, NotFound
-
-SPLITS = ("train", "test")
 
 
 def export_get_for_lead(*, user: AbstractBaseUser, export_id: int) -> Export:
