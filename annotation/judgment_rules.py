@@ -58,9 +58,9 @@ def gold_correct(task: Task, judgment: Judgment) -> bool:
 def set_aside_annotators(*, project_id: int) -> QuerySet[Membership]:
     """The user ids of the annotators a lead set aside: their judgments count nowhere (not in
     exports, figures or rounds), though they are kept and pulled."""
-    return Membership.objects.filter(
-        project_id=project_id, excluded_from_exports=True
-    ).values_list("user_id", flat=True)
+    return Membership.objects.filter(project_id=project_id, set_aside=True).values_list(
+        "user_id", flat=True
+    )
 
 
 def counted_judgments(*, project_id: int, gold: bool = False) -> QuerySet[Judgment]:

@@ -53,9 +53,7 @@ def metadata_matching(queryset: QuerySet, *, field: str, metadata: dict[str, Any
                 fields={"metadata": [f"The value of {key!r} must be JSON, its numbers finite."]},
             ) from None
         alias = f"metadata_filter_{number}"
-        queryset = queryset.alias(**{alias: KeyTransform(str(key), field)}).filter(
-            **{alias: value}
-        )
+        queryset = queryset.alias(**{alias: KeyTransform(str(key), field)}).filter(**{alias: value})
     return queryset
 
 
@@ -356,7 +354,7 @@ def project_dashboard(*, project: Project, now=None) -> dict:
         row.setdefault("skipped", 0)
         row["username"] = membership.user.username
         row["pseudonym"] = membership.pseudonym
-        row["excluded"] = membership.excluded_from_exports
+        row["set_aside"] = membership.set_aside
         row["median_seconds"] = _median(durations)
         row["remaining"] = annotator_progress(project=project, user=membership.user)["remaining"]
         row["gold_accuracy"] = (

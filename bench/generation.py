@@ -34,7 +34,7 @@ def main() -> None:
 
     from annotation.services import project_create, prompt_records_load
     from evaluation.generation.client import chat_completion
-    from evaluation.generation.services import generation_run_start
+    from evaluation.generation.services.runs import generation_run_start
     from evaluation.models import GenerationRun, ModelEndpoint
     from ftapp.actors import SYSTEM
     from ftapp.celery import app

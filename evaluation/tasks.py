@@ -5,7 +5,7 @@ Jobs whose worker vanished (a worker killed whole, whose messages wait in Redis 
 broker's visibility timeout, or a Redis restarted empty, which lost them) are found by a sweep
 and queued again, with no one to ask: ``recover_stale_jobs`` runs on every worker's start and
 from Celery beat (``CELERY_BEAT_SCHEDULE``); exports have their part in
-``evaluation.exports.services``, runs theirs in ``evaluation.generation.recovery``."""
+``evaluation.exports.services.jobs``, runs theirs in ``evaluation.generation.recovery``."""
 
 import logging
 import socket
@@ -13,7 +13,8 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
-from evaluation.exports.services import export_build, exports_recover
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.jobs import exports_recover
 from evaluation.generation.recovery import (
     generation_item_begin,
     generation_item_claimed,
@@ -22,12 +23,12 @@ from evaluation.generation.recovery import (
     generation_run_worked_on,
     generation_runs_recover,
 )
-from evaluation.generation.services import (
-    generation_item_process,
+from evaluation.generation.selectors import generation_items_pending_chunks
+from evaluation.generation.services.runs import (
     generation_run_finish_if_done,
-    run_chunks,
-    worker_heartbeat_record,
+    generation_run_mark_running,
 )
+from evaluation.generation.services.worker import generation_item_process, worker_heartbeat_record
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def recover_stale_jobs() -> dict[str, int]:
 @shared_task(name="generation.dispatch_run", ignore_result=True)
 def dispatch_run(run_id: int) -> int:
     generation_run_heartbeat(run_id=run_id)
-    chunks = run_chunks(run_id=run_id)
+    generation_run_mark_running(run_id=run_id)
+    chunks = generation_items_pending_chunks(run_id=run_id)
     for item_ids in chunks:
         process_chunk.delay(run_id, item_ids)
     if not chunks:

@@ -16,8 +16,10 @@ from annotation.services import (
 )
 from annotation.services.leads import adjudication_record, task_set_gold
 from bench.seeding import seed_pairwise
-from evaluation.exports.services import export_build, export_dir, export_start
-from evaluation.generation.services import model_endpoint_create
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import export_start
+from evaluation.generation.services.endpoints import model_endpoint_create
 from ftapp.actors import SYSTEM
 from tests.workers import TEST_MODEL_KEY_ENV
 

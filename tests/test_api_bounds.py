@@ -9,7 +9,7 @@ from annotation.judgment_feed import cursor_encode
 from annotation.models import Batch, Judgment, Project, Prompt, Task
 from annotation.services import claim_next
 from annotation.services.leads import tasks_matching
-from evaluation.generation.services import model_endpoint_create
+from evaluation.generation.services.endpoints import model_endpoint_create
 from evaluation.models import Export, GenerationRun, ModelEndpoint
 from ftapp.errors import InvalidInput
 from tests.factories import assign, client_for, make_project

@@ -26,7 +26,7 @@ def test_demo_seeds_users_and_two_projects_and_is_rerunnable(var_dir, capsys):
         assert f"password: {passwords[username]}" in first_output
     assert User.objects.get(username="admin").is_superuser
 
-    from annotation.management.commands.demo import JUDGED
+    from evaluation.management.commands.demo import JUDGED
 
     judged = Project.objects.get(name=JUDGED)
     projects = {p.kind: p for p in Project.objects.exclude(pk=judged.pk)}
@@ -56,7 +56,7 @@ def test_demo_seeds_users_and_two_projects_and_is_rerunnable(var_dir, capsys):
 
 
 def test_demo_fixture_is_in_the_import_format():
-    from annotation.management.commands.demo import FIXTURE
+    from evaluation.management.commands.demo import FIXTURE
 
     records = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
     assert len(records) >= 40 and len({r["id"] for r in records}) == len(records)

@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 
 from annotation.models import Batch, Response, Task
 from annotation.services import api_token_create, claim_next
-from evaluation.exports.services import export_build, export_start
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.jobs import export_start
 from evaluation.models import GenerationRun, ModelEndpoint, Round
 from tests.factories import AnnotatorFactory, LeadFactory, UserFactory, assign, make_project
 

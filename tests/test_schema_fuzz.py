@@ -39,8 +39,10 @@ from schemathesis.specs.openapi.checks import (
 
 from annotation.models import Task
 from annotation.services import api_token_create, claim_next, judgment_submit
-from evaluation.exports.services import export_build, export_start
-from evaluation.generation.services import generation_run_start, model_endpoint_create
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.jobs import export_start
+from evaluation.generation.services.endpoints import model_endpoint_create
+from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import GenerationRun
 from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory, assign, make_project

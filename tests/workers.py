@@ -213,7 +213,7 @@ def dispatch_runs_through(patch: pytest.MonkeyPatch, broker_url: str) -> None:
     """Runs go to the test's own Redis, where only the test's own worker listens."""
     producer = Celery("producer", broker=broker_url, set_as_current=False)
     patch.setattr(
-        "evaluation.generation.services._dispatch",
+        "evaluation.generation.services.runs._dispatch",
         lambda run_id: producer.send_task(
             "generation.dispatch_run", args=[run_id], queue="generation"
         ),

@@ -124,8 +124,10 @@ class Membership(models.Model):
         editable=False,
         help_text="Stable id that stands for the annotator in exports and the API.",
     )
-    excluded_from_exports = models.BooleanField(
-        default=False, help_text="A lead set this annotator's judgments aside for exports."
+    set_aside = models.BooleanField(
+        default=False,
+        help_text="A lead set this annotator's judgments aside: they count in no export, figure "
+        "or round.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

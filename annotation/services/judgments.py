@@ -7,6 +7,7 @@ row lock, never both. A submitted claim keeps holding its slot (see
 so the annotator keeps the slot.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -226,16 +227,16 @@ def task_skip(*, user: AbstractBaseUser, task_id: int, reason: str) -> Claim:
     return claim
 
 
-def _exported(judgment: Judgment) -> bool:
-    """Whether an export may hold the judgment: one whose snapshot was taken after the
-    judgment was made. Exports are immutable, so such a judgment must stay as it is."""
-    from evaluation.models import Export, ExportStatus
+UndoCheck = Callable[[Judgment], None]
+_undo_checks: list[UndoCheck] = []
 
-    return Export.objects.filter(
-        project_id=judgment.task.project_id,
-        status__in=[ExportStatus.RUNNING, ExportStatus.COMPLETED],
-        snapshot_at__gte=judgment.created_at,
-    ).exists()
+
+def judgment_undo_check_register(check: UndoCheck) -> None:
+    """Lets the part of the server that keeps judgments elsewhere refuse their undo: ``check``
+    raises a domain error when the judgment must stay as it is. Registered from an
+    ``AppConfig.ready``, so that this app depends on none of those that read it."""
+    if check not in _undo_checks:
+        _undo_checks.append(check)
 
 
 @transaction.atomic
@@ -254,8 +255,8 @@ def judgment_undo(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
         return None
     if Adjudication.objects.filter(task_id=judgment.task_id).exists():
         raise Conflict("A lead has adjudicated this task; the judgment can no longer be undone.")
-    if _exported(judgment):
-        raise Conflict("This judgment may be in a dataset export already; it can't be undone.")
+    for check in _undo_checks:
+        check(judgment)
     task, claim = judgment.task, judgment.claim
     judgment.delete()
     _count_judgment(task, task.batch.overlap if task.batch else None, -1)

@@ -243,14 +243,15 @@ def adjudication_record(
     return adjudication
 
 
-def membership_set_excluded(
-    *, by: AbstractBaseUser, project_id: int, username: str, excluded: bool
+def membership_set_aside(
+    *, by: AbstractBaseUser, project_id: int, username: str, set_aside: bool
 ) -> Membership:
-    """Sets an annotator's judgments aside for exports (or takes them back)."""
+    """Sets an annotator's judgments aside, so that they count in no export, figure or round
+    (or takes them back)."""
     project = project_get_for_lead(user=by, project_id=project_id)
     membership = Membership.objects.filter(project=project, user__username=username).first()
     if membership is None:
         raise InvalidInput("Not a member.", fields={"username": ["Not a member of the project."]})
-    membership.excluded_from_exports = excluded
-    membership.save(update_fields=["excluded_from_exports"])
+    membership.set_aside = set_aside
+    membership.save(update_fields=["set_aside"])
     return membership

@@ -1,9 +1,34 @@
-"""Creating the tasks that new responses call for, in rating and pairwise projects."""
+"""Storing a model's new responses, creating the tasks they call for in rating and pairwise
+projects, and putting those tasks into a batch."""
 
 from itertools import combinations
+from typing import Any
 
 from annotation.bulk import bulk_insert
-from annotation.models import Pairing, Project, ProjectKind, Response, Task
+from annotation.models import Batch, Pairing, Project, ProjectKind, Prompt, Response, Task
+from annotation.selectors import project_check_lead
+from ftapp.actors import Actor
+
+
+def response_add(
+    *,
+    by: Actor,
+    prompt: Prompt,
+    model_name: str,
+    text: str,
+    model_endpoint_id: int | None = None,
+    generation: dict[str, Any] | None = None,
+) -> Response:
+    """Stores a model's answer to a prompt; ``generation`` records how it was made. Leads only
+    (the system stores what a run a lead started generated)."""
+    project_check_lead(by=by, project=prompt.project)
+    return Response.objects.create(
+        prompt=prompt,
+        model_name=model_name,
+        model_endpoint_id=model_endpoint_id,
+        text=text,
+        generation=generation or {},
+    )
 
 
 def tasks_create_for_responses(
@@ -73,3 +98,10 @@ def tasks_create_for_responses(
             )
     bulk_insert(Task, tasks)
     return tasks
+
+
+def tasks_add_to_batch(*, by: Actor, batch: Batch, task_ids: list[int]) -> int:
+    """Puts tasks of the batch's project into the batch; how many it moved. Leads only (the
+    system fills the batch a generation run was asked to fill)."""
+    project_check_lead(by=by, project=batch.project)
+    return Task.objects.filter(pk__in=task_ids, project_id=batch.project_id).update(batch=batch)

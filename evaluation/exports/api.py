@@ -16,7 +16,7 @@ from evaluation.exports.selectors import (
     export_list,
     export_progress,
 )
-from evaluation.exports.services import export_cancel, export_retry, export_start
+from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind
 from ftapp.api_schema import error_response
 

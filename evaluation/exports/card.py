@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from annotation.choices import SIDES
-from evaluation.exports.select import Example
+from evaluation.exports.examples import Example
 from evaluation.exports.source import PromptData, TaskData
 from evaluation.stats.metrics import Coincidences
 

@@ -4,7 +4,7 @@ formats, exactly as SPEC "Export formats (exact)" gives them."""
 from collections.abc import Callable
 from typing import Any
 
-from evaluation.exports.select import Example
+from evaluation.exports.examples import Example
 
 Text = Callable[[str], str]
 

@@ -8,13 +8,11 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from annotation.models import Project
+from annotation.models import Judgment, Project
 from annotation.selectors import project_get_for_lead
-from evaluation.exports.services import export_dir
+from evaluation.exports.services.files import SPLITS, export_dir
 from evaluation.models import Export, ExportStatus
 from ftapp.errors import Conflict, InvalidInput, NotFound
-
-SPLITS = ("train", "test")
 
 
 def export_get_for_lead(*, user: AbstractBaseUser, export_id: int) -> Export:
@@ -24,6 +22,17 @@ def export_get_for_lead(*, user: AbstractBaseUser, export_id: int) -> Export:
         raise NotFound("No such export.")
     project_get_for_lead(user=user, project_id=export.project_id)
     return export
+
+
+def judgment_check_not_exported(judgment: Judgment) -> None:
+    """Refuses the undo of a judgment an export may hold: one whose snapshot was taken after
+    the judgment was made. Exports are immutable, so such a judgment must stay as it is."""
+    if Export.objects.filter(
+        project_id=judgment.task.project_id,
+        status__in=[ExportStatus.RUNNING, ExportStatus.COMPLETED],
+        snapshot_at__gte=judgment.created_at,
+    ).exists():
+        raise Conflict("This judgment may be in a dataset export already; it can't be undone.")
 
 
 def export_list(*, project: Project) -> QuerySet[Export]:

@@ -15,7 +15,8 @@ from evaluation.exports.selectors import (
     export_preview,
     export_progress,
 )
-from evaluation.exports.services import export_cancel, export_dir, export_retry, export_start
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import DomainError, InvalidInput
 

@@ -15,11 +15,11 @@ from evaluation.generation.selectors import (
     generation_run_progress,
     model_endpoint_list,
 )
-from evaluation.generation.services import (
+from evaluation.generation.services.endpoints import model_endpoint_create
+from evaluation.generation.services.runs import (
     generation_run_cancel,
     generation_run_resume,
     generation_run_start,
-    model_endpoint_create,
 )
 from evaluation.models import TaskCreation
 from ftapp.api_schema import error_response

@@ -38,6 +38,16 @@ def generation_run_get_for_lead(*, user, run_id: int) -> GenerationRun:
     return run
 
 
+def generation_items_pending_chunks(*, run_id: int, size: int = 10) -> list[list[int]]:
+    """The ids of the run's pending items, in chunks for the workers."""
+    ids = list(
+        GenerationItem.objects.filter(run_id=run_id, status=ItemStatus.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
 def generation_run_progress(*, run: GenerationRun) -> dict:
     """Done / failed / remaining, tokens, elapsed seconds and an ETA from the pace so far."""
     figures = run.items.aggregate(

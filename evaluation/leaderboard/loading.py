@@ -1,7 +1,7 @@
 """A project's judgments as numpy columns, one ``values_list`` query per kind read a chunk at
 a time (so memory holds arrays, not a million tuples), plus its adjudications and the gold
 results. Which judgments count: not those of gold tasks (they test the annotators, not the
-models) and not those of annotators a lead excluded from exports."""
+models) and not those of annotators a lead set aside."""
 
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -322,7 +322,7 @@ def gold_results_load(
     prompt_ids: Collection[int] | None = None,
     models: Collection[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per judgment of a gold task (annotators a lead excluded left out): the annotator's user
+    """Per judgment of a gold task (annotators a lead set aside left out): the annotator's user
     id and whether it gave the expected answer, by the dashboard's own rule."""
     rows = _judgments(
         project, gold=True, batch_ids=batch_ids, prompt_ids=prompt_ids, models=models

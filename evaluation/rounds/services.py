@@ -8,8 +8,9 @@ from django.db.models import Max
 from annotation.models import Judgment, Prompt, Response
 from annotation.selectors import project_get_for_lead
 from annotation.services.projects import annotators_require, batch_create
-from evaluation.exports.services import export_dir, split_of
-from evaluation.generation.services import generation_run_start
+from evaluation.exports.services.build import split_of
+from evaluation.exports.services.files import JUDGMENTS_FILE, export_dir
+from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import Export, ExportStatus, ModelEndpoint, Round, TaskCreation
 from ftapp.errors import InvalidInput
 
@@ -17,7 +18,7 @@ from ftapp.errors import InvalidInput
 def round_test_prompt_ids(*, export: Export) -> list[int]:
     """The prompts an export held out for testing: those its judgments came from whose
     normalized content falls in its test split (the same draw as the export's)."""
-    path = export_dir(export) / "judgments_used.txt"
+    path = export_dir(export) / JUDGMENTS_FILE
     if not path.exists():
         raise InvalidInput(
             "The export's files are gone.", fields={"export": ["Its files are not on disk."]}

@@ -29,7 +29,8 @@ from evaluation.stats.bias import (
     rating_histograms,
 )
 from evaluation.stats.dawid_skene import DawidSkene, dawid_skene
-from evaluation.stats.leaderboard import (
+from evaluation.stats.head_to_head import RoundComparison, round_verdict
+from evaluation.stats.ranking import (
     BradleyTerry,
     Estimate,
     WinRates,
@@ -39,7 +40,6 @@ from evaluation.stats.leaderboard import (
     overlapping_pairs,
     win_rates,
 )
-from evaluation.stats.rounds import RoundComparison, round_verdict
 
 __all__ = [
     "AnnotatorAgreement",

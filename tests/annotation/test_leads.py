@@ -15,7 +15,7 @@ from annotation.services.leads import (
     batch_cut,
     batch_set_status,
     batch_unassign,
-    membership_set_excluded,
+    membership_set_aside,
     task_set_gold,
 )
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -230,8 +230,8 @@ def test_pairwise_adjudication_resolves_chosen_and_rejected(lead):
 
 def test_exclusion_is_recorded(lead, team):
     project = tagged_project(lead, team)
-    membership_set_excluded(by=lead, project_id=project.pk, username="alice", excluded=True)
-    assert Membership.objects.get(user__username="alice").excluded_from_exports
+    membership_set_aside(by=lead, project_id=project.pk, username="alice", set_aside=True)
+    assert Membership.objects.get(user__username="alice").set_aside
 
 
 def test_batches_api(lead, team):
@@ -287,7 +287,7 @@ def test_lead_pages_render_and_act(client, lead, team):
     )
     assert project.guidelines.order_by("-version").first().body == "Be **kind**."
     client.post(reverse("member-exclusion", args=[project.pk, "bob"]), {"excluded": "1"})
-    assert Membership.objects.get(user__username="bob").excluded_from_exports
+    assert Membership.objects.get(user__username="bob").set_aside
     assert client.get(reverse("conflicts", args=[project.pk])).status_code == 200
     task = Task.objects.filter(project=project).first()
     assert client.get(reverse("task-review", args=[task.pk])).status_code == 200

@@ -14,7 +14,7 @@ from annotation.services import (
     project_update,
     prompts_import,
 )
-from evaluation.exports.services import export_start
+from evaluation.exports.services.jobs import export_start
 from ftapp.actors import SYSTEM
 from ftapp.errors import Forbidden, NotFound
 from tests.factories import AnnotatorFactory, UserFactory, add_member

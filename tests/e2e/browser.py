@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from annotation.management.commands.demo import FIXTURE
+from evaluation.management.commands.demo import FIXTURE
 from tests.factories import PASSWORD
 
 # Written on every run where git does not track them; the README's images in docs/screenshots/

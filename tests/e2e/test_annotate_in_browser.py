@@ -2,9 +2,9 @@
 
 import pytest
 
-from annotation.management.commands.demo import ANCHORS, GUIDELINES
 from annotation.models import Claim, Judgment, Response
 from annotation.services import prompt_records_load
+from evaluation.management.commands.demo import ANCHORS, GUIDELINES
 from ftapp.actors import SYSTEM
 from tests.e2e.browser import SCREENSHOTS, demo_records, log_in
 from tests.factories import ProjectFactory, assign

@@ -14,7 +14,8 @@ from django.core.management import call_command
 from django.urls import Resolver404, resolve
 
 from annotation.models import Project
-from evaluation.exports.services import export_build, export_start
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.jobs import export_start
 from evaluation.models import GenerationRun, ModelEndpoint, Round
 from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD

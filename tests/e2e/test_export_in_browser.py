@@ -4,7 +4,7 @@ worker makes."""
 
 import pytest
 
-from evaluation.exports.services import export_start
+from evaluation.exports.services.jobs import export_start
 from evaluation.models import Export
 from ftapp.actors import SYSTEM
 from tests.e2e.browser import log_in

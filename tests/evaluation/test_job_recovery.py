@@ -14,8 +14,10 @@ import redis
 from celery import Celery
 
 from annotation.models import Project, Response
-from evaluation.exports.services import export_build, export_dir, export_start
-from evaluation.generation.services import generation_run_start
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import export_start
+from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import Export, ExportStatus, GenerationItem, ItemStatus
 from ftapp.actors import SYSTEM
 from tests.factories import (
@@ -96,7 +98,7 @@ def _send_builds_through(patch: pytest.MonkeyPatch, broker_url: str) -> None:
     """Exports started here go to the test's own Redis, where only its own workers listen."""
     producer = Celery("producer", broker=broker_url, set_as_current=False)
     patch.setattr(
-        "evaluation.exports.services._queue_build",
+        "evaluation.exports.services.jobs._queue_build",
         lambda export_id: producer.send_task("exports.build", args=[export_id], queue="exports"),
     )
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from annotation.models import Membership, Pairing, ProjectKind, Role
 from annotation.selectors import conflicts, project_dashboard, project_progress
 from annotation.services import membership_set, project_create, project_update
-from annotation.services.leads import membership_set_excluded
+from annotation.services.leads import membership_set_aside
 from annotation.views.lead.shared import int_or_none, lead_page
 from ftapp.errors import DomainError
 
@@ -103,10 +103,10 @@ def member_add(request, project):
 @lead_page
 @require_POST
 def member_exclusion(request, project, username: str):
-    excluded = request.POST.get("excluded") == "1"
+    set_aside = request.POST.get("excluded") == "1"
     try:
-        membership_set_excluded(
-            by=request.user, project_id=project.pk, username=username, excluded=excluded
+        membership_set_aside(
+            by=request.user, project_id=project.pk, username=username, set_aside=set_aside
         )
     except DomainError as error:
         messages.error(request, error.message)

@@ -4,7 +4,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.selectors import project_by_id_or_name
-from evaluation.exports.services import export_build, export_dir, export_start
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import export_start
 from evaluation.models import ExportStatus
 from ftapp import json_input
 from ftapp.actors import SYSTEM

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from evaluation.exports.services import export_dir
+from evaluation.exports.services.files import export_dir
 from tests.factories import AnnotatorFactory, assign, build, judge_all, make_project
 
 pytestmark = pytest.mark.django_db

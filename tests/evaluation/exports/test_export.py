@@ -13,11 +13,13 @@ from annotation.models import Judgment, Task
 from annotation.services import prompt_records_load
 from annotation.services.judgments import judgment_undo
 from annotation.services.leads import (
-    membership_set_excluded,
+    membership_set_aside,
 )
 from evaluation.exports.consensus import consensus_fit
 from evaluation.exports.options import export_options_clean
-from evaluation.exports.services import export_build, export_dir, export_start, split_of
+from evaluation.exports.services.build import export_build, split_of
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import export_start
 from evaluation.models import ExportStatus
 from ftapp.actors import SYSTEM
 from ftapp.errors import Conflict, InvalidInput
@@ -62,8 +64,13 @@ class TestRatingProject:
         assert export.status == ExportStatus.COMPLETED
         expected = [
             {"messages": [user("Question 0?"), *assistant("A0 m1")]},
-            {"messages": [{"role": "system", "content": "You are terse."},
-                          user("Question 1?"), *assistant("A1 m1")]},
+            {
+                "messages": [
+                    {"role": "system", "content": "You are terse."},
+                    user("Question 1?"),
+                    *assistant("A1 m1"),
+                ]
+            },
             {"messages": [user("Question 2?"), *assistant(REWRITE)]},
             {"messages": [*MULTI_TURN, *assistant("A3 m3")]},
         ]
@@ -81,20 +88,22 @@ class TestRatingProject:
             (r["prompt"][-1]["content"], r["chosen"][0]["content"], r["rejected"][0]["content"])
             for r in rows(export)
         )
-        assert pairs == canon([
-            # q0 with its duplicate q4: best (5.0) against each response 1 point or more below.
-            ("Question 0?", "A0 m1", "A4 m1"),
-            ("Question 0?", "A0 m1", "A0 m2"),
-            ("Question 0?", "A0 m1", "A0 m3"),
-            # q1: 4.5 against 3.5 only (4.0 is within the margin).
-            ("Question 1?", "A1 m1", "A1 m3"),
-            # q2: the adjudicated 5 beats 3 and 2; the rewrite beats the response it rewrote.
-            ("Question 2?", "A2 m2", "A2 m3"),
-            ("Question 2?", "A2 m2", "A2 m1"),
-            ("Question 2?", REWRITE, "A2 m1"),
-            # q3 (multi-turn): gold m1 left out, 4.0 against 2.0.
-            ("All of it.", "A3 m3", "A3 m2"),
-        ])
+        assert pairs == canon(
+            [
+                # q0 with its duplicate q4: best (5.0) against each response 1 point or more below.
+                ("Question 0?", "A0 m1", "A4 m1"),
+                ("Question 0?", "A0 m1", "A0 m2"),
+                ("Question 0?", "A0 m1", "A0 m3"),
+                # q1: 4.5 against 3.5 only (4.0 is within the margin).
+                ("Question 1?", "A1 m1", "A1 m3"),
+                # q2: the adjudicated 5 beats 3 and 2; the rewrite beats the response it rewrote.
+                ("Question 2?", "A2 m2", "A2 m3"),
+                ("Question 2?", "A2 m2", "A2 m1"),
+                ("Question 2?", REWRITE, "A2 m1"),
+                # q3 (multi-turn): gold m1 left out, 4.0 against 2.0.
+                ("All of it.", "A3 m3", "A3 m2"),
+            ]
+        )
         row = next(r for r in rows(export) if r["prompt"][-1]["content"] == "Question 1?")
         assert row == {
             "prompt": [{"role": "system", "content": "You are terse."}, user("Question 1?")],
@@ -105,34 +114,50 @@ class TestRatingProject:
         assert multi["prompt"] == MULTI_TURN
 
     def test_dpo_best_against_worst_and_margin(self, rated):
-        export = build(rated, "dpo", filters={"rating_pairs": "best_vs_worst",
-                                              "pairs_from": ["ratings"], "margin": 2.0})
-        pairs = canon((r["chosen"][0]["content"], r["rejected"][0]["content"])
-                      for r in rows(export))
+        export = build(
+            rated,
+            "dpo",
+            filters={"rating_pairs": "best_vs_worst", "pairs_from": ["ratings"], "margin": 2.0},
+        )
+        pairs = canon(
+            (r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in rows(export)
+        )
         assert pairs == canon([("A0 m1", "A0 m3"), ("A2 m2", "A2 m1"), ("A3 m3", "A3 m2")])
 
     def test_openai_formats(self, rated):
         dpo = build(rated, "dpo", "openai", filters={"pairs_from": ["rewrites"]})
-        assert rows(dpo) == [{
-            "input": {"messages": [user("Question 2?")]},
-            "preferred_output": assistant(REWRITE),
-            "non_preferred_output": assistant("A2 m1"),
-        }]
+        assert rows(dpo) == [
+            {
+                "input": {"messages": [user("Question 2?")]},
+                "preferred_output": assistant(REWRITE),
+                "non_preferred_output": assistant("A2 m1"),
+            }
+        ]
         sft = build(rated, "sft", "openai", filters={"sft_min_rating": 5.0})
-        assert canon(rows(sft)) == canon([
-            {"messages": [user("Question 0?"), *assistant("A0 m1")]},
-            {"messages": [user("Question 2?"), *assistant(REWRITE)]},
-        ])
+        assert canon(rows(sft)) == canon(
+            [
+                {"messages": [user("Question 0?"), *assistant("A0 m1")]},
+                {"messages": [user("Question 2?"), *assistant(REWRITE)]},
+            ]
+        )
 
     def test_kto_thresholds_and_rewrites(self, rated):
         export = build(rated, "kto")
         labelled = canon((r["completion"][0]["content"], r["label"]) for r in rows(export))
-        assert labelled == canon([
-            ("A0 m1", True), ("A4 m1", True), ("A0 m3", False),
-            ("A1 m1", True), ("A1 m2", True),
-            (REWRITE, True), ("A2 m2", True), ("A2 m1", False),
-            ("A3 m3", True), ("A3 m2", False),
-        ])
+        assert labelled == canon(
+            [
+                ("A0 m1", True),
+                ("A4 m1", True),
+                ("A0 m3", False),
+                ("A1 m1", True),
+                ("A1 m2", True),
+                (REWRITE, True),
+                ("A2 m2", True),
+                ("A2 m1", False),
+                ("A3 m3", True),
+                ("A3 m2", False),
+            ]
+        )
         row = next(r for r in rows(export) if r["completion"][0]["content"] == "A3 m2")
         assert row == {"prompt": MULTI_TURN, "completion": assistant("A3 m2"), "label": False}
         with pytest.raises(InvalidInput, match="no KTO format"):
@@ -141,10 +166,14 @@ class TestRatingProject:
     def test_judgments_rows_carry_the_pulled_fields_with_pseudonyms(self, rated):
         export = build(rated, "judgments")
         records = rows(export)
-        assert len(records) == Judgment.objects.filter(
-            task__project=rated, task__is_gold=False).count() == 24
-        pseudonyms = set(rated.memberships.filter(role="annotator")
-                         .values_list("pseudonym", flat=True))
+        assert (
+            len(records)
+            == Judgment.objects.filter(task__project=rated, task__is_gold=False).count()
+            == 24
+        )
+        pseudonyms = set(
+            rated.memberships.filter(role="annotator").values_list("pseudonym", flat=True)
+        )
         assert {r["annotator"] for r in records} == pseudonyms
         assert not {"u1", "u2"} & {r["annotator"] for r in records}
         rewrite = next(r for r in records if r["rewrite"])
@@ -170,15 +199,18 @@ class TestRatingProject:
         # Model filter: only tasks whose responses all come from m3 (and rewrites, none here
         # since the rewritten response is m1's).
         assert completions(models=["m3"], include_rewrites=False) == {
-            ("A0 m3", False), ("A3 m3", True)}
+            ("A0 m3", False),
+            ("A3 m3", True),
+        }
         # Three judgments per task asked: only the adjudicated task remains.
         assert completions(min_judgments=3, include_rewrites=False) == {("A2 m2", True)}
         # Dates: nothing judged after tomorrow.
         tomorrow = (timezone.now() + timezone.timedelta(days=1)).isoformat()
         assert completions(judged_after=tomorrow) == {("A2 m2", True)}
         # Excluding u2 by the lead: means over u1 alone (q1/m3 rated 4 by u1 → desirable).
-        membership_set_excluded(by=rated.created_by, project_id=rated.pk, username="u2",
-                                excluded=True)
+        membership_set_aside(
+            by=rated.created_by, project_id=rated.pk, username="u2", set_aside=True
+        )
         assert ("A1 m3", True) in completions()
 
     def test_annotators_below_a_gold_accuracy_are_left_out(self, rated):
@@ -187,10 +219,8 @@ class TestRatingProject:
         # u1 rated the gold task 5, inside 4..5; make u2's answer wrong.
         Judgment.objects.filter(task=gold).exclude(annotator=u1).update(rating=1)
         export = build(rated, "judgments", filters={"min_gold_accuracy": 0.5})
-        assert {r["annotator"] for r in rows(export)} == {
-            rated.memberships.get(user=u1).pseudonym}
-        assert export.card["excluded_annotators"] == {
-            "gold accuracy 0% below the minimum": 1}
+        assert {r["annotator"] for r in rows(export)} == {rated.memberships.get(user=u1).pseudonym}
+        assert export.card["excluded_annotators"] == {"gold accuracy 0% below the minimum": 1}
 
     def test_identical_prompts_are_one_prompt_unless_dedupe_is_off(self, rated):
         one = build(rated, "sft", filters={"per_prompt": 1}, test_fraction=0.5)
@@ -198,7 +228,8 @@ class TestRatingProject:
         assert "A4 m1" not in [r["messages"][-1]["content"] for r in rows(one)]
         assert one.card["stats"]["prompts"]["distinct"] == 4
         split_of_text = {
-            r["messages"][-1]["content"]: split for split in ("train", "test")
+            r["messages"][-1]["content"]: split
+            for split in ("train", "test")
             for r in rows(two, split)
         }
         # Kept apart as examples, but never apart across the split.
@@ -208,7 +239,10 @@ class TestRatingProject:
         with pytest.raises(InvalidInput) as refused:
             build(rated, "dpo", filters={"margn": 1, "margin": -1, "tie_policy": "maybe"})
         assert set(refused.value.fields) == {
-            "filters.margn", "filters.margin", "filters.tie_policy"}
+            "filters.margn",
+            "filters.margin",
+            "filters.tie_policy",
+        }
         with pytest.raises(InvalidInput):
             build(rated, "sft", test_fraction=0.95)
 
@@ -221,8 +255,9 @@ class TestSplitAndReproducibility:
         judge_all(project, [annotator], lambda i, task: {"rating": task.pk % 5 + 1})
         first = build(project, "dpo", test_fraction=0.3, seed=7)
         second = build(project, "dpo", test_fraction=0.3, seed=7)
-        prompts = {s: {r["prompt"][-1]["content"] for r in rows(first, s)}
-                   for s in ("train", "test")}
+        prompts = {
+            s: {r["prompt"][-1]["content"] for r in rows(first, s)} for s in ("train", "test")
+        }
         assert prompts["train"] and prompts["test"]
         assert not prompts["train"] & prompts["test"]
         for split in ("train", "test"):
@@ -251,8 +286,13 @@ class TestSnapshot:
         assert export.card["judgments_file"]["count"] == 24
         with pytest.raises(Conflict, match="export"):
             judgment_undo(user=rated.annotators[0], project_id=rated.pk)
-        prompt_records_load(by=SYSTEM, project=rated, records=[
-            {"id": "q9", "prompt": "Question 9?", "responses": [{"model": "m1", "text": "A9"}]}])
+        prompt_records_load(
+            by=SYSTEM,
+            project=rated,
+            records=[
+                {"id": "q9", "prompt": "Question 9?", "responses": [{"model": "m1", "text": "A9"}]}
+            ],
+        )
         newcomer = AnnotatorFactory()
         assign(rated, [newcomer], name="more")
         judge_all(rated, [newcomer], lambda i, task: {"rating": 3})
@@ -270,15 +310,19 @@ def pairwise(lead):
 
 class TestPairwiseProject:
     def pairs(self, export):
-        return canon((r["prompt"][-1]["content"], r["chosen"][0]["content"],
-                      r["rejected"][0]["content"]) for r in rows(export))
+        return canon(
+            (r["prompt"][-1]["content"], r["chosen"][0]["content"], r["rejected"][0]["content"])
+            for r in rows(export)
+        )
 
     def test_majority_with_ties_counted_and_adjudication_first(self, pairwise):
         export = build(pairwise, "dpo")
-        assert self.pairs(export) == canon([
-            ("Question 0?", "Answer 0 by m1", "Answer 0 by m2"),
-            ("Question 4?", "Answer 4 by m2", "Answer 4 by m1"),
-        ])
+        assert self.pairs(export) == canon(
+            [
+                ("Question 0?", "Answer 0 by m1", "Answer 0 by m2"),
+                ("Question 4?", "Answer 4 by m2", "Answer 4 by m1"),
+            ]
+        )
         dropped = export.card["stats"]["dropped"]
         assert dropped["pairwise verdict tie"] == 1
         assert dropped["pairwise verdict both_bad"] == 1
@@ -286,22 +330,26 @@ class TestPairwiseProject:
 
     def test_tie_policy_drop_weighs_only_a_against_b(self, pairwise):
         export = build(pairwise, "dpo", filters={"tie_policy": "drop"})
-        assert self.pairs(export) == canon([
-            ("Question 0?", "Answer 0 by m1", "Answer 0 by m2"),
-            ("Question 1?", "Answer 1 by m2", "Answer 1 by m1"),
-            ("Question 4?", "Answer 4 by m2", "Answer 4 by m1"),
-        ])
+        assert self.pairs(export) == canon(
+            [
+                ("Question 0?", "Answer 0 by m1", "Answer 0 by m2"),
+                ("Question 1?", "Answer 1 by m2", "Answer 1 by m1"),
+                ("Question 4?", "Answer 4 by m2", "Answer 4 by m1"),
+            ]
+        )
 
     def test_both_bad_pairs_are_undesirable_kto_examples(self, pairwise):
         export = build(pairwise, "kto")
         assert canon((r["completion"][0]["content"], r["label"]) for r in rows(export)) == canon(
-            [("Answer 3 by m1", False), ("Answer 3 by m2", False)])
+            [("Answer 3 by m1", False), ("Answer 3 by m2", False)]
+        )
 
     def test_card_figures(self, pairwise):
         export = build(pairwise, "dpo")
         stats = export.card["stats"]
-        judgments = Judgment.objects.filter(task__project=pairwise, task__prompt__external_id__in=[
-            "q0", "q4"])
+        judgments = Judgment.objects.filter(
+            task__project=pairwise, task__prompt__external_id__in=["q0", "q4"]
+        )
         sided = [j for j in judgments if j.choice in ("A", "B")]
         assert stats["position_bias"] == {
             "left_share": round(sum(j.choice == "A" for j in sided) / len(sided), 4),
@@ -334,16 +382,30 @@ def test_card_of_a_rating_export(rated):
 
 def test_pii_is_redacted_in_every_text_and_counted(lead):
     project = ProjectFactory(created_by=lead, kind="rating", overlap=1)
-    prompt_records_load(by=SYSTEM, project=project, records=[{
-        "id": "pii",
-        "system": "Escalate to ops@northwind.example when unsure.",
-        "prompt": "My IBAN is DE89 3704 0044 0532 0130 00, why was I charged twice?",
-        "responses": [{"model": "m1", "text": "Call us on +44 20 7946 0958 from 10.0.0.12."}],
-    }])
+    prompt_records_load(
+        by=SYSTEM,
+        project=project,
+        records=[
+            {
+                "id": "pii",
+                "system": "Escalate to ops@northwind.example when unsure.",
+                "prompt": "My IBAN is DE89 3704 0044 0532 0130 00, why was I charged twice?",
+                "responses": [
+                    {"model": "m1", "text": "Call us on +44 20 7946 0958 from 10.0.0.12."}
+                ],
+            }
+        ],
+    )
     annotator = AnnotatorFactory()
     assign(project, [annotator])
-    judge_all(project, [annotator], lambda i, task: {
-        "rating": 2, "rewrite": "Pay with 4111 1111 1111 1111 and write to ops@northwind.example."})
+    judge_all(
+        project,
+        [annotator],
+        lambda i, task: {
+            "rating": 2,
+            "rewrite": "Pay with 4111 1111 1111 1111 and write to ops@northwind.example.",
+        },
+    )
     plain = build(project, "sft", test_fraction=0.0)
     assert "DE89 3704" in json.dumps(rows(plain)) and plain.card["redactions"] == {}
     export = build(project, "judgments", test_fraction=0.0, filters={"redact_pii": True})
@@ -354,8 +416,7 @@ def test_pii_is_redacted_in_every_text_and_counted(lead):
     ]
     assert row["responses"] == ["Call us on [PHONE] from [IP]."]
     assert row["rewrite"] == "Pay with [CARD] and write to [EMAIL]."
-    assert export.card["redactions"] == {
-        "card": 1, "email": 2, "iban": 1, "ip": 1, "phone": 1}
+    assert export.card["redactions"] == {"card": 1, "email": 2, "iban": 1, "ip": 1, "phone": 1}
     assert "email" in (export_dir(export) / "card.md").read_text()
 
 

@@ -7,7 +7,9 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from evaluation.exports.services import export_build, export_dir, export_start
+from evaluation.exports.services.build import export_build
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import export_start
 from evaluation.models import Export
 from tests.factories import (
     MULTI_TURN,

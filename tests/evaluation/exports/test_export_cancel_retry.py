@@ -16,11 +16,10 @@ from django.utils import timezone
 
 from annotation.models import Project
 from annotation.services.judgments import judgment_undo
-from evaluation.exports.services import (
-    LOCK_CLASS,
-    export_build,
+from evaluation.exports.services.build import LOCK_CLASS, export_build
+from evaluation.exports.services.files import export_dir
+from evaluation.exports.services.jobs import (
     export_cancel,
-    export_dir,
     export_retry,
     export_start,
     exports_recover,
@@ -30,7 +29,8 @@ from evaluation.generation.recovery import (
     generation_item_begin,
     generation_runs_recover,
 )
-from evaluation.generation.services import generation_run_start, run_chunks
+from evaluation.generation.selectors import generation_items_pending_chunks
+from evaluation.generation.services.runs import generation_run_mark_running, generation_run_start
 from evaluation.models import (
     Export,
     ExportStatus,
@@ -260,7 +260,7 @@ class TestSweepOfGenerationRuns:
         with FakeModelServer() as server:
             endpoint = make_endpoint(lead, server)
         run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-        run_chunks(run_id=run.pk)
+        generation_run_mark_running(run_id=run.pk)
         return run
 
     def _stale(self):
@@ -291,7 +291,8 @@ class TestSweepOfGenerationRuns:
         with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
             endpoint = make_endpoint(lead, server)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-            (chunk,) = run_chunks(run_id=run.pk)
+            generation_run_mark_running(run_id=run.pk)
+            (chunk,) = generation_items_pending_chunks(run_id=run.pk)
             for _ in range(settings.JOB_MAX_ATTEMPTS):
                 assert generation_item_begin(item_id=chunk[0])
             process_chunk(run.pk, chunk)

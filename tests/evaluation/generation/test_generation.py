@@ -7,7 +7,7 @@ from django.core import serializers as django_serializers
 
 from annotation.models import Response, Task
 from evaluation.generation.client import ModelCallFailed, chat_completion
-from evaluation.generation.services import generation_run_cancel, generation_run_start
+from evaluation.generation.services.runs import generation_run_cancel, generation_run_start
 from evaluation.models import GenerationItem, GenerationRun, ModelEndpoint
 from ftapp.errors import InvalidInput
 from tests.factories import AnnotatorFactory, add_member, client_for, make_endpoint, make_project
@@ -224,7 +224,8 @@ def test_a_worker_process_killed_mid_chunk_loses_nothing_and_duplicates_nothing(
     import signal
     import subprocess
 
-    from evaluation.generation.services import run_chunks
+    from evaluation.generation.selectors import generation_items_pending_chunks
+    from evaluation.generation.services.runs import generation_run_mark_running
     from evaluation.tasks import process_chunk
     from tests.workers import start_celery_worker, stop_process, wait_for_done_items
 
@@ -235,9 +236,10 @@ def test_a_worker_process_killed_mid_chunk_loses_nothing_and_duplicates_nothing(
         endpoint = make_endpoint(lead, server, max_concurrency=1, timeout_seconds=3)
         with pytest.MonkeyPatch.context() as patch:
             # Start the run without dispatching it, to send its one chunk to our own worker.
-            patch.setattr("evaluation.generation.services._dispatch", lambda run_id: None)
+            patch.setattr("evaluation.generation.services.runs._dispatch", lambda run_id: None)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-        (chunk,) = run_chunks(run_id=run.pk, size=20)
+        generation_run_mark_running(run_id=run.pk)
+        (chunk,) = generation_items_pending_chunks(run_id=run.pk, size=20)
         log_path = tmp_path / "worker.log"
         worker = start_celery_worker(
             name=f"killtest-{os.getpid()}@localhost", queues=queue, log_path=log_path
@@ -317,7 +319,7 @@ def test_a_run_with_unusable_stored_parameters_ends_failed(celery_worker, lead):
     with FakeModelServer() as server:
         endpoint = make_endpoint(lead, server)
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("evaluation.generation.services._dispatch", lambda run_id: None)
+            patch.setattr("evaluation.generation.services.runs._dispatch", lambda run_id: None)
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
         GenerationRun.objects.filter(pk=run.pk).update(params={"seed": "abc"})
         from evaluation.tasks import dispatch_run

@@ -9,7 +9,7 @@ import pytest
 from django.core import serializers as django_serializers
 
 from annotation.models import Response
-from evaluation.generation.services import (
+from evaluation.generation.services.runs import (
     generation_run_cancel,
     generation_run_resume,
     generation_run_start,

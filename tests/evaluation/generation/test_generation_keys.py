@@ -12,11 +12,11 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 
 from evaluation.generation.client import ModelCallFailed, chat_completion, list_models
-from evaluation.generation.services import (
-    generation_run_start,
+from evaluation.generation.services.endpoints import (
     model_endpoint_create,
     model_endpoint_register_local,
 )
+from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint
 from evaluation.tasks import dispatch_run
 from ftapp.errors import InvalidInput
@@ -171,7 +171,7 @@ def test_a_generation_run_never_sends_a_stored_forbidden_variable(celery_worker,
     with FakeModelServer() as server:
         endpoints = [make_endpoint(lead, server, name) for name in ("via-secret", "via-database")]
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("evaluation.generation.services._dispatch", lambda run_id: None)
+            patch.setattr("evaluation.generation.services.runs._dispatch", lambda run_id: None)
             run = generation_run_start(
                 by=lead, project_id=project.pk, endpoint_ids=[e.pk for e in endpoints]
             )

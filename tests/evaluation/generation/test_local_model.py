@@ -10,7 +10,8 @@ from django.core.management import CommandError, call_command
 
 from annotation.models import Response, Task
 from evaluation.generation import local_model
-from evaluation.generation.services import generation_run_start, model_endpoint_create
+from evaluation.generation.services.endpoints import model_endpoint_create
+from evaluation.generation.services.runs import generation_run_start
 from evaluation.models import GenerationItem, ItemStatus, ModelEndpoint
 from tests.factories import client_for, make_project
 from tests.workers import free_port, wait_for_run

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from annotation.models import Claim, Judgment, Membership, Task
 from annotation.services import claim_next, judgment_submit, prompt_records_load
-from annotation.services.leads import membership_set_excluded, task_set_gold
+from annotation.services.leads import membership_set_aside, task_set_gold
 from evaluation.leaderboard import agreement_figures, charts, leaderboard_figures
 from evaluation.leaderboard.api import AgreementSerializer, LeaderboardSerializer
 from evaluation.stats.metrics import Coincidences
@@ -158,8 +158,8 @@ class TestLeaderboard:
         before = leaderboard_figures(project=project)["pairwise"]
         assert before["battles"] == 27
         assert by_model(before["models"])["strong"]["losses"] == 6
-        membership_set_excluded(
-            by=lead, project_id=project.pk, username=contrarian.username, excluded=True
+        membership_set_aside(
+            by=lead, project_id=project.pk, username=contrarian.username, set_aside=True
         )
         after = leaderboard_figures(project=project)["pairwise"]
         assert after["battles"] == 18

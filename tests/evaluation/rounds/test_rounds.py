@@ -7,7 +7,8 @@ from annotation.models import Response, Task
 from annotation.services import prompt_records_load
 from evaluation.exports.consensus import consensus_fit
 from evaluation.exports.options import export_options_clean
-from evaluation.exports.services import export_dir, split_of
+from evaluation.exports.services.build import split_of
+from evaluation.exports.services.files import export_dir
 from evaluation.models import Round
 from evaluation.rounds.selectors import round_result
 from evaluation.rounds.services import round_start, round_test_prompt_ids

@@ -31,8 +31,8 @@ from evaluation.stats import (
     round_verdict,
     win_rates,
 )
-from evaluation.stats.leaderboard import Estimate
 from evaluation.stats.metrics import Coincidences
+from evaluation.stats.ranking import Estimate
 
 SEEDS = range(20)
 ELO = 400 / math.log(10)

@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+import annotation
 from annotation.models import Project, ProjectKind, Role, Task
 from annotation.services import (
     batch_create,
@@ -30,10 +31,10 @@ from annotation.services import (
     prompt_records_load,
 )
 from evaluation.generation import local_model
-from evaluation.generation.services import model_endpoint_register_local
+from evaluation.generation.services.endpoints import model_endpoint_register_local
 from ftapp.actors import SYSTEM
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo_prompts.jsonl"
+FIXTURE = Path(annotation.__file__).resolve().parent / "fixtures" / "demo_prompts.jsonl"
 USERS = [
     ("admin", "admin"),
     ("lead", "lead"),

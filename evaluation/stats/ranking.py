@@ -1,4 +1,4 @@
-"""Model leaderboards: mean rating with a bootstrap interval, the pairwise win-rate matrix, and
+"""Ranking models: mean rating with a bootstrap interval, the pairwise win-rate matrix, and
 Bradley–Terry strengths on an Elo-like scale with bootstrap intervals.
 
 Pairwise outcomes are ``score_a``: 1 when ``model_a`` won, 0 when ``model_b`` won, 0.5 for a

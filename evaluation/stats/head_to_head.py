@@ -1,4 +1,5 @@
-"""The verdict of a round: did the fine-tuned model beat its predecessor on the same prompts."""
+"""Head to head: did the fine-tuned model beat its predecessor on the same prompts (the verdict
+of a round)."""
 
 from collections.abc import Hashable
 from dataclasses import dataclass
