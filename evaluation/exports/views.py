@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
-from annotation.views.lead import for_page, lead_page
+from annotation.selectors import project_get_for_lead
 from evaluation.exports.options import COMMON, PER_KIND, RATING_PAIRS, TIE_POLICIES
 from evaluation.exports.selectors import (
     export_get_for_lead,
@@ -18,6 +18,7 @@ from evaluation.exports.selectors import (
 from evaluation.exports.services import export_cancel, export_dir, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import DomainError, InvalidInput
+from ftapp.pages import for_page, object_page
 
 CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites"}
 NUMBERS = {
@@ -59,7 +60,7 @@ def _filters_from_form(post, kind: str) -> dict:
     return filters
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def export_new(request, project):
     if request.method == "POST":
         kind = request.POST.get("kind", "")

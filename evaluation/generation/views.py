@@ -1,6 +1,5 @@
 """Pages of the model side: the model registry and generation runs."""
 
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.views.lead import for_page, int_or_none, lead_page
+from annotation.selectors import project_get_for_lead
 from evaluation.generation import local_model
 from evaluation.generation.model_keys import PREFIX, key_variable_problem
 from evaluation.generation.selectors import (
@@ -29,6 +28,7 @@ from evaluation.generation.services import (
 from evaluation.models import ModelEndpoint, TaskCreation
 from ftapp import json_input
 from ftapp.errors import DomainError
+from ftapp.pages import for_page, int_or_none, object_page
 
 
 def _error_text(error: Exception) -> str:
@@ -120,7 +120,7 @@ def model_test(request, endpoint_id: int):
     return redirect("models")
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def run_new(request, project):
     context = {
         "project": project,

@@ -5,16 +5,17 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from annotation.models import Response, Role
-from annotation.views.lead import for_page, int_or_none, lead_page
+from annotation.selectors import project_get_for_lead
 from evaluation.generation.selectors import generation_run_progress
 from evaluation.leaderboard import ELO_BASE, RATING_SCALE, charts, leaderboard_figures
 from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
 from ftapp.errors import DomainError
+from ftapp.pages import for_page, int_or_none, object_page
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def round_new(request, project):
     if request.method == "POST":
         try:

@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from annotation.models import Batch, BatchStatus, Membership, Role, Task
+from annotation.selectors import project_get_for_lead
 from annotation.services.leads import batch_assign, batch_cut, batch_set_status, batch_unassign
-from annotation.views.lead.shared import int_or_none, lead_page, lead_project
 from ftapp.errors import DomainError
+from ftapp.pages import for_page, int_or_none, object_page
 
 
 def _filters_from(post) -> dict:
@@ -28,7 +29,7 @@ def _filters_from(post) -> dict:
     return filters
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def batch_new(request, project):
     annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
         "user"
@@ -78,7 +79,7 @@ def batch_detail(request, batch_id: int):
     batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
     if batch is None:
         raise Http404
-    project = lead_project(request, batch.project_id)
+    project = for_page(project_get_for_lead, user=request.user, project_id=batch.project_id)
     if request.method == "POST":
         action = request.POST.get("action")
         names = request.POST.getlist("annotators")

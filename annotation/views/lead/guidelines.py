@@ -3,13 +3,13 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from annotation.selectors import guidelines_current
+from annotation.selectors import guidelines_current, project_get_for_lead
 from annotation.services import guidelines_publish
-from annotation.views.lead.shared import lead_page
 from ftapp.errors import DomainError
+from ftapp.pages import object_page
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def guidelines_edit(request, project):
     if request.method == "POST":
         try:

@@ -8,11 +8,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import Membership, Pairing, ProjectKind, Role
-from annotation.selectors import conflicts, project_dashboard, project_progress
+from annotation.selectors import (
+    conflicts,
+    project_dashboard,
+    project_get_for_lead,
+    project_progress,
+)
 from annotation.services import membership_set, project_create, project_update
 from annotation.services.leads import membership_set_excluded
-from annotation.views.lead.shared import int_or_none, lead_page
 from ftapp.errors import DomainError
+from ftapp.pages import int_or_none, object_page
 
 
 def _float(raw: str | None) -> float | None:
@@ -44,7 +49,7 @@ def project_new(request):
     return render(request, "annotation/lead/project_new.html", context)
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 @require_POST
 def project_settings(request, project):
     changes = {
@@ -65,7 +70,7 @@ def project_settings(request, project):
     return redirect("project", project_id=project.pk)
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def dashboard(request, project):
     context = {
         "project": project,
@@ -83,7 +88,7 @@ def dashboard(request, project):
     return render(request, "annotation/lead/dashboard.html", context)
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 @require_POST
 def member_add(request, project):
     try:
@@ -100,7 +105,7 @@ def member_add(request, project):
     return redirect("project", project_id=project.pk)
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 @require_POST
 def member_exclusion(request, project, username: str):
     excluded = request.POST.get("excluded") == "1"

@@ -8,13 +8,13 @@ from django.shortcuts import redirect, render
 from annotation.choices import task_choice
 from annotation.judgment_rules import Pseudonyms
 from annotation.models import Choice, Task
-from annotation.selectors import conflicts
+from annotation.selectors import conflicts, project_get_for_lead
 from annotation.services.leads import adjudication_record, task_set_gold
-from annotation.views.lead.shared import int_or_none, lead_page, lead_project
 from ftapp.errors import DomainError
+from ftapp.pages import for_page, int_or_none, object_page
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def conflict_list(request, project):
     return render(
         request,
@@ -34,7 +34,7 @@ def task_review(request, task_id: int):
     )
     if task is None:
         raise Http404
-    lead_project(request, task.project_id)
+    for_page(project_get_for_lead, user=request.user, project_id=task.project_id)
     if request.method == "POST":
         try:
             if request.POST.get("action") == "adjudicate":
