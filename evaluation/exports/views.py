@@ -4,7 +4,6 @@ rows."""
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from annotation.selectors import project_get_for_lead
@@ -18,7 +17,7 @@ from evaluation.exports.selectors import (
 from evaluation.exports.services import export_cancel, export_dir, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import DomainError, InvalidInput
-from ftapp.pages import for_page, object_page
+from ftapp.pages import object_page
 
 CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites"}
 NUMBERS = {
@@ -97,9 +96,8 @@ def export_new(request, project):
 ACTIONS = {"cancel": export_cancel, "retry": export_retry}
 
 
-@login_required
-def export_detail(request, export_id: int):
-    export = for_page(export_get_for_lead, user=request.user, export_id=export_id)
+@object_page(export_get_for_lead, "export_id")
+def export_detail(request, export):
     error = ""
     if request.method == "POST":
         action = ACTIONS.get(request.POST.get("action", ""))

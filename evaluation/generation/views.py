@@ -28,7 +28,7 @@ from evaluation.generation.services import (
 from evaluation.models import ModelEndpoint, TaskCreation
 from ftapp import json_input
 from ftapp.errors import DomainError
-from ftapp.pages import for_page, int_or_none, object_page
+from ftapp.pages import int_or_none, object_page
 
 
 def _error_text(error: Exception) -> str:
@@ -162,9 +162,8 @@ def run_new(request, project):
     return render(request, "evaluation/run_new.html", context)
 
 
-@login_required
-def run_detail(request, run_id: int):
-    run = for_page(generation_run_get_for_lead, user=request.user, run_id=run_id)
+@object_page(generation_run_get_for_lead, "run_id")
+def run_detail(request, run):
     if request.method == "POST":
         try:
             if request.POST.get("action") == "cancel":

@@ -1,7 +1,6 @@
 """Pages of rounds: start the next one, follow it to its verdict."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from annotation.models import Response, Role
@@ -12,7 +11,7 @@ from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
 from ftapp.errors import DomainError
-from ftapp.pages import for_page, int_or_none, object_page
+from ftapp.pages import int_or_none, object_page
 
 
 @object_page(project_get_for_lead, "project_id")
@@ -51,9 +50,8 @@ def round_new(request, project):
     return render(request, "evaluation/rounds.html", context)
 
 
-@login_required
-def round_detail(request, round_id: int):
-    rnd = for_page(round_get_for_lead, user=request.user, round_id=round_id)
+@object_page(round_get_for_lead, "round_id")
+def round_detail(request, rnd):
     run = rnd.generation_run
     result = round_result(rnd=rnd)
     context = {

@@ -3,16 +3,14 @@
 from datetime import datetime
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from annotation.models import Batch, BatchStatus, Membership, Role, Task
-from annotation.selectors import project_get_for_lead
+from annotation.models import BatchStatus, Membership, Role, Task
+from annotation.selectors import batch_get_for_lead, project_get_for_lead
 from annotation.services.leads import batch_assign, batch_cut, batch_set_status, batch_unassign
 from ftapp.errors import DomainError
-from ftapp.pages import for_page, int_or_none, object_page
+from ftapp.pages import int_or_none, object_page
 
 
 def _filters_from(post) -> dict:
@@ -74,12 +72,9 @@ def batch_new(request, project):
     return render(request, "annotation/lead/batch_new.html", context)
 
 
-@login_required
-def batch_detail(request, batch_id: int):
-    batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
-    if batch is None:
-        raise Http404
-    project = for_page(project_get_for_lead, user=request.user, project_id=batch.project_id)
+@object_page(batch_get_for_lead, "batch_id")
+def batch_detail(request, batch):
+    project = batch.project
     if request.method == "POST":
         action = request.POST.get("action")
         names = request.POST.getlist("annotators")

@@ -1,17 +1,15 @@
 """Conflicts, and one task as the lead reviews it: adjudication and gold answer."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 
 from annotation.choices import task_choice
 from annotation.judgment_rules import Pseudonyms
-from annotation.models import Choice, Task
-from annotation.selectors import conflicts, project_get_for_lead
+from annotation.models import Choice
+from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead
 from annotation.services.leads import adjudication_record, task_set_gold
 from ftapp.errors import DomainError
-from ftapp.pages import for_page, int_or_none, object_page
+from ftapp.pages import int_or_none, object_page
 
 
 @object_page(project_get_for_lead, "project_id")
@@ -23,18 +21,10 @@ def conflict_list(request, project):
     )
 
 
-@login_required
-def task_review(request, task_id: int):
+@object_page(task_get_for_lead, "task_id")
+def task_review(request, task):
     """A task as the lead sees it: model names, every judgment with its annotator and
     comment; the adjudication and gold forms."""
-    task = (
-        Task.objects.select_related("project", "prompt", "response_a", "response_b")
-        .filter(pk=task_id)
-        .first()
-    )
-    if task is None:
-        raise Http404
-    for_page(project_get_for_lead, user=request.user, project_id=task.project_id)
     if request.method == "POST":
         try:
             if request.POST.get("action") == "adjudicate":
