@@ -3,7 +3,6 @@ rows."""
 
 import json
 
-from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from annotation.selectors import project_get_for_lead
@@ -16,8 +15,8 @@ from evaluation.exports.selectors import (
 )
 from evaluation.exports.services import export_cancel, export_dir, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
-from ftapp.errors import DomainError, InvalidInput
-from ftapp.pages import object_page
+from ftapp.errors import InvalidInput
+from ftapp.pages import flash_errors, form_errors, object_page
 
 CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites"}
 NUMBERS = {
@@ -63,21 +62,19 @@ def _filters_from_form(post, kind: str) -> dict:
 def export_new(request, project):
     if request.method == "POST":
         kind = request.POST.get("kind", "")
-        try:
-            export = export_start(
-                by=request.user,
-                project_id=project.pk,
-                kind=kind,
-                format=request.POST.get("format", "trl"),
-                filters=_filters_from_form(request.POST, kind),
-                test_fraction=float(request.POST.get("test_fraction") or 0.1),
-                seed=int(request.POST.get("seed") or 0),
-            )
-        except ValueError:
-            messages.error(request, "The test fraction and the seed must be numbers.")
-        except DomainError as error:
-            messages.error(request, str(error))
-        else:
+        with flash_errors(request):
+            try:
+                export = export_start(
+                    by=request.user,
+                    project_id=project.pk,
+                    kind=kind,
+                    format=request.POST.get("format", "trl"),
+                    filters=_filters_from_form(request.POST, kind),
+                    test_fraction=float(request.POST.get("test_fraction") or 0.1),
+                    seed=int(request.POST.get("seed") or 0),
+                )
+            except ValueError:
+                raise InvalidInput("The test fraction and the seed must be numbers.") from None
             return redirect("export", export_id=export.pk)
         return redirect("export-new", project_id=project.pk)
     context = {
@@ -98,18 +95,15 @@ ACTIONS = {"cancel": export_cancel, "retry": export_retry}
 
 @object_page(export_get_for_lead, "export_id")
 def export_detail(request, export):
-    error = ""
+    failed: dict = {}
     if request.method == "POST":
         action = ACTIONS.get(request.POST.get("action", ""))
-        try:
+        # The status partial shows the error in place; a plain page shows it after the redirect.
+        with form_errors(failed) if request.htmx else flash_errors(request):
             if action is None:
                 raise InvalidInput("Unknown action: cancel or retry.")
             export = action(by=request.user, export_id=export.pk)
-        except DomainError as failure:
-            error = str(failure)
         if not request.htmx:
-            if error:
-                messages.error(request, error)
             return redirect("export", export_id=export.pk)
     finished = export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING)
     card_md = ""
@@ -120,7 +114,7 @@ def export_detail(request, export):
         "project": export.project,
         "export": export,
         "finished": finished,
-        "action_error": error,
+        "action_error": failed.get("error", ""),
         "progress": export_progress(export=export),
         "card_md": card_md,
         "preview": [

@@ -18,17 +18,14 @@ from evaluation.leaderboard import (
     charts,
     leaderboard_figures,
 )
-from ftapp.errors import InvalidInput
-from ftapp.pages import object_page
+from ftapp.pages import flash_errors, object_page
 
 
 def _batch_filter(request, project) -> list[int] | None:
     """The batches ticked in the page's filter; a bad value is reported and ignored."""
-    try:
+    with flash_errors(request):
         return batch_ids_parse(project=project, values=request.GET.getlist("batch"))
-    except InvalidInput as error:
-        messages.error(request, "; ".join(error.fields.get("batch", [error.message])))
-        return None
+    return None
 
 
 def _filter_context(project, batch_ids: list[int] | None) -> dict:

@@ -1,6 +1,5 @@
 """Pages of rounds: start the next one, follow it to its verdict."""
 
-from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from annotation.models import Response, Role
@@ -10,14 +9,13 @@ from evaluation.leaderboard import ELO_BASE, RATING_SCALE, charts, leaderboard_f
 from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
-from ftapp.errors import DomainError
-from ftapp.pages import int_or_none, object_page
+from ftapp.pages import flash_errors, int_or_none, object_page
 
 
 @object_page(project_get_for_lead, "project_id")
 def round_new(request, project):
     if request.method == "POST":
-        try:
+        with flash_errors(request):
             rnd = round_start(
                 by=request.user,
                 project_id=project.pk,
@@ -29,10 +27,8 @@ def round_new(request, project):
                 overlap=int_or_none(request.POST.get("overlap")),
                 fresh_batch_id=int_or_none(request.POST.get("fresh_batch")),
             )
-        except DomainError as error:
-            messages.error(request, str(error))
-            return redirect("round-new", project_id=project.pk)
-        return redirect("round", round_id=rnd.pk)
+            return redirect("round", round_id=rnd.pk)
+        return redirect("round-new", project_id=project.pk)
     context = {
         "project": project,
         "rounds": [(r, round_result(rnd=r)) for r in round_list(project=project)[:20]],

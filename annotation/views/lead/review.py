@@ -8,8 +8,7 @@ from annotation.judgment_rules import Pseudonyms
 from annotation.models import Choice
 from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead
 from annotation.services.leads import adjudication_record, task_set_gold
-from ftapp.errors import DomainError
-from ftapp.pages import int_or_none, object_page
+from ftapp.pages import flash_errors, int_or_none, object_page
 
 
 @object_page(project_get_for_lead, "project_id")
@@ -26,7 +25,7 @@ def task_review(request, task):
     """A task as the lead sees it: model names, every judgment with its annotator and
     comment; the adjudication and gold forms."""
     if request.method == "POST":
-        try:
+        with flash_errors(request):
             if request.POST.get("action") == "adjudicate":
                 adjudication_record(
                     by=request.user,
@@ -46,8 +45,6 @@ def task_review(request, task):
                     choice=request.POST.get("choice", ""),
                 )
                 messages.success(request, "Gold answer saved.")
-        except DomainError as error:
-            messages.error(request, error.message)
         return redirect("task-review", task_id=task.pk)
     pseudonyms = Pseudonyms(project_id=task.project_id)
     judgments = [
