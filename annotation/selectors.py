@@ -103,11 +103,16 @@ OfAProject = TypeVar("OfAProject", bound=_OfAProject)
 
 def in_led_project(found: OfAProject | None, *, user: AbstractBaseUser, name: str) -> OfAProject:
     """``found``, an object of a project (None: there is none), if the user leads that project:
-    the check of every ``<object>_get_for_lead``. A missing object is a ``NotFound`` like the
-    project of someone outside it, and a member who does not lead it gets ``NotALead``."""
+    the check of every ``<object>_get_for_lead``. Someone outside the project gets the very
+    answer a missing object gets, so they learn nothing of which ids exist; a member who does
+    not lead it gets ``NotALead``."""
+    missing = NotFound(f"No such {name}.")
     if found is None:
-        raise NotFound(f"No such {name}.")
-    project_get_for_lead(user=user, project_id=found.project_id)
+        raise missing
+    try:
+        project_get_for_lead(user=user, project_id=found.project_id)
+    except NotAMember:
+        raise missing from None
     return found
 
 
