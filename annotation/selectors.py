@@ -2,7 +2,7 @@
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -92,6 +92,45 @@ def project_get_for_lead(*, user: AbstractBaseUser, project_id: int) -> Project:
     if membership.role != Role.LEAD:
         raise NotALead()
     return membership.project
+
+
+class _OfAProject(Protocol):
+    project_id: int
+
+
+OfAProject = TypeVar("OfAProject", bound=_OfAProject)
+
+
+def in_led_project(found: OfAProject | None, *, user: AbstractBaseUser, name: str) -> OfAProject:
+    """``found``, an object of a project (None: there is none), if the user leads that project:
+    the check of every ``<object>_get_for_lead``. Someone outside the project gets the very
+    answer a missing object gets, so they learn nothing of which ids exist; a member who does
+    not lead it gets ``NotALead``."""
+    missing = NotFound(f"No such {name}.")
+    if found is None:
+        raise missing
+    try:
+        project_get_for_lead(user=user, project_id=found.project_id)
+    except NotAMember:
+        raise missing from None
+    return found
+
+
+def batch_get_for_lead(*, user: AbstractBaseUser, batch_id: int) -> Batch:
+    """The batch, if the user leads its project (404 outside it, 403 for its other members)."""
+    batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
+    return in_led_project(batch, user=user, name="batch")
+
+
+def task_get_for_lead(*, user: AbstractBaseUser, task_id: int) -> Task:
+    """The task with its prompt and responses, if the user leads its project (404 outside it,
+    403 for its other members)."""
+    task = (
+        Task.objects.select_related("project", "prompt", "response_a", "response_b")
+        .filter(pk=task_id)
+        .first()
+    )
+    return in_led_project(task, user=user, name="task")
 
 
 def project_check_lead(*, by: Actor, project: Project) -> Project:

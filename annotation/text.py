@@ -1,5 +1,4 @@
-"""Text normalization shared by import de-duplication, export de-duplication and splits; and
-the NUL check of text on its way to the database."""
+"""Text normalization shared by import de-duplication, export de-duplication and splits."""
 
 import hashlib
 import json
@@ -19,15 +18,3 @@ def conversation_hash(system: str, turns: list[dict[str, str]]) -> str:
     }
     payload = json.dumps(normalized, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def contains_nul(value) -> bool:
-    """Whether a NUL character is anywhere in ``value`` (a string, or JSON data: object keys
-    too). PostgreSQL cannot store one in text or JSON."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(item) for item in value)
-    return False

@@ -70,7 +70,7 @@ class AutoSchema(openapi.AutoSchema):
 class StrictSerializerScheme(OpenApiSerializerExtension):
     """A request body of a StrictSerializer has no other properties: they are rejected."""
 
-    target_class = "annotation.api.serializers.StrictSerializer"
+    target_class = "ftapp.api_serializers.StrictSerializer"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):

@@ -11,7 +11,8 @@ PostgreSQL's jsonb, walked by Python and written back out by any JSON reader:
   below that, so the answer does not depend on where the parsing happens.
 
 The API's default parser is ``JSONParser`` below; the import reads its records with
-``decode_at`` and forms and commands use ``loads``.
+``decode_at`` and forms and commands use ``loads``. JSON allows the one character PostgreSQL
+cannot store, NUL: ``contains_nul`` finds it, for the API's serializers and the import.
 """
 
 import codecs
@@ -97,6 +98,18 @@ def loads(text: str) -> Any:
         raise JSONInputError(_TOO_DEEP) from None
     _check_depth(value)
     return value
+
+
+def contains_nul(value) -> bool:
+    """Whether a NUL character is anywhere in ``value`` (a string, or JSON data: object keys
+    too). PostgreSQL cannot store one in text or JSON."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
 
 
 class JSONParser(parsers.JSONParser):

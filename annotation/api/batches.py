@@ -3,11 +3,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer
 from annotation.models import Batch
 from annotation.selectors import batch_list, project_get_for_lead
 from annotation.services.leads import batch_cut
 from ftapp.api_schema import error_response
+from ftapp.api_serializers import StrictSerializer
 
 
 class BatchFilterSerializer(StrictSerializer):

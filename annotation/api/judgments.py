@@ -5,10 +5,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer, id_field
 from annotation.choices import CHOICES
 from annotation.judgment_feed import DEFAULT_PAGE, MAX_PAGE, judgments_page
 from annotation.selectors import project_get_for_lead
+from ftapp.api_serializers import StrictSerializer, id_field
 
 
 class JudgmentQuerySerializer(StrictSerializer):

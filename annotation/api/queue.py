@@ -5,11 +5,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer
 from annotation.models import Choice
 from annotation.selectors import claim_view
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
 from ftapp.api_schema import error_response
+from ftapp.api_serializers import StrictSerializer
 from ftapp.database import AuthenticationRetried, retry_once_on_lost_connection
 
 

@@ -7,7 +7,8 @@ from functools import cached_property
 from typing import IO, Any
 
 from annotation.services.import_files import raw_records
-from annotation.text import contains_nul, conversation_hash, normalize_text
+from annotation.text import conversation_hash, normalize_text
+from ftapp.json_input import contains_nul
 
 LONG_TEXT_CHARS = 20_000
 MAX_LISTED = 500  # errors and warnings listed in a report; all are counted

@@ -9,7 +9,6 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -24,7 +23,8 @@ from annotation.selectors import (
 )
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
 from ftapp.database import retried_on_lost_connection
-from ftapp.errors import DomainError, InvalidInput, NotFound
+from ftapp.errors import DomainError, InvalidInput
+from ftapp.pages import error_text, field_errors, for_page
 
 
 @login_required
@@ -33,10 +33,7 @@ def home(request):
 
 
 def _annotator_project(request, project_id: int) -> Project:
-    try:
-        membership = membership_get(user=request.user, project_id=project_id)
-    except NotFound:
-        raise Http404 from None
+    membership = for_page(membership_get, user=request.user, project_id=project_id)
     if membership.role != Role.ANNOTATOR:
         raise PermissionDenied("Only annotators of this project have a queue in it.")
     return membership.project
@@ -109,13 +106,19 @@ def _after_action(request, project: Project, notice: str):
     return redirect("queue", project_id=project.pk)
 
 
+# The workspace's fields that show their own errors; any other's show with the message.
+WORKSPACE_FIELDS = ("rating", "rubric_scores", "choice", "reason")
+
+
 def _failed(request, project: Project, error: DomainError, values: dict):
     if request.htmx:
         # Rendered with 200 so htmx swaps it in; the errors show beside the fields.
-        return _render_workspace(
-            request, project, errors={**error.fields, "general": [error.message]}, values=values
-        )
-    messages.error(request, error.message)
+        errors = {
+            **field_errors(error, fields=WORKSPACE_FIELDS),
+            "general": [error_text(error, shown_beside=WORKSPACE_FIELDS)],
+        }
+        return _render_workspace(request, project, errors=errors, values=values)
+    messages.error(request, error_text(error))
     return redirect("queue", project_id=project.pk)
 
 

@@ -6,14 +6,13 @@ response to the POST that created it, and is stored nowhere: only its hash is ke
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.selectors import api_token_list
 from annotation.services import api_token_create, api_token_revoke
-from ftapp.errors import InvalidInput, NotFound
+from ftapp.pages import for_page, form_errors
 
 
 @login_required
@@ -23,14 +22,12 @@ def tokens(request):
     context = {"name": "", "error": "", "created": None, "key": ""}
     if request.method == "POST":
         name = request.POST.get("name", "")
-        try:
+        context["name"] = name
+        with form_errors(context, fields=("name",)):
             token, key = api_token_create(user=request.user, name=name)
-        except InvalidInput as error:
-            context.update(name=name, error=error.message)
-        else:
             # Rendered here rather than after a redirect, because carrying the key across a
             # redirect would mean writing it into the session or a cookie.
-            context.update(created=token, key=key)
+            context.update(name="", created=token, key=key)
     context["tokens"] = api_token_list(user=request.user)
     return render(request, "annotation/tokens.html", context)
 
@@ -38,10 +35,7 @@ def tokens(request):
 @login_required
 @require_POST
 def token_revoke(request, token_id: int):
-    try:
-        token = api_token_revoke(user=request.user, token_id=token_id)
-    except NotFound:
-        # Someone else's token is reported exactly like a missing one.
-        raise Http404 from None
+    # Someone else's token is reported exactly like a missing one: a 404.
+    token = for_page(api_token_revoke, user=request.user, token_id=token_id)
     messages.success(request, f"Token “{token.name}” revoked: the API now refuses it.")
     return redirect("tokens")

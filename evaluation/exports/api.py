@@ -8,7 +8,6 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer
 from annotation.selectors import project_get_for_lead
 from evaluation.exports.selectors import (
     export_file,
@@ -19,6 +18,7 @@ from evaluation.exports.selectors import (
 from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind
 from ftapp.api_schema import error_response
+from ftapp.api_serializers import StrictSerializer
 
 
 class ExportRequestSerializer(StrictSerializer):

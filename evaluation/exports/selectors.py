@@ -9,19 +9,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from annotation.models import Judgment, Project
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import in_led_project
 from evaluation.exports.services.files import SPLITS, export_dir
 from evaluation.models import Export, ExportStatus
 from ftapp.errors import Conflict, InvalidInput, NotFound
 
 
 def export_get_for_lead(*, user: AbstractBaseUser, export_id: int) -> Export:
-    """The export, if the user leads its project (404 outside it, 403 for annotators)."""
+    """The export, if the user leads its project (404 outside it, 403 for its other members)."""
     export = Export.objects.select_related("project").filter(pk=export_id).first()
-    if export is None:
-        raise NotFound("No such export.")
-    project_get_for_lead(user=user, project_id=export.project_id)
-    return export
+    return in_led_project(export, user=user, name="export")
 
 
 def judgment_check_not_exported(judgment: Judgment) -> None:

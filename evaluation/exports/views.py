@@ -3,11 +3,9 @@ rows."""
 
 import json
 
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
-from annotation.views.lead import for_page, lead_page
+from annotation.selectors import project_get_for_lead
 from evaluation.exports.options import COMMON, PER_KIND, RATING_PAIRS, TIE_POLICIES
 from evaluation.exports.selectors import (
     export_get_for_lead,
@@ -18,7 +16,8 @@ from evaluation.exports.selectors import (
 from evaluation.exports.services.files import export_dir
 from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
-from ftapp.errors import DomainError, InvalidInput
+from ftapp.errors import InvalidInput
+from ftapp.pages import flash_errors, form_errors, object_page
 
 CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites"}
 NUMBERS = {
@@ -60,25 +59,23 @@ def _filters_from_form(post, kind: str) -> dict:
     return filters
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def export_new(request, project):
     if request.method == "POST":
         kind = request.POST.get("kind", "")
-        try:
-            export = export_start(
-                by=request.user,
-                project_id=project.pk,
-                kind=kind,
-                format=request.POST.get("format", "trl"),
-                filters=_filters_from_form(request.POST, kind),
-                test_fraction=float(request.POST.get("test_fraction") or 0.1),
-                seed=int(request.POST.get("seed") or 0),
-            )
-        except ValueError:
-            messages.error(request, "The test fraction and the seed must be numbers.")
-        except DomainError as error:
-            messages.error(request, str(error))
-        else:
+        with flash_errors(request):
+            try:
+                export = export_start(
+                    by=request.user,
+                    project_id=project.pk,
+                    kind=kind,
+                    format=request.POST.get("format", "trl"),
+                    filters=_filters_from_form(request.POST, kind),
+                    test_fraction=float(request.POST.get("test_fraction") or 0.1),
+                    seed=int(request.POST.get("seed") or 0),
+                )
+            except ValueError:
+                raise InvalidInput("The test fraction and the seed must be numbers.") from None
             return redirect("export", export_id=export.pk)
         return redirect("export-new", project_id=project.pk)
     context = {
@@ -97,21 +94,17 @@ def export_new(request, project):
 ACTIONS = {"cancel": export_cancel, "retry": export_retry}
 
 
-@login_required
-def export_detail(request, export_id: int):
-    export = for_page(export_get_for_lead, user=request.user, export_id=export_id)
-    error = ""
+@object_page(export_get_for_lead, "export_id")
+def export_detail(request, export):
+    failed: dict = {}
     if request.method == "POST":
         action = ACTIONS.get(request.POST.get("action", ""))
-        try:
+        # The status partial shows the error in place; a plain page shows it after the redirect.
+        with form_errors(failed) if request.htmx else flash_errors(request):
             if action is None:
                 raise InvalidInput("Unknown action: cancel or retry.")
             export = action(by=request.user, export_id=export.pk)
-        except DomainError as failure:
-            error = str(failure)
         if not request.htmx:
-            if error:
-                messages.error(request, error)
             return redirect("export", export_id=export.pk)
     finished = export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING)
     card_md = ""
@@ -122,7 +115,7 @@ def export_detail(request, export_id: int):
         "project": export.project,
         "export": export,
         "finished": finished,
-        "action_error": error,
+        "action_error": failed.get("error", ""),
         "progress": export_progress(export=export),
         "card_md": card_md,
         "preview": [

@@ -6,7 +6,6 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer, id_field
 from evaluation.generation.model_keys import PREFIX
 from evaluation.generation.selectors import (
     generation_run_error,
@@ -23,6 +22,7 @@ from evaluation.generation.services.runs import (
 )
 from evaluation.models import TaskCreation
 from ftapp.api_schema import error_response
+from ftapp.api_serializers import StrictSerializer, id_field
 
 
 class ModelEndpointSerializer(StrictSerializer):

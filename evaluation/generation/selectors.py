@@ -1,12 +1,13 @@
 """Reads on the model side."""
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from annotation.models import Membership, Role
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import in_led_project
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint, RunStatus
-from ftapp.errors import Forbidden, NotFound
+from ftapp.errors import Forbidden
 
 
 def model_endpoints_visible(*, user) -> bool:
@@ -29,13 +30,10 @@ def model_endpoint_list(*, user) -> QuerySet[ModelEndpoint]:
     return ModelEndpoint.objects.all()
 
 
-def generation_run_get_for_lead(*, user, run_id: int) -> GenerationRun:
-    """The run, if the user leads its project (404 for anyone outside it, 403 for members)."""
+def generation_run_get_for_lead(*, user: AbstractBaseUser, run_id: int) -> GenerationRun:
+    """The run, if the user leads its project (404 outside it, 403 for its other members)."""
     run = GenerationRun.objects.select_related("project").filter(pk=run_id).first()
-    if run is None:
-        raise NotFound("No such run.")
-    project_get_for_lead(user=user, project_id=run.project_id)
-    return run
+    return in_led_project(run, user=user, name="run")
 
 
 def generation_items_pending_chunks(*, run_id: int, size: int = 10) -> list[list[int]]:

@@ -1,15 +1,13 @@
 """Pages of the model side: the model registry and generation runs."""
 
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.views.lead import for_page, int_or_none, lead_page
+from annotation.selectors import project_get_for_lead
 from evaluation.generation import local_model
 from evaluation.generation.model_keys import PREFIX, key_variable_problem
 from evaluation.generation.selectors import (
@@ -27,19 +25,7 @@ from evaluation.generation.services.runs import (
 )
 from evaluation.models import ModelEndpoint, TaskCreation
 from ftapp import json_input
-from ftapp.errors import DomainError
-
-
-def _error_text(error: Exception) -> str:
-    """A message naming each field at fault, as the API's error does."""
-    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        return "; ".join(
-            " ".join(messages) if field == "__all__" else f"{field}: {' '.join(messages)}"
-            for field, messages in error.message_dict.items()
-        )
-    if isinstance(error, ValidationError):
-        return "; ".join(error.messages)
-    return str(error)
+from ftapp.pages import flash_errors, for_page, int_or_none, object_page
 
 
 def _local_model_note() -> dict[str, str]:
@@ -50,10 +36,7 @@ def _local_model_note() -> dict[str, str]:
 
 @login_required
 def model_list(request):
-    try:
-        endpoints = list(model_endpoint_list(user=request.user))
-    except DomainError as error:
-        raise PermissionDenied(error.message) from None
+    endpoints = list(for_page(model_endpoint_list, user=request.user))
     for endpoint in endpoints:
         # Endpoints stored before the key rule may name a variable it refuses: say so here,
         # where the registrant looks, rather than only when a call fails.
@@ -78,7 +61,7 @@ def model_list(request):
         except ValueError:
             messages.error(request, 'Parameters must be a JSON object, e.g. {"temperature": 0.7}.')
             return redirect("models")
-        try:
+        with flash_errors(request):
             endpoint = model_endpoint_create(
                 by=request.user,
                 name=request.POST.get("name", "").strip(),
@@ -88,9 +71,6 @@ def model_list(request):
                 max_concurrency=int_or_none(request.POST.get("max_concurrency")) or 4,
                 params=params,
             )
-        except (DomainError, ValidationError) as error:
-            messages.error(request, _error_text(error))
-        else:
             messages.success(request, f"Registered {endpoint.name}. Test its connection below.")
         return redirect("models")
     return render(request, "evaluation/models.html", context)
@@ -99,12 +79,7 @@ def model_list(request):
 @login_required
 @require_POST
 def model_test(request, endpoint_id: int):
-    try:
-        result = model_endpoint_test(by=request.user, endpoint_id=endpoint_id)
-    except DomainError as error:
-        if error.status == 404:
-            raise Http404 from None
-        raise PermissionDenied(error.message) from None
+    result = for_page(model_endpoint_test, by=request.user, endpoint_id=endpoint_id)
     if result["ok"]:
         offered = ", ".join(result["models"]) or "no model"
         if result["models_more"]:
@@ -119,7 +94,7 @@ def model_test(request, endpoint_id: int):
     return redirect("models")
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def run_new(request, project):
     context = {
         "project": project,
@@ -143,7 +118,7 @@ def run_new(request, project):
         selection = {"scope": scope}
         if scope == "batch":
             selection["batch_id"] = int_or_none(request.POST.get("batch_id"))
-        try:
+        with flash_errors(request):
             run = generation_run_start(
                 by=request.user,
                 project_id=project.pk,
@@ -154,26 +129,21 @@ def run_new(request, project):
                 create_tasks=request.POST.get("create_tasks", TaskCreation.ON_FINISH),
                 target_batch_id=int_or_none(request.POST.get("target_batch")),
             )
-        except DomainError as error:
-            messages.error(request, str(error))
-            return redirect("run-new", project_id=project.pk)
-        return redirect("run", run_id=run.pk)
+            return redirect("run", run_id=run.pk)
+        return redirect("run-new", project_id=project.pk)
     return render(request, "evaluation/run_new.html", context)
 
 
-@login_required
-def run_detail(request, run_id: int):
-    run = for_page(generation_run_get_for_lead, user=request.user, run_id=run_id)
+@object_page(generation_run_get_for_lead, "run_id")
+def run_detail(request, run):
     if request.method == "POST":
-        try:
+        with flash_errors(request):
             if request.POST.get("action") == "cancel":
                 generation_run_cancel(by=request.user, run_id=run.pk)
             elif request.POST.get("action") == "resume":
                 generation_run_resume(
                     by=request.user, run_id=run.pk, retry_failed=bool(request.POST.get("retry"))
                 )
-        except DomainError as error:
-            messages.error(request, error.message)
         return redirect("run", run_id=run.pk)
     context = {
         "project": run.project,

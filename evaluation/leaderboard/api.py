@@ -10,7 +10,6 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer
 from annotation.models import ProjectKind
 from annotation.selectors import project_get_for_lead
 from evaluation.leaderboard import (
@@ -20,6 +19,7 @@ from evaluation.leaderboard import (
     batch_ids_parse,
     leaderboard_figures,
 )
+from ftapp.api_serializers import StrictSerializer
 
 BATCH_PARAMETER = OpenApiParameter(
     "batch",

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.shortcuts import render
 
 from annotation.models import Membership
-from annotation.views.lead import lead_page
+from annotation.selectors import project_get_for_lead
 from evaluation.leaderboard import (
     ELO_BASE,
     RATING_SCALE,
@@ -18,16 +18,14 @@ from evaluation.leaderboard import (
     charts,
     leaderboard_figures,
 )
-from ftapp.errors import InvalidInput
+from ftapp.pages import flash_errors, object_page
 
 
 def _batch_filter(request, project) -> list[int] | None:
     """The batches ticked in the page's filter; a bad value is reported and ignored."""
-    try:
+    with flash_errors(request):
         return batch_ids_parse(project=project, values=request.GET.getlist("batch"))
-    except InvalidInput as error:
-        messages.error(request, "; ".join(error.fields.get("batch", [error.message])))
-        return None
+    return None
 
 
 def _filter_context(project, batch_ids: list[int] | None) -> dict:
@@ -38,7 +36,7 @@ def _filter_context(project, batch_ids: list[int] | None) -> dict:
     }
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def leaderboard(request, project):
     batch_ids = _batch_filter(request, project)
     figures = leaderboard_figures(project=project, batch_ids=batch_ids)
@@ -87,7 +85,7 @@ def _window_days(request) -> float:
     return days
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def agreement(request, project):
     batch_ids = _batch_filter(request, project)
     window_days = _window_days(request)

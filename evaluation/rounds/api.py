@@ -6,11 +6,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer, id_field
 from annotation.selectors import project_get_for_lead
 from evaluation.generation.selectors import generation_run_progress
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
+from ftapp.api_serializers import StrictSerializer, id_field
 
 
 class RoundRequestSerializer(StrictSerializer):
@@ -22,9 +22,7 @@ class RoundRequestSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False, default="")
     annotators = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
-    fresh_batch = id_field(
-        required=False, help_text="Also compare on this batch's prompts."
-    )
+    fresh_batch = id_field(required=False, help_text="Also compare on this batch's prompts.")
 
 
 class RoundResultSerializer(serializers.Serializer):

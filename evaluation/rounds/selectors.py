@@ -7,24 +7,21 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from annotation.models import Project
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import in_led_project
 from evaluation.leaderboard.games import battles, settled_ratings
 from evaluation.leaderboard.loading import Judgments, judgments_load
 from evaluation.models import Round
 from evaluation.stats import round_verdict
-from ftapp.errors import NotFound
 
 
 def round_get_for_lead(*, user: AbstractBaseUser, round_id: int) -> Round:
-    found = (
+    """The round, if the user leads its project (404 outside it, 403 for its other members)."""
+    rnd = (
         Round.objects.select_related("project", "model", "export", "generation_run", "batch")
         .filter(pk=round_id)
         .first()
     )
-    if found is None:
-        raise NotFound("No such round.")
-    project_get_for_lead(user=user, project_id=found.project_id)
-    return found
+    return in_led_project(rnd, user=user, name="round")
 
 
 def round_list(*, project: Project) -> QuerySet[Round]:

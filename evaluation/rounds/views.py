@@ -1,23 +1,21 @@
 """Pages of rounds: start the next one, follow it to its verdict."""
 
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from annotation.models import Response, Role
-from annotation.views.lead import for_page, int_or_none, lead_page
+from annotation.selectors import project_get_for_lead
 from evaluation.generation.selectors import generation_run_progress
 from evaluation.leaderboard import ELO_BASE, RATING_SCALE, charts, leaderboard_figures
 from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
 from evaluation.rounds.services import round_start
-from ftapp.errors import DomainError
+from ftapp.pages import flash_errors, int_or_none, object_page
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def round_new(request, project):
     if request.method == "POST":
-        try:
+        with flash_errors(request):
             rnd = round_start(
                 by=request.user,
                 project_id=project.pk,
@@ -29,10 +27,8 @@ def round_new(request, project):
                 overlap=int_or_none(request.POST.get("overlap")),
                 fresh_batch_id=int_or_none(request.POST.get("fresh_batch")),
             )
-        except DomainError as error:
-            messages.error(request, str(error))
-            return redirect("round-new", project_id=project.pk)
-        return redirect("round", round_id=rnd.pk)
+            return redirect("round", round_id=rnd.pk)
+        return redirect("round-new", project_id=project.pk)
     context = {
         "project": project,
         "rounds": [(r, round_result(rnd=r)) for r in round_list(project=project)[:20]],
@@ -50,9 +46,8 @@ def round_new(request, project):
     return render(request, "evaluation/rounds.html", context)
 
 
-@login_required
-def round_detail(request, round_id: int):
-    rnd = for_page(round_get_for_lead, user=request.user, round_id=round_id)
+@object_page(round_get_for_lead, "round_id")
+def round_detail(request, rnd):
     run = rnd.generation_run
     result = round_result(rnd=rnd)
     context = {

@@ -5,7 +5,8 @@ import io
 
 import pytest
 
-from annotation.models import Role
+from annotation.models import Role, Task
+from annotation.selectors import batch_get_for_lead, task_get_for_lead
 from annotation.services import (
     batch_create,
     guidelines_publish,
@@ -17,7 +18,7 @@ from annotation.services import (
 from evaluation.exports.services.jobs import export_start
 from ftapp.actors import SYSTEM
 from ftapp.errors import Forbidden, NotFound
-from tests.factories import AnnotatorFactory, UserFactory, add_member
+from tests.factories import AnnotatorFactory, UserFactory, add_member, assign, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +102,18 @@ def test_the_system_passes_the_checks_and_signs_as_the_projects_creator(rating_p
     assert batch.created_by == rating_project.created_by
     export = export_start(by=SYSTEM, project=rating_project, kind="sft", format="trl")
     assert export.created_by is None
+
+
+@pytest.mark.parametrize("kind", ["task", "batch"])
+def test_an_outsider_cannot_tell_a_projects_object_from_a_missing_one(lead, kind):
+    project = make_project(lead, prompts=1)
+    if kind == "task":
+        get, pk = task_get_for_lead, Task.objects.get(project=project).pk
+    else:
+        get, pk = batch_get_for_lead, assign(project, []).pk
+    outsider = UserFactory()
+    with pytest.raises(NotFound) as existing:
+        get(user=outsider, **{f"{kind}_id": pk})
+    with pytest.raises(NotFound) as missing:
+        get(user=outsider, **{f"{kind}_id": pk + 1000})
+    assert existing.value.message == missing.value.message == f"No such {kind}."

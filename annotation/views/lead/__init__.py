@@ -12,19 +12,14 @@ from annotation.views.lead.project import (
     project_settings,
 )
 from annotation.views.lead.review import conflict_list, task_review
-from annotation.views.lead.shared import for_page, int_or_none, lead_page, lead_project
 
 __all__ = [
     "batch_detail",
     "batch_new",
     "conflict_list",
     "dashboard",
-    "for_page",
     "guidelines_edit",
     "import_prompts",
-    "int_or_none",
-    "lead_page",
-    "lead_project",
     "member_add",
     "member_exclusion",
     "project_new",

@@ -3,15 +3,17 @@
 from datetime import datetime
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from annotation.models import Batch, BatchStatus, Membership, Role, Task
+from annotation.models import BatchStatus, Membership, Role, Task
+from annotation.selectors import batch_get_for_lead, project_get_for_lead
 from annotation.services.leads import batch_assign, batch_cut, batch_set_status, batch_unassign
-from annotation.views.lead.shared import int_or_none, lead_page, lead_project
-from ftapp.errors import DomainError
+from ftapp.errors import InvalidInput
+from ftapp.pages import flash_errors, form_errors, int_or_none, object_page
+
+# The new batch form's fields that show their own errors.
+BATCH_FIELDS = ("name", "size", "overlap", "metadata", "annotators")
 
 
 def _filters_from(post) -> dict:
@@ -28,7 +30,7 @@ def _filters_from(post) -> dict:
     return filters
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def batch_new(request, project):
     annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
         "user"
@@ -49,9 +51,7 @@ def batch_new(request, project):
         "values": request.POST,
     }
     if request.method == "POST":
-        due = request.POST.get("due_at", "").strip()
-        try:
-            due_at = timezone.make_aware(datetime.fromisoformat(due)) if due else None
+        with form_errors(context, fields=BATCH_FIELDS):
             batch = batch_cut(
                 by=request.user,
                 project_id=project.pk,
@@ -60,29 +60,28 @@ def batch_new(request, project):
                 overlap=int_or_none(request.POST.get("overlap")),
                 annotators=request.POST.getlist("annotators"),
                 filters=_filters_from(request.POST),
-                due_at=due_at,
+                due_at=_due_at(request.POST.get("due_at", "")),
             )
-        except ValueError:
-            context["error"] = "The due date is not a date."
-        except DomainError as error:
-            context["error"] = error.message
-            context["fields"] = error.fields
-        else:
             messages.success(request, f"Batch {batch.name!r} cut with {batch.tasks.count()} tasks.")
             return redirect("project", project_id=project.pk)
     return render(request, "annotation/lead/batch_new.html", context)
 
 
-@login_required
-def batch_detail(request, batch_id: int):
-    batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
-    if batch is None:
-        raise Http404
-    project = lead_project(request, batch.project_id)
+def _due_at(raw: str) -> datetime | None:
+    raw = raw.strip()
+    try:
+        return timezone.make_aware(datetime.fromisoformat(raw)) if raw else None
+    except ValueError:
+        raise InvalidInput("The due date is not a date.") from None
+
+
+@object_page(batch_get_for_lead, "batch_id")
+def batch_detail(request, batch):
+    project = batch.project
     if request.method == "POST":
         action = request.POST.get("action")
         names = request.POST.getlist("annotators")
-        try:
+        with flash_errors(request):
             if action == "assign":
                 batch_assign(by=request.user, batch_id=batch.pk, usernames=names)
             elif action == "unassign":
@@ -90,8 +89,6 @@ def batch_detail(request, batch_id: int):
             elif action in ("close", "reopen"):
                 status = BatchStatus.CLOSED if action == "close" else BatchStatus.OPEN
                 batch_set_status(by=request.user, batch_id=batch.pk, status=status)
-        except DomainError as error:
-            messages.error(request, error.message)
         return redirect("batch", batch_id=batch.pk)
     assigned = set(batch.assignments.values_list("annotator__username", flat=True))
     annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(

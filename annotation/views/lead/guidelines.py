@@ -3,25 +3,21 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from annotation.selectors import guidelines_current
+from annotation.selectors import guidelines_current, project_get_for_lead
 from annotation.services import guidelines_publish
-from annotation.views.lead.shared import lead_page
-from ftapp.errors import DomainError
+from ftapp.pages import flash_errors, object_page
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def guidelines_edit(request, project):
     if request.method == "POST":
-        try:
+        with flash_errors(request):
             version, published = guidelines_publish(
                 by=request.user,
                 project=project,
                 body=request.POST.get("body", ""),
                 rating_anchors={str(n): request.POST.get(f"anchor_{n}", "") for n in range(1, 6)},
             )
-        except DomainError as error:
-            messages.error(request, str(error))
-        else:
             if published:
                 messages.success(
                     request, f"Published version {version.version}; annotators see it now."

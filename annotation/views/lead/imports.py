@@ -9,8 +9,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from annotation.selectors import project_get_for_lead
 from annotation.services import prompts_import
-from annotation.views.lead.shared import lead_page
+from ftapp.pages import object_page
 
 
 def _import_dir() -> Path:
@@ -19,7 +20,7 @@ def _import_dir() -> Path:
     return path
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def import_prompts(request, project):
     """Upload → report → confirm. The upload is kept under var/imports/ between the report
     and the confirmation, named by a random token that only this form knows."""

@@ -2,17 +2,21 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import Membership, Pairing, ProjectKind, Role
-from annotation.selectors import conflicts, project_dashboard, project_progress
+from annotation.selectors import (
+    conflicts,
+    project_dashboard,
+    project_get_for_lead,
+    project_progress,
+)
 from annotation.services import membership_set, project_create, project_update
 from annotation.services.leads import membership_set_aside
-from annotation.views.lead.shared import int_or_none, lead_page
-from ftapp.errors import DomainError
+from ftapp.pages import flash_errors, form_errors, int_or_none, object_page
 
 
 def _float(raw: str | None) -> float | None:
@@ -28,7 +32,7 @@ def project_new(request):
         raise PermissionDenied("You may not create projects; ask an admin for that permission.")
     context = {"values": request.POST, "kinds": ProjectKind.choices}
     if request.method == "POST":
-        try:
+        with form_errors(context, fields=("name", "kind", "overlap", "guidelines")):
             project = project_create(
                 by=request.user,
                 name=request.POST.get("name", "").strip(),
@@ -36,15 +40,12 @@ def project_new(request):
                 overlap=int_or_none(request.POST.get("overlap")) or 1,
                 guidelines=request.POST.get("guidelines", ""),
             )
-        except (DomainError, ValidationError) as error:
-            context["error"] = getattr(error, "message", None) or "; ".join(error.messages)
-        else:
             messages.success(request, f"Project {project.name!r} created; import prompts next.")
             return redirect("project-import", project_id=project.pk)
     return render(request, "annotation/lead/project_new.html", context)
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 @require_POST
 def project_settings(request, project):
     changes = {
@@ -55,17 +56,13 @@ def project_settings(request, project):
         "baseline_model": request.POST.get("baseline_model", "").strip(),
     }
     changes = {k: v for k, v in changes.items() if v is not None}
-    try:
-        with transaction.atomic():
-            project_update(by=request.user, project=project, **changes)
-    except (DomainError, ValidationError) as error:
-        messages.error(request, getattr(error, "message", None) or "; ".join(error.messages))
-    else:
+    with flash_errors(request), transaction.atomic():
+        project_update(by=request.user, project=project, **changes)
         messages.success(request, "Settings saved.")
     return redirect("project", project_id=project.pk)
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def dashboard(request, project):
     context = {
         "project": project,
@@ -83,31 +80,26 @@ def dashboard(request, project):
     return render(request, "annotation/lead/dashboard.html", context)
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 @require_POST
 def member_add(request, project):
-    try:
+    with flash_errors(request):
         membership_set(
             by=request.user,
             project=project,
             username=request.POST.get("username", "").strip(),
             role=request.POST.get("role", Role.ANNOTATOR),
         )
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, f"{request.POST.get('username')} is now a member.")
     return redirect("project", project_id=project.pk)
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 @require_POST
 def member_exclusion(request, project, username: str):
     set_aside = request.POST.get("excluded") == "1"
-    try:
+    with flash_errors(request):
         membership_set_aside(
             by=request.user, project_id=project.pk, username=username, set_aside=set_aside
         )
-    except DomainError as error:
-        messages.error(request, error.message)
     return redirect("project", project_id=project.pk)

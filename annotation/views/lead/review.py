@@ -1,20 +1,17 @@
 """Conflicts, and one task as the lead reviews it: adjudication and gold answer."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 
 from annotation.choices import task_choice
 from annotation.judgment_rules import Pseudonyms
-from annotation.models import Choice, Task
-from annotation.selectors import conflicts
+from annotation.models import Choice
+from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead
 from annotation.services.leads import adjudication_record, task_set_gold
-from annotation.views.lead.shared import int_or_none, lead_page, lead_project
-from ftapp.errors import DomainError
+from ftapp.pages import flash_errors, int_or_none, object_page
 
 
-@lead_page
+@object_page(project_get_for_lead, "project_id")
 def conflict_list(request, project):
     return render(
         request,
@@ -23,20 +20,12 @@ def conflict_list(request, project):
     )
 
 
-@login_required
-def task_review(request, task_id: int):
+@object_page(task_get_for_lead, "task_id")
+def task_review(request, task):
     """A task as the lead sees it: model names, every judgment with its annotator and
     comment; the adjudication and gold forms."""
-    task = (
-        Task.objects.select_related("project", "prompt", "response_a", "response_b")
-        .filter(pk=task_id)
-        .first()
-    )
-    if task is None:
-        raise Http404
-    lead_project(request, task.project_id)
     if request.method == "POST":
-        try:
+        with flash_errors(request):
             if request.POST.get("action") == "adjudicate":
                 adjudication_record(
                     by=request.user,
@@ -56,8 +45,6 @@ def task_review(request, task_id: int):
                     choice=request.POST.get("choice", ""),
                 )
                 messages.success(request, "Gold answer saved.")
-        except DomainError as error:
-            messages.error(request, error.message)
         return redirect("task-review", task_id=task.pk)
     pseudonyms = Pseudonyms(project_id=task.project_id)
     judgments = [
