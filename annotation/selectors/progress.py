@@ -1,23 +1,17 @@
-"""Reads: what a user may see, and the figures pages and the API show."""
+"""Figures of progress: a project's counts, an annotator's, the home page's and the
+lead's dashboard."""
 
-import json
 from datetime import timedelta
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.fields.json import KeyTransform
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotation.judgment_rules import gold_correct
 from annotation.models import (
-    ApiToken,
-    Batch,
-    BatchAssignment,
     BatchStatus,
     Claim,
     ClaimStatus,
-    Guidelines,
     Judgment,
     Membership,
     Project,
@@ -25,94 +19,6 @@ from annotation.models import (
     Role,
     Task,
 )
-from ftapp.actors import Actor, System
-from ftapp.errors import Forbidden, InvalidInput, NotFound
-
-
-class NotAMember(NotFound):
-    def __init__(self) -> None:
-        super().__init__("No such project.")
-
-
-class NotALead(Forbidden):
-    def __init__(self) -> None:
-        super().__init__("Only a lead of this project can do that.")
-
-
-def metadata_matching(queryset: QuerySet, *, field: str, metadata: dict[str, Any]) -> QuerySet:
-    """The rows of ``queryset`` whose JSON ``field`` (``metadata``, ``prompt__metadata``) has
-    every key of ``metadata`` with that value. A key is only ever a key: spelled into a
-    ``filter(**{f"{field}__{key}": ...})`` it would also be a lookup (``topic__regex``) or a
-    path (``a__b``), and a bad one a database error."""
-    for number, (key, value) in enumerate(metadata.items()):
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            raise InvalidInput(
-                "Bad metadata filter.",
-                fields={"metadata": [f"The value of {key!r} must be JSON, its numbers finite."]},
-            ) from None
-        alias = f"metadata_filter_{number}"
-        queryset = queryset.alias(**{alias: KeyTransform(str(key), field)}).filter(
-            **{alias: value}
-        )
-    return queryset
-
-
-def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
-    """The user's own tokens, newest first; revoked ones stay listed so the history is visible."""
-    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
-
-
-def project_by_id_or_name(value: str) -> Project | None:
-    """A project named on the command line: its id, or else its exact name."""
-    if value.isdigit():
-        return Project.objects.filter(pk=int(value)).first()
-    return Project.objects.filter(name=value).first()
-
-
-def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    return Project.objects.filter(memberships__user=user).distinct()
-
-
-def membership_get(*, user: AbstractBaseUser, project_id: int) -> Membership:
-    """The caller's membership of a project; ``NotAMember`` (a 404) for anyone else."""
-    if not user.is_authenticated:
-        raise NotAMember()
-    membership = (
-        Membership.objects.select_related("project")
-        .filter(user=user, project_id=project_id)
-        .first()
-    )
-    if membership is None:
-        raise NotAMember()
-    return membership
-
-
-def project_get_for_lead(*, user: AbstractBaseUser, project_id: int) -> Project:
-    membership = membership_get(user=user, project_id=project_id)
-    if membership.role != Role.LEAD:
-        raise NotALead()
-    return membership.project
-
-
-def project_check_lead(*, by: Actor, project: Project) -> Project:
-    """The permission check of a service given a project: ``by`` leads it, or is the system."""
-    if isinstance(by, System):
-        return project
-    return project_get_for_lead(user=by, project_id=project.pk)
-
-
-def batch_list(*, project: Project) -> QuerySet[Batch]:
-    """The project's batches in order, each with ``task_count`` and its assignments' annotators
-    fetched: a fixed number of queries however many batches there are."""
-    return (
-        project.batches.annotate(task_count=Count("tasks"))
-        .prefetch_related(
-            Prefetch("assignments", queryset=BatchAssignment.objects.select_related("annotator"))
-        )
-        .order_by("position", "id")
-    )
 
 
 def projects_progress(*, project_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -152,15 +58,6 @@ def project_progress(*, project: Project) -> dict[str, int]:
     return projects_progress(project_ids=[project.pk])[project.pk]
 
 
-def guidelines_current_of(*, project_ids: list[int]) -> dict[int, Guidelines]:
-    """Each project's current guidelines (its newest version), in one query."""
-    newest = Guidelines.objects.filter(project=OuterRef("project")).order_by("-version")
-    current = Guidelines.objects.filter(
-        project_id__in=project_ids, version=Subquery(newest.values("version")[:1])
-    )
-    return {g.project_id: g for g in current}
-
-
 def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str, int]:
     """The annotator's figures in their open batches: tasks judged and skipped, and tasks they
     may still be given (not yet complete, not yet judged or skipped by them)."""
@@ -185,61 +82,6 @@ def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str,
         "remaining": remaining,
         "total": counts["judged"] + counts["skipped"] + remaining,
     }
-
-
-def claim_held(*, user: AbstractBaseUser, project: Project) -> Claim | None:
-    """The annotator's unexpired claim in an open batch, newest first: what ``claim_next``
-    would give back without leasing anything. A page shown on a GET reads this, so a
-    prefetch or a link preview never takes a task."""
-    return (
-        Claim.objects.filter(
-            annotator=user,
-            task__project=project,
-            task__batch__status=BatchStatus.OPEN,
-            status=ClaimStatus.ACTIVE,
-            expires_at__gt=timezone.now(),
-        )
-        .order_by("-claimed_at")
-        .first()
-    )
-
-
-def claim_view(*, claim: Claim) -> dict:
-    """What an annotator sees of a claimed task: the conversation and the responses in the
-    order shown to them. Never the model names."""
-    task = (
-        Task.objects.select_related("prompt", "response_a", "response_b")
-        .only(
-            "id",
-            "kind",
-            "prompt__system",
-            "prompt__text",
-            "prompt__messages",
-            "response_a__text",
-            "response_b__text",
-        )
-        .get(pk=claim.task_id)
-    )
-    shown = [task.response_a] if task.response_b is None else [task.response_a, task.response_b]
-    if claim.swapped:
-        shown.reverse()
-    labels = ["A", "B"] if len(shown) == 2 else [None]
-    return {
-        "task_id": task.pk,
-        "kind": task.kind,
-        "system": task.prompt.system,
-        "turns": task.prompt.turns(),
-        "responses": [
-            {"position": label, "text": response.text}
-            for label, response in zip(labels, shown, strict=True)
-        ],
-        "expires_at": claim.expires_at,
-        "claim_id": claim.pk,
-    }
-
-
-def guidelines_current(*, project: Project) -> Guidelines | None:
-    return project.guidelines.order_by("-version").first()
 
 
 def home_projects(*, user: AbstractBaseUser) -> list[dict]:
@@ -365,28 +207,3 @@ def project_dashboard(*, project: Project, now=None) -> dict:
         annotators.append(row)
     annotators.sort(key=lambda r: r["username"])
     return {"batches": batches, "annotators": annotators, "generated_at": now}
-
-
-def conflicts(*, project: Project, include_adjudicated: bool = False) -> list[dict]:
-    """Tasks whose judgments disagree: ratings two or more apart, or pairwise verdicts that
-    differ (the winner, a tie or both bad)."""
-    tasks = Task.objects.filter(project=project, judgment_count__gte=2)
-    if not include_adjudicated:
-        tasks = tasks.filter(adjudication__isnull=True)
-    rows = []
-    by_task: dict[int, list[Judgment]] = {}
-    for judgment in Judgment.objects.filter(task__in=tasks).order_by("id"):
-        by_task.setdefault(judgment.task_id, []).append(judgment)
-    for task in tasks.select_related("prompt").order_by("id"):
-        judged = by_task.get(task.pk, [])
-        if task.kind == "rating":
-            ratings = [j.rating for j in judged]
-            disagree = bool(ratings) and max(ratings) - min(ratings) >= 2
-            summary = ", ".join(str(r) for r in ratings)
-        else:
-            verdicts = [j.chosen_response_id or j.choice for j in judged]
-            disagree = len(set(verdicts)) > 1
-            summary = f"{len(set(verdicts))} different verdicts"
-        if disagree:
-            rows.append({"task": task, "judgments": judged, "summary": summary})
-    return rows
