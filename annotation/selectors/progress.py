@@ -4,11 +4,12 @@ lead's dashboard."""
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotation.judgment_rules import gold_correct
 from annotation.models import (
+    BatchAssignment,
     BatchStatus,
     Claim,
     ClaimStatus,
@@ -58,6 +59,32 @@ def project_progress(*, project: Project) -> dict[str, int]:
     return projects_progress(project_ids=[project.pk])[project.pk]
 
 
+def annotators_remaining(*, project: Project, user_ids: list[int]) -> dict[int, int]:
+    """Per annotator, the tasks they may still be given: in their open batches, not yet
+    complete, not yet judged or skipped by them. One query however many annotators; one
+    with none left is missing from the result."""
+    done_by_them = Claim.objects.filter(
+        task=OuterRef("pk"),
+        annotator=OuterRef("annotator_id"),
+        status__in=[ClaimStatus.SUBMITTED, ClaimStatus.SKIPPED],
+    )
+    remaining = (
+        Task.objects.filter(
+            project=project,
+            batch__status=BatchStatus.OPEN,
+            batch__assignments__annotator_id__in=user_ids,
+            is_complete=False,
+        )
+        # The assignment joined by the filter: one row per task and annotator assigned.
+        .annotate(annotator_id=F("batch__assignments__annotator_id"))
+        .exclude(Exists(done_by_them))
+        .values("annotator_id")
+        .annotate(n=Count("id"))
+        .values_list("annotator_id", "n")
+    )
+    return dict(remaining)
+
+
 def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str, int]:
     """The annotator's figures in their open batches: tasks judged and skipped, and tasks they
     may still be given (not yet complete, not yet judged or skipped by them)."""
@@ -70,12 +97,7 @@ def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str,
         judged=Count("id", filter=Q(status=ClaimStatus.SUBMITTED)),
         skipped=Count("id", filter=Q(status=ClaimStatus.SKIPPED)),
     )
-    done_by_me = Claim.objects.filter(
-        task=OuterRef("pk"),
-        annotator=user,
-        status__in=[ClaimStatus.SUBMITTED, ClaimStatus.SKIPPED],
-    )
-    remaining = open_tasks.filter(is_complete=False).exclude(Exists(done_by_me)).count()
+    remaining = annotators_remaining(project=project, user_ids=[user.pk]).get(user.pk, 0)
     return {
         "judged": counts["judged"],
         "skipped": counts["skipped"],
@@ -108,39 +130,66 @@ def _median(values: list[float]) -> float | None:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def _batch_rows(*, project: Project, now) -> list[dict]:
+    """The dashboard's row of each batch, in five queries however many batches there are."""
+    counts = {
+        row.pop("batch_id"): row
+        for row in Task.objects.filter(batch__project=project)
+        .values("batch_id")
+        .annotate(
+            tasks=Count("id"),
+            complete=Count("id", filter=Q(is_complete=True)),
+            gold=Count("id", filter=Q(is_gold=True)),
+        )
+    }
+    judged = dict(
+        Judgment.objects.filter(task__batch__project=project, task__is_gold=False)
+        .values("task__batch_id")
+        .annotate(n=Count("id"))
+        .values_list("task__batch_id", "n")
+    )
+    claims = {
+        row.pop("task__batch_id"): row
+        for row in Claim.objects.filter(task__batch__project=project)
+        .values("task__batch_id")
+        .annotate(
+            claimed=Count("id", filter=Q(status=ClaimStatus.ACTIVE, expires_at__gt=now)),
+            skipped=Count("id", filter=Q(status=ClaimStatus.SKIPPED)),
+        )
+    }
+    annotators: dict[int, list[str]] = {}
+    for batch_id, username in (
+        BatchAssignment.objects.filter(batch__project=project)
+        .order_by("annotator__username")
+        .values_list("batch_id", "annotator__username")
+    ):
+        annotators.setdefault(batch_id, []).append(username)
+    rows = []
+    for batch in project.batches.order_by("position", "id"):
+        figures = counts.get(batch.pk, {"tasks": 0, "complete": 0, "gold": 0})
+        slots = (figures["tasks"] - figures["gold"]) * batch.overlap
+        done = judged.get(batch.pk, 0)
+        rows.append(
+            {
+                "batch": batch,
+                **figures,
+                "slots": slots,
+                "judged": done,
+                **claims.get(batch.pk, {"claimed": 0, "skipped": 0}),
+                "remaining": max(slots - done, 0),
+                "annotators": annotators.get(batch.pk, []),
+                "percent": round(100 * min(done, slots) / slots) if slots else 0,
+            }
+        )
+    return rows
+
+
 def project_dashboard(*, project: Project, now=None) -> dict:
     """Per batch and per annotator: judged, claimed, skipped, remaining, median seconds per
     task, judgments in the last hour, gold accuracy."""
     now = now or timezone.now()
     hour_ago = now - timedelta(hours=1)
-    batches = []
-    for batch in project.batches.order_by("position", "id"):
-        tasks = Task.objects.filter(batch=batch)
-        claims = Claim.objects.filter(task__batch=batch)
-        counts = tasks.aggregate(
-            tasks=Count("id"),
-            complete=Count("id", filter=Q(is_complete=True)),
-            gold=Count("id", filter=Q(is_gold=True)),
-        )
-        slots = (counts["tasks"] - counts["gold"]) * batch.overlap
-        judged = Judgment.objects.filter(task__batch=batch, task__is_gold=False).count()
-        row = {
-            "batch": batch,
-            **counts,
-            "slots": slots,
-            "judged": judged,
-            "claimed": claims.filter(status=ClaimStatus.ACTIVE, expires_at__gt=now).count(),
-            "skipped": claims.filter(status=ClaimStatus.SKIPPED).count(),
-            "remaining": max(slots - judged, 0),
-            "annotators": list(
-                batch.assignments.order_by("annotator__username").values_list(
-                    "annotator__username", flat=True
-                )
-            ),
-        }
-        row["percent"] = round(100 * min(judged, slots) / slots) if slots else 0
-        batches.append(row)
-
+    batches = _batch_rows(project=project, now=now)
     memberships = {
         m.user_id: m
         for m in Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
@@ -190,6 +239,7 @@ def project_dashboard(*, project: Project, now=None) -> dict:
         .values_list("annotator_id", "claimed", "skipped")
     ):
         per_user[uid]["claimed"], per_user[uid]["skipped"] = claimed, skipped
+    remaining = annotators_remaining(project=project, user_ids=list(memberships))
     annotators = []
     for row in per_user.values():
         membership = row.pop("membership")
@@ -200,7 +250,7 @@ def project_dashboard(*, project: Project, now=None) -> dict:
         row["pseudonym"] = membership.pseudonym
         row["excluded"] = membership.excluded_from_exports
         row["median_seconds"] = _median(durations)
-        row["remaining"] = annotator_progress(project=project, user=membership.user)["remaining"]
+        row["remaining"] = remaining.get(membership.user_id, 0)
         row["gold_accuracy"] = (
             row["gold_correct"] / row["gold_judged"] if row["gold_judged"] else None
         )
