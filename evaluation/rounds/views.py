@@ -9,7 +9,7 @@ from annotation.views.lead import for_page, int_or_none, lead_page
 from evaluation.generation.selectors import generation_run_progress
 from evaluation.leaderboard import ELO_BASE, RATING_SCALE, charts, leaderboard_figures
 from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
-from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
+from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result, round_results
 from evaluation.rounds.services import round_start
 from ftapp.errors import DomainError
 
@@ -33,9 +33,11 @@ def round_new(request, project):
             messages.error(request, str(error))
             return redirect("round-new", project_id=project.pk)
         return redirect("round", round_id=rnd.pk)
+    rounds = list(round_list(project=project)[:20])
+    results = round_results(rounds=rounds)
     context = {
         "project": project,
-        "rounds": [(r, round_result(rnd=r)) for r in round_list(project=project)[:20]],
+        "rounds": [(rnd, results[rnd.pk]) for rnd in rounds],
         "endpoints": ModelEndpoint.objects.all(),
         "exports": project.exports.filter(status=ExportStatus.COMPLETED)[:50],
         "model_names": Response.objects.filter(prompt__project=project)
