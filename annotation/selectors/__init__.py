@@ -4,11 +4,13 @@ from annotation.selectors.access import (
     NotALead,
     NotAMember,
     api_token_list,
+    batch_get_for_lead,
     membership_get,
     project_by_id_or_name,
     project_check_lead,
     project_get_for_lead,
     project_list_for_user,
+    task_get_for_lead,
 )
 from annotation.selectors.claims import claim_held, claim_view
 from annotation.selectors.progress import (
@@ -31,6 +33,7 @@ __all__ = [
     "NotAMember",
     "annotator_progress",
     "api_token_list",
+    "batch_get_for_lead",
     "batch_list",
     "claim_held",
     "claim_view",
@@ -47,4 +50,5 @@ __all__ = [
     "project_list_for_user",
     "project_progress",
     "projects_progress",
+    "task_get_for_lead",
 ]

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from annotation.models import ApiToken, Membership, Project, Role
+from annotation.models import ApiToken, Batch, Membership, Project, Role, Task
 from ftapp.actors import Actor, System
 from ftapp.errors import Forbidden, NotFound
 
@@ -53,6 +53,26 @@ def project_get_for_lead(*, user: AbstractBaseUser, project_id: int) -> Project:
     if membership.role != Role.LEAD:
         raise NotALead()
     return membership.project
+
+
+def batch_get_for_lead(*, user: AbstractBaseUser, batch_id: int) -> Batch:
+    batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
+    if batch is None:
+        raise NotFound("No such batch.")
+    project_get_for_lead(user=user, project_id=batch.project_id)
+    return batch
+
+
+def task_get_for_lead(*, user: AbstractBaseUser, task_id: int) -> Task:
+    task = (
+        Task.objects.select_related("project", "response_a", "response_b")
+        .filter(pk=task_id)
+        .first()
+    )
+    if task is None:
+        raise NotFound("No such task.")
+    project_get_for_lead(user=user, project_id=task.project_id)
+    return task
 
 
 def project_check_lead(*, by: Actor, project: Project) -> Project:

@@ -23,9 +23,14 @@ from annotation.models import (
     ProjectKind,
     Task,
 )
-from annotation.selectors import metadata_matching, project_get_for_lead
+from annotation.selectors import (
+    batch_get_for_lead,
+    metadata_matching,
+    project_get_for_lead,
+    task_get_for_lead,
+)
 from annotation.services.projects import annotators_require, batch_create
-from ftapp.errors import InvalidInput, NotFound
+from ftapp.errors import InvalidInput
 
 User = get_user_model()
 FILTER_KEYS = {"metadata", "model", "unjudged", "gold"}
@@ -105,18 +110,10 @@ def batch_cut(
     return batch
 
 
-def _lead_batch(by: AbstractBaseUser, batch_id: int) -> Batch:
-    batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
-    if batch is None:
-        raise NotFound("No such batch.")
-    project_get_for_lead(user=by, project_id=batch.project_id)
-    return batch
-
-
 @transaction.atomic
 def batch_assign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -> Batch:
     """Adds annotators of the project to the batch."""
-    batch = _lead_batch(by, batch_id)
+    batch = batch_get_for_lead(user=by, batch_id=batch_id)
     users = _annotators(batch.project, usernames)
     annotators_require(project=batch.project, users=users)
     BatchAssignment.objects.bulk_create(
@@ -129,7 +126,7 @@ def batch_assign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -
 def batch_unassign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -> Batch:
     """Takes annotators off the batch. What they judged stays; their open leases in it end,
     so the slots go back to the others."""
-    batch = _lead_batch(by, batch_id)
+    batch = batch_get_for_lead(user=by, batch_id=batch_id)
     users = _annotators(batch.project, usernames)
     BatchAssignment.objects.filter(batch=batch, annotator__in=users).delete()
     Claim.objects.filter(task__batch=batch, annotator__in=users, status=ClaimStatus.ACTIVE).update(
@@ -143,22 +140,10 @@ def batch_set_status(*, by: AbstractBaseUser, batch_id: int, status: str) -> Bat
     """Closing a batch takes its tasks out of every queue; reopening puts them back."""
     if status not in BatchStatus.values:
         raise InvalidInput("Unknown status.", fields={"status": [f"Use {BatchStatus.values}."]})
-    batch = _lead_batch(by, batch_id)
+    batch = batch_get_for_lead(user=by, batch_id=batch_id)
     batch.status = status
     batch.save(update_fields=["status"])
     return batch
-
-
-def _lead_task(by: AbstractBaseUser, task_id: int) -> Task:
-    task = (
-        Task.objects.select_related("project", "response_a", "response_b")
-        .filter(pk=task_id)
-        .first()
-    )
-    if task is None:
-        raise NotFound("No such task.")
-    project_get_for_lead(user=by, project_id=task.project_id)
-    return task
 
 
 def _label(task: Task, rating: int | None, choice: str) -> dict[str, Any]:
@@ -187,7 +172,7 @@ def task_set_gold(
 ) -> Task:
     """Marks a task gold with its expected answer (a rating range, or the expected choice
     where A/B are the task's response_a/response_b), or unmarks it."""
-    task = _lead_task(by, task_id)
+    task = task_get_for_lead(user=by, task_id=task_id)
     if not is_gold:
         task.is_gold, task.gold_rating_min, task.gold_rating_max, task.gold_choice = (
             False,
@@ -223,7 +208,7 @@ def adjudication_record(
     note: str = "",
 ) -> Adjudication:
     """The lead's final label for the task; exports use it instead of the judgments."""
-    task = _lead_task(by, task_id)
+    task = task_get_for_lead(user=by, task_id=task_id)
     label = _label(task, rating, choice)
     chosen = rejected = None
     if label["choice"] == Choice.A:
