@@ -6,42 +6,57 @@ from annotation.selectors.access import (
     api_token_list,
     batch_get_for_lead,
     membership_get,
+    membership_list,
     project_by_id_or_name,
     project_check_lead,
     project_get_for_lead,
     project_list_for_user,
     task_get_for_lead,
+    task_project_id,
+    usernames_by_pseudonym,
 )
 from annotation.selectors.claims import claim_held, claim_view
 from annotation.selectors.progress import (
     annotator_progress,
+    annotators_remaining,
     home_projects,
     project_dashboard,
     project_progress,
     projects_progress,
 )
 from annotation.selectors.projects import (
+    batch_choices,
+    batch_cut_choices,
     batch_list,
+    batch_summary,
     guidelines_current,
     guidelines_current_of,
+    guidelines_versions,
     metadata_matching,
+    response_model_names,
 )
-from annotation.selectors.review import conflicts
+from annotation.selectors.review import conflicts, task_judgments
 
 __all__ = [
     "NotALead",
     "NotAMember",
     "annotator_progress",
+    "annotators_remaining",
     "api_token_list",
+    "batch_choices",
+    "batch_cut_choices",
     "batch_get_for_lead",
     "batch_list",
+    "batch_summary",
     "claim_held",
     "claim_view",
     "conflicts",
     "guidelines_current",
     "guidelines_current_of",
+    "guidelines_versions",
     "home_projects",
     "membership_get",
+    "membership_list",
     "metadata_matching",
     "project_by_id_or_name",
     "project_check_lead",
@@ -50,5 +65,9 @@ __all__ = [
     "project_list_for_user",
     "project_progress",
     "projects_progress",
+    "response_model_names",
     "task_get_for_lead",
+    "task_judgments",
+    "task_project_id",
+    "usernames_by_pseudonym",
 ]

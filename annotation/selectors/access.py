@@ -48,6 +48,20 @@ def membership_get(*, user: AbstractBaseUser, project_id: int) -> Membership:
     return membership
 
 
+def membership_list(*, project: Project, role: str | None = None) -> QuerySet[Membership]:
+    """The project's members (of ``role``, if given) with their users: by role, then name."""
+    members = Membership.objects.filter(project=project).select_related("user")
+    return members if role is None else members.filter(role=role)
+
+
+def usernames_by_pseudonym(*, project: Project) -> dict[str, str]:
+    """For a lead, who already sees usernames on the dashboard: the figures name annotators
+    by pseudonym."""
+    return dict(
+        Membership.objects.filter(project=project).values_list("pseudonym", "user__username")
+    )
+
+
 def project_get_for_lead(*, user: AbstractBaseUser, project_id: int) -> Project:
     membership = membership_get(user=user, project_id=project_id)
     if membership.role != Role.LEAD:
@@ -63,9 +77,17 @@ def batch_get_for_lead(*, user: AbstractBaseUser, batch_id: int) -> Batch:
     return batch
 
 
+def task_project_id(*, task_id: int) -> int:
+    """The project of a task, for the check that the caller may act on it."""
+    project_id = Task.objects.filter(pk=task_id).values_list("project_id", flat=True).first()
+    if project_id is None:
+        raise NotFound("No such task.")
+    return project_id
+
+
 def task_get_for_lead(*, user: AbstractBaseUser, task_id: int) -> Task:
     task = (
-        Task.objects.select_related("project", "response_a", "response_b")
+        Task.objects.select_related("project", "prompt", "response_a", "response_b")
         .filter(pk=task_id)
         .first()
     )

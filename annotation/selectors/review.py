@@ -1,5 +1,9 @@
-"""Reads of the lead's review: tasks whose judgments disagree."""
+"""Reads of the lead's review: tasks whose judgments disagree, and one task's judgments."""
 
+from typing import Any
+
+from annotation.choices import task_choice
+from annotation.judgment_rules import Pseudonyms
 from annotation.models import Judgment, Project, Task
 
 
@@ -26,3 +30,18 @@ def conflicts(*, project: Project, include_adjudicated: bool = False) -> list[di
         if disagree:
             rows.append({"task": task, "judgments": judged, "summary": summary})
     return rows
+
+
+def task_judgments(*, task: Task) -> dict[str, Any]:
+    """A task as the lead reviews it: every judgment with its annotator's pseudonym and its
+    choice in the task's terms, and the lead's adjudication if there is one."""
+    pseudonyms = Pseudonyms(project_id=task.project_id)
+    judgments = [
+        {
+            "judgment": j,
+            "pseudonym": pseudonyms.name(j.annotator_id),
+            "choice": task_choice(j.choice, j.swapped),
+        }
+        for j in task.judgments.select_related("annotator").order_by("id")
+    ]
+    return {"judgments": judgments, "adjudication": getattr(task, "adjudication", None)}

@@ -7,15 +7,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
+from annotation.selectors import batch_choices
 from annotation.views.lead import for_page, lead_page
 from evaluation.exports.options import COMMON, PER_KIND, RATING_PAIRS, TIE_POLICIES
 from evaluation.exports.selectors import (
+    export_card,
     export_get_for_lead,
     export_list,
     export_preview,
     export_progress,
 )
-from evaluation.exports.services import export_cancel, export_dir, export_retry, export_start
+from evaluation.exports.services import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import DomainError, InvalidInput
 
@@ -85,7 +87,7 @@ def export_new(request, project):
         "exports": export_list(project=project)[:50],
         "kinds": ExportKind.choices,
         "formats": ExportFormat.choices,
-        "batches": project.batches.order_by("position", "id"),
+        "batches": batch_choices(project=project),
         "rating_pairs": RATING_PAIRS,
         "tie_policies": TIE_POLICIES,
         "defaults": {**COMMON, **{k: v for d in PER_KIND.values() for k, v in d.items()}},
@@ -113,17 +115,13 @@ def export_detail(request, export_id: int):
                 messages.error(request, error)
             return redirect("export", export_id=export.pk)
     finished = export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING)
-    card_md = ""
-    if export.status == ExportStatus.COMPLETED:
-        path = export_dir(export) / "card.md"
-        card_md = path.read_text(encoding="utf-8") if path.exists() else ""
     context = {
         "project": export.project,
         "export": export,
         "finished": finished,
         "action_error": error,
         "progress": export_progress(export=export),
-        "card_md": card_md,
+        "card_md": export_card(export=export),
         "preview": [
             json.dumps(row, ensure_ascii=False, indent=1) for row in export_preview(export=export)
         ],

@@ -1,11 +1,12 @@
 """Reads on the model side."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from annotation.models import Membership, Role
+from annotation.models import Membership, Project, Role
 from annotation.selectors import project_get_for_lead
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint, RunStatus
 from ftapp.errors import Forbidden, NotFound
@@ -29,6 +30,11 @@ def model_endpoint_list(*, user) -> QuerySet[ModelEndpoint]:
     if not model_endpoints_visible(user=user):
         raise Forbidden("Model endpoints are shown to project leads and to those who manage them.")
     return ModelEndpoint.objects.all()
+
+
+def generation_run_list(*, project: Project) -> QuerySet[GenerationRun]:
+    """The project's runs, newest first."""
+    return project.generation_runs.all()
 
 
 def generation_run_get_for_lead(*, user, run_id: int) -> GenerationRun:
@@ -90,6 +96,17 @@ def _progress(run: GenerationRun, figures: dict) -> dict:
     )
     figures["percent"] = round(100 * finished / figures["total"]) if figures["total"] else 0
     return figures
+
+
+def generation_run_figures(*, run: GenerationRun) -> dict[str, Any]:
+    """What the run's page and the API show beside its fields: its models, its progress,
+    its failures and why it failed."""
+    return {
+        "models": sorted(run.endpoints.values_list("name", flat=True)),
+        "progress": generation_run_progress(run=run),
+        "failures": generation_run_failures(run=run),
+        "error": generation_run_error(run=run),
+    }
 
 
 def generation_run_error(*, run: GenerationRun) -> str:

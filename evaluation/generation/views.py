@@ -1,6 +1,5 @@
 """Pages of the model side: the model registry and generation runs."""
 
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,14 +8,14 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from annotation.selectors import batch_choices
 from annotation.views.lead import for_page, int_or_none, lead_page
 from evaluation.generation import local_model
 from evaluation.generation.model_keys import PREFIX, key_variable_problem
 from evaluation.generation.selectors import (
-    generation_run_error,
-    generation_run_failures,
+    generation_run_figures,
     generation_run_get_for_lead,
-    generation_run_progress,
+    generation_run_list,
     model_endpoint_list,
 )
 from evaluation.generation.services import (
@@ -26,7 +25,7 @@ from evaluation.generation.services import (
     model_endpoint_create,
     model_endpoint_test,
 )
-from evaluation.models import ModelEndpoint, TaskCreation
+from evaluation.models import TaskCreation
 from ftapp import json_input
 from ftapp.errors import DomainError
 
@@ -124,9 +123,9 @@ def model_test(request, endpoint_id: int):
 def run_new(request, project):
     context = {
         "project": project,
-        "endpoints": ModelEndpoint.objects.all(),
-        "batches": project.batches.order_by("position"),
-        "runs": project.generation_runs.prefetch_related("endpoints")[:20],
+        "endpoints": model_endpoint_list(user=request.user),
+        "batches": batch_choices(project=project),
+        "runs": generation_run_list(project=project)[:20],
         "creation": TaskCreation.choices,
         **_local_model_note(),
     }
@@ -176,13 +175,6 @@ def run_detail(request, run_id: int):
         except DomainError as error:
             messages.error(request, error.message)
         return redirect("run", run_id=run.pk)
-    context = {
-        "project": run.project,
-        "run": run,
-        "models": sorted(run.endpoints.values_list("name", flat=True)),
-        "progress": generation_run_progress(run=run),
-        "failures": generation_run_failures(run=run),
-        "error": generation_run_error(run=run),
-    }
+    context = {"project": run.project, "run": run, **generation_run_figures(run=run)}
     template = "evaluation/partials/run_progress.html" if request.htmx else "evaluation/run.html"
     return render(request, template, context)

@@ -6,7 +6,7 @@ import math
 from django.contrib import messages
 from django.shortcuts import render
 
-from annotation.models import Membership
+from annotation.selectors import batch_choices, usernames_by_pseudonym
 from annotation.views.lead import lead_page
 from evaluation.leaderboard import (
     ELO_BASE,
@@ -33,7 +33,7 @@ def _batch_filter(request, project) -> list[int] | None:
 def _filter_context(project, batch_ids: list[int] | None) -> dict:
     return {
         "project": project,
-        "batches": project.batches.order_by("position", "id"),
+        "batches": batch_choices(project=project),
         "selected_batches": set(batch_ids or ()),
     }
 
@@ -92,10 +92,7 @@ def agreement(request, project):
     batch_ids = _batch_filter(request, project)
     window_days = _window_days(request)
     figures = agreement_figures(project=project, batch_ids=batch_ids, window_days=window_days)
-    # Leads see usernames on the dashboard already; the figures name annotators by pseudonym.
-    usernames = dict(
-        Membership.objects.filter(project=project).values_list("pseudonym", "user__username")
-    )
+    usernames = usernames_by_pseudonym(project=project)
     annotators = []
     for row in figures["annotators"]:
         histogram = row["rating_histogram"]

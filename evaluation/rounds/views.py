@@ -4,11 +4,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
-from annotation.models import Response, Role
+from annotation.models import Role
+from annotation.selectors import batch_choices, membership_list, response_model_names
 from annotation.views.lead import for_page, int_or_none, lead_page
-from evaluation.generation.selectors import generation_run_progress
+from evaluation.exports.selectors import export_list
+from evaluation.generation.selectors import generation_run_progress, model_endpoint_list
 from evaluation.leaderboard import ELO_BASE, RATING_SCALE, charts, leaderboard_figures
-from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
+from evaluation.models import ExportStatus, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result, round_results
 from evaluation.rounds.services import round_start
 from ftapp.errors import DomainError
@@ -38,16 +40,11 @@ def round_new(request, project):
     context = {
         "project": project,
         "rounds": [(rnd, results[rnd.pk]) for rnd in rounds],
-        "endpoints": ModelEndpoint.objects.all(),
-        "exports": project.exports.filter(status=ExportStatus.COMPLETED)[:50],
-        "model_names": Response.objects.filter(prompt__project=project)
-        .order_by("model_name")
-        .values_list("model_name", flat=True)
-        .distinct(),
-        "annotators": project.memberships.filter(role=Role.ANNOTATOR)
-        .select_related("user")
-        .order_by("user__username"),
-        "batches": project.batches.order_by("position", "id"),
+        "endpoints": model_endpoint_list(user=request.user),
+        "exports": export_list(project=project, status=ExportStatus.COMPLETED)[:50],
+        "model_names": response_model_names(project=project),
+        "annotators": membership_list(project=project, role=Role.ANNOTATOR),
+        "batches": batch_choices(project=project),
     }
     return render(request, "evaluation/rounds.html", context)
 

@@ -4,13 +4,13 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from annotation.models import Batch, BatchStatus, Membership, Role, Task
+from annotation.models import BatchStatus
+from annotation.selectors import batch_cut_choices, batch_get_for_lead, batch_summary
 from annotation.services.leads import batch_assign, batch_cut, batch_set_status, batch_unassign
-from annotation.views.lead.shared import int_or_none, lead_page, lead_project
+from annotation.views.lead.shared import for_page, int_or_none, lead_page
 from ftapp.errors import DomainError
 
 
@@ -30,24 +30,7 @@ def _filters_from(post) -> dict:
 
 @lead_page
 def batch_new(request, project):
-    annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
-        "user"
-    )
-    models = sorted(
-        set(Task.objects.filter(project=project).values_list("response_a__model_name", flat=True))
-        | set(
-            Task.objects.filter(project=project, response_b__isnull=False).values_list(
-                "response_b__model_name", flat=True
-            )
-        )
-    )
-    context = {
-        "project": project,
-        "annotators": annotators,
-        "models": models,
-        "unbatched": Task.objects.filter(project=project, batch__isnull=True).count(),
-        "values": request.POST,
-    }
+    context = {"project": project, **batch_cut_choices(project=project), "values": request.POST}
     if request.method == "POST":
         due = request.POST.get("due_at", "").strip()
         try:
@@ -75,10 +58,7 @@ def batch_new(request, project):
 
 @login_required
 def batch_detail(request, batch_id: int):
-    batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
-    if batch is None:
-        raise Http404
-    project = lead_project(request, batch.project_id)
+    batch = for_page(batch_get_for_lead, user=request.user, batch_id=batch_id)
     if request.method == "POST":
         action = request.POST.get("action")
         names = request.POST.getlist("annotators")
@@ -93,18 +73,8 @@ def batch_detail(request, batch_id: int):
         except DomainError as error:
             messages.error(request, error.message)
         return redirect("batch", batch_id=batch.pk)
-    assigned = set(batch.assignments.values_list("annotator__username", flat=True))
-    annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
-        "user"
-    )
     return render(
         request,
         "annotation/lead/batch.html",
-        {
-            "project": project,
-            "batch": batch,
-            "tasks": batch.tasks.count(),
-            "assigned": sorted(assigned),
-            "unassigned": [m.user.username for m in annotators if m.user.username not in assigned],
-        },
+        {"project": batch.project, "batch": batch, **batch_summary(batch=batch)},
     )

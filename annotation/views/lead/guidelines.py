@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from annotation.selectors import guidelines_current
+from annotation.selectors import guidelines_current, guidelines_versions
 from annotation.services import guidelines_publish
 from annotation.views.lead.shared import lead_page
 from ftapp.errors import DomainError
@@ -40,6 +40,6 @@ def guidelines_edit(request, project):
                 (n, (current.rating_anchors or {}).get(str(n), "") if current else "")
                 for n in range(1, 6)
             ],
-            "versions": project.guidelines.select_related("created_by").order_by("-version"),
+            "versions": guidelines_versions(project=project),
         },
     )

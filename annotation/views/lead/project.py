@@ -7,8 +7,8 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.models import Membership, Pairing, ProjectKind, Role
-from annotation.selectors import conflicts, project_dashboard, project_progress
+from annotation.models import Pairing, ProjectKind, Role
+from annotation.selectors import conflicts, membership_list, project_dashboard, project_progress
 from annotation.services import membership_set, project_create, project_update
 from annotation.services.leads import membership_set_excluded
 from annotation.views.lead.shared import int_or_none, lead_page
@@ -78,7 +78,7 @@ def dashboard(request, project):
     context.update(
         pairings=Pairing.choices,
         conflict_count=len(conflicts(project=project)),
-        members=Membership.objects.filter(project=project).select_related("user"),
+        members=membership_list(project=project),
     )
     return render(request, "annotation/lead/dashboard.html", context)
 

@@ -2,15 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 
-from annotation.choices import task_choice
-from annotation.judgment_rules import Pseudonyms
-from annotation.models import Choice, Task
-from annotation.selectors import conflicts
+from annotation.models import Choice
+from annotation.selectors import conflicts, task_get_for_lead, task_judgments
 from annotation.services.leads import adjudication_record, task_set_gold
-from annotation.views.lead.shared import int_or_none, lead_page, lead_project
+from annotation.views.lead.shared import for_page, int_or_none, lead_page
 from ftapp.errors import DomainError
 
 
@@ -27,14 +24,7 @@ def conflict_list(request, project):
 def task_review(request, task_id: int):
     """A task as the lead sees it: model names, every judgment with its annotator and
     comment; the adjudication and gold forms."""
-    task = (
-        Task.objects.select_related("project", "prompt", "response_a", "response_b")
-        .filter(pk=task_id)
-        .first()
-    )
-    if task is None:
-        raise Http404
-    lead_project(request, task.project_id)
+    task = for_page(task_get_for_lead, user=request.user, task_id=task_id)
     if request.method == "POST":
         try:
             if request.POST.get("action") == "adjudicate":
@@ -59,23 +49,13 @@ def task_review(request, task_id: int):
         except DomainError as error:
             messages.error(request, error.message)
         return redirect("task-review", task_id=task.pk)
-    pseudonyms = Pseudonyms(project_id=task.project_id)
-    judgments = [
-        {
-            "judgment": j,
-            "pseudonym": pseudonyms.name(j.annotator_id),
-            "choice": task_choice(j.choice, j.swapped),
-        }
-        for j in task.judgments.select_related("annotator").order_by("id")
-    ]
     return render(
         request,
         "annotation/lead/task.html",
         {
             "project": task.project,
             "task": task,
-            "judgments": judgments,
-            "adjudication": getattr(task, "adjudication", None),
+            **task_judgments(task=task),
             "choices": Choice.choices,
         },
     )
