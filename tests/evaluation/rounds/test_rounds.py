@@ -180,6 +180,8 @@ def test_the_rounds_list_reads_the_judgments_once_however_many_rounds(client, le
         assert alone["result"] == round_result(rnd=Round.objects.get(pk=alone["id"]))
         judged = alone["model"] == "tuned-r1"
         assert alone["result"]["verdict"] == ("better" if judged else "not judged yet")
+    html = client.get(reverse("round", args=[first.pk])).content.decode()
+    assert '<span id="verdict">better</span>' in html and html.count("<svg") == 2
 
 
 @pytest.mark.django_db
