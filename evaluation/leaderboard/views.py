@@ -9,7 +9,6 @@ from django.shortcuts import render
 from annotation.selectors import batch_choices, usernames_by_pseudonym
 from annotation.views.lead import lead_page
 from evaluation.leaderboard import (
-    ELO_BASE,
     RATING_SCALE,
     WINDOW_DAYS,
     WINDOW_DAYS_RANGE,
@@ -51,18 +50,9 @@ def leaderboard(request, project):
         "heatmap": None,
     }
     if rated["models"]:
-        context["rating_chart"] = charts.interval_chart(
-            rated["models"],
-            value="mean",
-            lower="lower",
-            upper="upper",
-            digits=2,
-            domain=(RATING_SCALE[0], RATING_SCALE[-1]),
-        )
+        context["rating_chart"] = charts.rating_chart(rated["models"])
     if paired["models"]:
-        context["bt_chart"] = charts.interval_chart(
-            paired["models"], value="rating", lower="lower", upper="upper", reference=ELO_BASE
-        )
+        context["bt_chart"] = charts.bradley_terry_chart(paired["models"])
         rates = paired["win_rates"]
         context["heatmap"] = charts.heatmap(
             rates["models"], rates["rate"], rates["games"], rates["ties"]

@@ -9,7 +9,7 @@ from annotation.selectors import batch_choices, membership_list, response_model_
 from annotation.views.lead import for_page, int_or_none, lead_page
 from evaluation.exports.selectors import export_list
 from evaluation.generation.selectors import generation_run_progress, model_endpoint_list
-from evaluation.leaderboard import ELO_BASE, RATING_SCALE, charts, leaderboard_figures
+from evaluation.leaderboard import charts, leaderboard_figures
 from evaluation.models import ExportStatus, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result, round_results
 from evaluation.rounds.services import round_start
@@ -61,7 +61,7 @@ def round_detail(request, round_id: int):
         "progress": generation_run_progress(run=run) if run else None,
         "generating": run is not None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
         "result": result,
-        "interval": _interval_geometry(result),
+        "interval": charts.win_rate_interval(result),
     }
     if request.htmx:
         return render(request, "evaluation/partials/round_status.html", context)
@@ -80,33 +80,9 @@ def _round_leaderboard(rnd) -> dict | None:
         rows = figures["pairwise"]["models"]
         if not rows:
             return None
-        chart = charts.interval_chart(
-            rows, value="rating", lower="lower", upper="upper", reference=ELO_BASE
-        )
+        chart = charts.bradley_terry_chart(rows)
         return {"chart": chart, "label": "Bradley–Terry rating on the round's prompts"}
     rows = figures["ratings"]["models"]
     if not rows:
         return None
-    chart = charts.interval_chart(
-        rows,
-        value="mean",
-        lower="lower",
-        upper="upper",
-        digits=2,
-        domain=(RATING_SCALE[0], RATING_SCALE[-1]),
-    )
-    return {"chart": chart, "label": "Mean rating on the round's prompts"}
-
-
-def _interval_geometry(result: dict) -> dict | None:
-    """Where to draw the win rate and its interval on a 0–100% axis 400 units wide."""
-    if result["win_rate"] is None:
-        return None
-    scale = 400
-    return {
-        "x": round(result["win_rate"] * scale, 1),
-        "low": round(result["lower"] * scale, 1),
-        "high": round(result["upper"] * scale, 1),
-        "width": scale,
-        "middle": scale / 2,
-    }
+    return {"chart": charts.rating_chart(rows), "label": "Mean rating on the round's prompts"}
