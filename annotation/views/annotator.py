@@ -9,10 +9,10 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.models import Project, Role, Task
+from annotation.models import Project, Role
 from annotation.selectors import (
     annotator_progress,
     claim_held,
@@ -20,6 +20,7 @@ from annotation.selectors import (
     guidelines_current,
     home_projects,
     membership_get,
+    task_project_id,
 )
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
 from ftapp.database import retried_on_lost_connection
@@ -86,8 +87,7 @@ def queue(request, project_id: int):
 
 
 def _task_project(request, task_id: int) -> Project:
-    task = get_object_or_404(Task.objects.only("project_id"), pk=task_id)
-    return _annotator_project(request, task.project_id)
+    return _annotator_project(request, for_page(task_project_id, task_id=task_id))
 
 
 def _int_or_none(raw: str | None):

@@ -32,8 +32,10 @@ def judgment_check_not_exported(judgment: Judgment) -> None:
         raise Conflict("This judgment may be in a dataset export already; it can't be undone.")
 
 
-def export_list(*, project: Project) -> QuerySet[Export]:
-    return Export.objects.filter(project=project).order_by("-created_at", "-id")
+def export_list(*, project: Project, status: str | None = None) -> QuerySet[Export]:
+    """The project's exports, newest first (of ``status``, if given)."""
+    exports = Export.objects.filter(project=project).order_by("-created_at", "-id")
+    return exports if status is None else exports.filter(status=status)
 
 
 def export_file(*, export: Export, split: str) -> Path:
@@ -58,6 +60,15 @@ def export_preview(*, export: Export, rows: int = 5) -> list[dict[str, Any]]:
             with path.open(encoding="utf-8") as file:
                 return [json.loads(line) for line in islice(file, rows)]
     return []
+
+
+def export_card(*, export: Export) -> str:
+    """A finished export's dataset card (Markdown); empty before then, or when its files
+    are gone."""
+    if export.status != ExportStatus.COMPLETED:
+        return ""
+    path = export_dir(export) / "card.md"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 def export_progress(*, export: Export) -> dict[str, Any]:

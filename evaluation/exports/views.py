@@ -5,15 +5,15 @@ import json
 
 from django.shortcuts import redirect, render
 
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import batch_choices, project_get_for_lead
 from evaluation.exports.options import COMMON, PER_KIND, RATING_PAIRS, TIE_POLICIES
 from evaluation.exports.selectors import (
+    export_card,
     export_get_for_lead,
     export_list,
     export_preview,
     export_progress,
 )
-from evaluation.exports.services.files import export_dir
 from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import InvalidInput
@@ -83,7 +83,7 @@ def export_new(request, project):
         "exports": export_list(project=project)[:50],
         "kinds": ExportKind.choices,
         "formats": ExportFormat.choices,
-        "batches": project.batches.order_by("position", "id"),
+        "batches": batch_choices(project=project),
         "rating_pairs": RATING_PAIRS,
         "tie_policies": TIE_POLICIES,
         "defaults": {**COMMON, **{k: v for d in PER_KIND.values() for k, v in d.items()}},
@@ -107,17 +107,13 @@ def export_detail(request, export):
         if not request.htmx:
             return redirect("export", export_id=export.pk)
     finished = export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING)
-    card_md = ""
-    if export.status == ExportStatus.COMPLETED:
-        path = export_dir(export) / "card.md"
-        card_md = path.read_text(encoding="utf-8") if path.exists() else ""
     context = {
         "project": export.project,
         "export": export,
         "finished": finished,
         "action_error": failed.get("error", ""),
         "progress": export_progress(export=export),
-        "card_md": card_md,
+        "card_md": export_card(export=export),
         "preview": [
             json.dumps(row, ensure_ascii=False, indent=1) for row in export_preview(export=export)
         ],

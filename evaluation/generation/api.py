@@ -8,10 +8,8 @@ from rest_framework.views import APIView
 
 from evaluation.generation.model_keys import PREFIX
 from evaluation.generation.selectors import (
-    generation_run_error,
-    generation_run_failures,
+    generation_run_figures,
     generation_run_get_for_lead,
-    generation_run_progress,
     model_endpoint_list,
 )
 from evaluation.generation.services.endpoints import model_endpoint_create
@@ -20,7 +18,7 @@ from evaluation.generation.services.runs import (
     generation_run_resume,
     generation_run_start,
 )
-from evaluation.models import TaskCreation
+from evaluation.models import GenerationRun, TaskCreation
 from ftapp.api_schema import error_response
 from ftapp.api_serializers import StrictSerializer, id_field
 
@@ -109,16 +107,21 @@ class RunSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
     def get_error(self, run) -> str:
-        return generation_run_error(run=run)
+        return self.context["figures"]["error"]
 
     def get_models(self, run) -> list[str]:
-        return sorted(run.endpoints.values_list("name", flat=True))
+        return self.context["figures"]["models"]
 
     def get_progress(self, run) -> dict:
-        return generation_run_progress(run=run)
+        return self.context["figures"]["progress"]
 
     def get_failures(self, run) -> list[dict]:
-        return FailureSerializer(generation_run_failures(run=run), many=True).data
+        return FailureSerializer(self.context["figures"]["failures"], many=True).data
+
+
+def _run_data(run: GenerationRun) -> dict:
+    """The run as the API shows it, its figures read by the selector."""
+    return RunSerializer(run, context={"figures": generation_run_figures(run=run)}).data
 
 
 class RunStartView(APIView):
@@ -142,14 +145,14 @@ class RunStartView(APIView):
             target_batch_id=data.get("batch"),
         )
         run.refresh_from_db()
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_run_data(run), status=status.HTTP_202_ACCEPTED)
 
 
 class RunDetailView(APIView):
     @extend_schema(responses=RunSerializer, summary="A run's progress and failures")
     def get(self, request, run_id: int):
         run = generation_run_get_for_lead(user=request.user, run_id=run_id)
-        return Response(RunSerializer(run).data)
+        return Response(_run_data(run))
 
 
 class RunCancelView(APIView):
@@ -159,7 +162,7 @@ class RunCancelView(APIView):
         summary="Stop a run's further calls",
     )
     def post(self, request, run_id: int):
-        return Response(RunSerializer(generation_run_cancel(by=request.user, run_id=run_id)).data)
+        return Response(_run_data(generation_run_cancel(by=request.user, run_id=run_id)))
 
 
 class RunResumeView(APIView):
@@ -176,7 +179,7 @@ class RunResumeView(APIView):
     def post(self, request, run_id: int):
         retry = request.query_params.get("retry_failed", "").lower() in {"1", "true", "yes"}
         run = generation_run_resume(by=request.user, run_id=run_id, retry_failed=retry)
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_run_data(run), status=status.HTTP_202_ACCEPTED)
 
 
 urlpatterns = [

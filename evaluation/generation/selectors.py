@@ -1,10 +1,13 @@
 """Reads on the model side."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from annotation.models import Membership, Role
+from annotation.models import Membership, Project, Role
 from annotation.selectors import in_led_project
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint, RunStatus
 from ftapp.errors import Forbidden
@@ -30,6 +33,11 @@ def model_endpoint_list(*, user) -> QuerySet[ModelEndpoint]:
     return ModelEndpoint.objects.all()
 
 
+def generation_run_list(*, project: Project) -> QuerySet[GenerationRun]:
+    """The project's runs, newest first."""
+    return project.generation_runs.all()
+
+
 def generation_run_get_for_lead(*, user: AbstractBaseUser, run_id: int) -> GenerationRun:
     """The run, if the user leads its project (404 outside it, 403 for its other members)."""
     run = GenerationRun.objects.select_related("project").filter(pk=run_id).first()
@@ -46,16 +54,41 @@ def generation_items_pending_chunks(*, run_id: int, size: int = 10) -> list[list
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
+# What the query gives a run with no items yet.
+NO_ITEMS = {
+    "total": 0,
+    "done": 0,
+    "failed": 0,
+    "tokens_in": None,
+    "tokens_out": None,
+    "retries": None,
+}
+
+
+def generation_runs_progress(*, runs: Sequence[GenerationRun]) -> dict[int, dict]:
+    """Each run's done / failed / remaining, tokens, elapsed seconds and an ETA from the pace
+    so far, in one query however many runs."""
+    counted = {
+        row.pop("run_id"): row
+        for row in GenerationItem.objects.filter(run__in=[run.pk for run in runs])
+        .values("run_id")
+        .annotate(
+            total=Count("id"),
+            done=Count("id", filter=Q(status=ItemStatus.DONE)),
+            failed=Count("id", filter=Q(status=ItemStatus.FAILED)),
+            tokens_in=Sum("tokens_in"),
+            tokens_out=Sum("tokens_out"),
+            retries=Sum("attempts", filter=Q(status=ItemStatus.DONE)),
+        )
+    }
+    return {run.pk: _progress(run, counted.get(run.pk, dict(NO_ITEMS))) for run in runs}
+
+
 def generation_run_progress(*, run: GenerationRun) -> dict:
-    """Done / failed / remaining, tokens, elapsed seconds and an ETA from the pace so far."""
-    figures = run.items.aggregate(
-        total=Count("id"),
-        done=Count("id", filter=Q(status=ItemStatus.DONE)),
-        failed=Count("id", filter=Q(status=ItemStatus.FAILED)),
-        tokens_in=Sum("tokens_in"),
-        tokens_out=Sum("tokens_out"),
-        retries=Sum("attempts", filter=Q(status=ItemStatus.DONE)),
-    )
+    return generation_runs_progress(runs=[run])[run.pk]
+
+
+def _progress(run: GenerationRun, figures: dict) -> dict:
     figures["remaining"] = figures["total"] - figures["done"] - figures["failed"]
     figures["tokens_in"] = figures["tokens_in"] or 0
     figures["tokens_out"] = figures["tokens_out"] or 0
@@ -71,6 +104,17 @@ def generation_run_progress(*, run: GenerationRun) -> dict:
     )
     figures["percent"] = round(100 * finished / figures["total"]) if figures["total"] else 0
     return figures
+
+
+def generation_run_figures(*, run: GenerationRun) -> dict[str, Any]:
+    """What the run's page and the API show beside its fields: its models, its progress,
+    its failures and why it failed."""
+    return {
+        "models": sorted(run.endpoints.values_list("name", flat=True)),
+        "progress": generation_run_progress(run=run),
+        "failures": generation_run_failures(run=run),
+        "error": generation_run_error(run=run),
+    }
 
 
 def generation_run_error(*, run: GenerationRun) -> str:

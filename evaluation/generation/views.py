@@ -7,14 +7,13 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import batch_choices, project_get_for_lead
 from evaluation.generation import local_model
 from evaluation.generation.model_keys import PREFIX, key_variable_problem
 from evaluation.generation.selectors import (
-    generation_run_error,
-    generation_run_failures,
+    generation_run_figures,
     generation_run_get_for_lead,
-    generation_run_progress,
+    generation_run_list,
     model_endpoint_list,
 )
 from evaluation.generation.services.endpoints import model_endpoint_create, model_endpoint_test
@@ -23,7 +22,7 @@ from evaluation.generation.services.runs import (
     generation_run_resume,
     generation_run_start,
 )
-from evaluation.models import ModelEndpoint, TaskCreation
+from evaluation.models import TaskCreation
 from ftapp import json_input
 from ftapp.pages import flash_errors, for_page, int_or_none, object_page
 
@@ -98,9 +97,9 @@ def model_test(request, endpoint_id: int):
 def run_new(request, project):
     context = {
         "project": project,
-        "endpoints": ModelEndpoint.objects.all(),
-        "batches": project.batches.order_by("position"),
-        "runs": project.generation_runs.prefetch_related("endpoints")[:20],
+        "endpoints": model_endpoint_list(user=request.user),
+        "batches": batch_choices(project=project),
+        "runs": generation_run_list(project=project)[:20],
         "creation": TaskCreation.choices,
         **_local_model_note(),
     }
@@ -145,13 +144,6 @@ def run_detail(request, run):
                     by=request.user, run_id=run.pk, retry_failed=bool(request.POST.get("retry"))
                 )
         return redirect("run", run_id=run.pk)
-    context = {
-        "project": run.project,
-        "run": run,
-        "models": sorted(run.endpoints.values_list("name", flat=True)),
-        "progress": generation_run_progress(run=run),
-        "failures": generation_run_failures(run=run),
-        "error": generation_run_error(run=run),
-    }
+    context = {"project": run.project, "run": run, **generation_run_figures(run=run)}
     template = "evaluation/partials/run_progress.html" if request.htmx else "evaluation/run.html"
     return render(request, template, context)

@@ -7,6 +7,8 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from evaluation.leaderboard.figures import ELO_BASE, RATING_SCALE
+
 # Diverging colours of the win-rate map: a loss, an even record, a win.
 LOSS_RGB = (192, 57, 43)
 EVEN_RGB = (247, 247, 247)
@@ -131,6 +133,38 @@ def interval_chart(
         "rows": items,
         "ticks": [{"x": x(t), "label": tick_label(t)} for t in ticks],
         "reference_x": None if reference is None else x(reference),
+    }
+
+
+def rating_chart(rows: Sequence[dict]) -> dict:
+    """Mean ratings with their intervals, on the whole rating scale."""
+    return interval_chart(
+        rows,
+        value="mean",
+        lower="lower",
+        upper="upper",
+        digits=2,
+        domain=(RATING_SCALE[0], RATING_SCALE[-1]),
+    )
+
+
+def bradley_terry_chart(rows: Sequence[dict]) -> dict:
+    """Bradley–Terry ratings with their intervals, around the mean rating."""
+    return interval_chart(rows, value="rating", lower="lower", upper="upper", reference=ELO_BASE)
+
+
+def win_rate_interval(result: dict) -> dict | None:
+    """Where to draw a round's win rate and its interval on a 0–100% axis 400 units wide;
+    ``None`` before it has one."""
+    if result["win_rate"] is None:
+        return None
+    scale = 400
+    return {
+        "x": round(result["win_rate"] * scale, 1),
+        "low": round(result["lower"] * scale, 1),
+        "high": round(result["upper"] * scale, 1),
+        "width": scale,
+        "middle": scale / 2,
     }
 
 

@@ -6,10 +6,8 @@ import math
 from django.contrib import messages
 from django.shortcuts import render
 
-from annotation.models import Membership
-from annotation.selectors import project_get_for_lead
+from annotation.selectors import batch_choices, project_get_for_lead, usernames_by_pseudonym
 from evaluation.leaderboard import (
-    ELO_BASE,
     RATING_SCALE,
     WINDOW_DAYS,
     WINDOW_DAYS_RANGE,
@@ -31,7 +29,7 @@ def _batch_filter(request, project) -> list[int] | None:
 def _filter_context(project, batch_ids: list[int] | None) -> dict:
     return {
         "project": project,
-        "batches": project.batches.order_by("position", "id"),
+        "batches": batch_choices(project=project),
         "selected_batches": set(batch_ids or ()),
     }
 
@@ -49,18 +47,9 @@ def leaderboard(request, project):
         "heatmap": None,
     }
     if rated["models"]:
-        context["rating_chart"] = charts.interval_chart(
-            rated["models"],
-            value="mean",
-            lower="lower",
-            upper="upper",
-            digits=2,
-            domain=(RATING_SCALE[0], RATING_SCALE[-1]),
-        )
+        context["rating_chart"] = charts.rating_chart(rated["models"])
     if paired["models"]:
-        context["bt_chart"] = charts.interval_chart(
-            paired["models"], value="rating", lower="lower", upper="upper", reference=ELO_BASE
-        )
+        context["bt_chart"] = charts.bradley_terry_chart(paired["models"])
         rates = paired["win_rates"]
         context["heatmap"] = charts.heatmap(
             rates["models"], rates["rate"], rates["games"], rates["ties"]
@@ -90,10 +79,7 @@ def agreement(request, project):
     batch_ids = _batch_filter(request, project)
     window_days = _window_days(request)
     figures = agreement_figures(project=project, batch_ids=batch_ids, window_days=window_days)
-    # Leads see usernames on the dashboard already; the figures name annotators by pseudonym.
-    usernames = dict(
-        Membership.objects.filter(project=project).values_list("pseudonym", "user__username")
-    )
+    usernames = usernames_by_pseudonym(project=project)
     annotators = []
     for row in figures["annotators"]:
         histogram = row["rating_histogram"]

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.selectors import project_get_for_lead
-from evaluation.generation.selectors import generation_run_progress
-from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
+from evaluation.models import Round
+from evaluation.rounds.selectors import round_get_for_lead, round_list, rounds_figures
 from evaluation.rounds.services import round_start
 from ftapp.api_serializers import StrictSerializer, id_field
 
@@ -57,23 +57,24 @@ class RoundSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_generation(self, rnd) -> dict | None:
-        if rnd.generation_run is None:
-            return None
-        return {
-            "status": rnd.generation_run.status,
-            **generation_run_progress(run=rnd.generation_run),
-        }
+        return self.context["figures"][rnd.pk]["generation"]
 
     @extend_schema(responses=RoundResultSerializer)
     def get_result(self, rnd) -> dict:
-        return RoundResultSerializer(round_result(rnd=rnd)).data
+        return RoundResultSerializer(self.context["figures"][rnd.pk]["result"]).data
+
+
+def _rounds_data(rounds: list[Round]) -> list[dict]:
+    """The rounds as the API shows them, their figures read once for all of them."""
+    figures = rounds_figures(rounds=rounds)
+    return RoundSerializer(rounds, many=True, context={"figures": figures}).data
 
 
 class RoundListView(APIView):
     @extend_schema(responses=RoundSerializer(many=True), summary="A project's rounds")
     def get(self, request, project_id: int):
         project = project_get_for_lead(user=request.user, project_id=project_id)
-        return Response(RoundSerializer(round_list(project=project), many=True).data)
+        return Response(_rounds_data(list(round_list(project=project))))
 
     @extend_schema(
         request=RoundRequestSerializer,
@@ -96,15 +97,14 @@ class RoundListView(APIView):
             fresh_batch_id=data.get("fresh_batch"),
         )
         rnd = round_get_for_lead(user=request.user, round_id=rnd.pk)
-        return Response(RoundSerializer(rnd).data, status=status.HTTP_201_CREATED)
+        return Response(_rounds_data([rnd])[0], status=status.HTTP_201_CREATED)
 
 
 class RoundDetailView(APIView):
     @extend_schema(responses=RoundSerializer, summary="A round, its generation and its verdict")
     def get(self, request, round_id: int):
-        return Response(
-            RoundSerializer(round_get_for_lead(user=request.user, round_id=round_id)).data
-        )
+        rnd = round_get_for_lead(user=request.user, round_id=round_id)
+        return Response(_rounds_data([rnd])[0])
 
 
 urlpatterns = [

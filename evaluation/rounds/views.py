@@ -2,12 +2,18 @@
 
 from django.shortcuts import redirect, render
 
-from annotation.models import Response, Role
-from annotation.selectors import project_get_for_lead
-from evaluation.generation.selectors import generation_run_progress
-from evaluation.leaderboard import ELO_BASE, RATING_SCALE, charts, leaderboard_figures
-from evaluation.models import ExportStatus, ModelEndpoint, RunStatus
-from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result
+from annotation.models import Role
+from annotation.selectors import (
+    batch_choices,
+    membership_list,
+    project_get_for_lead,
+    response_model_names,
+)
+from evaluation.exports.selectors import export_list
+from evaluation.generation.selectors import generation_run_progress, model_endpoint_list
+from evaluation.leaderboard import charts, leaderboard_figures
+from evaluation.models import ExportStatus, RunStatus
+from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result, round_results
 from evaluation.rounds.services import round_start
 from ftapp.pages import flash_errors, int_or_none, object_page
 
@@ -29,19 +35,16 @@ def round_new(request, project):
             )
             return redirect("round", round_id=rnd.pk)
         return redirect("round-new", project_id=project.pk)
+    rounds = list(round_list(project=project)[:20])
+    results = round_results(rounds=rounds)
     context = {
         "project": project,
-        "rounds": [(r, round_result(rnd=r)) for r in round_list(project=project)[:20]],
-        "endpoints": ModelEndpoint.objects.all(),
-        "exports": project.exports.filter(status=ExportStatus.COMPLETED)[:50],
-        "model_names": Response.objects.filter(prompt__project=project)
-        .order_by("model_name")
-        .values_list("model_name", flat=True)
-        .distinct(),
-        "annotators": project.memberships.filter(role=Role.ANNOTATOR)
-        .select_related("user")
-        .order_by("user__username"),
-        "batches": project.batches.order_by("position", "id"),
+        "rounds": [(rnd, results[rnd.pk]) for rnd in rounds],
+        "endpoints": model_endpoint_list(user=request.user),
+        "exports": export_list(project=project, status=ExportStatus.COMPLETED)[:50],
+        "model_names": response_model_names(project=project),
+        "annotators": membership_list(project=project, role=Role.ANNOTATOR),
+        "batches": batch_choices(project=project),
     }
     return render(request, "evaluation/rounds.html", context)
 
@@ -57,7 +60,7 @@ def round_detail(request, rnd):
         "progress": generation_run_progress(run=run) if run else None,
         "generating": run is not None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
         "result": result,
-        "interval": _interval_geometry(result),
+        "interval": charts.win_rate_interval(result),
     }
     if request.htmx:
         return render(request, "evaluation/partials/round_status.html", context)
@@ -76,33 +79,9 @@ def _round_leaderboard(rnd) -> dict | None:
         rows = figures["pairwise"]["models"]
         if not rows:
             return None
-        chart = charts.interval_chart(
-            rows, value="rating", lower="lower", upper="upper", reference=ELO_BASE
-        )
+        chart = charts.bradley_terry_chart(rows)
         return {"chart": chart, "label": "Bradley–Terry rating on the round's prompts"}
     rows = figures["ratings"]["models"]
     if not rows:
         return None
-    chart = charts.interval_chart(
-        rows,
-        value="mean",
-        lower="lower",
-        upper="upper",
-        digits=2,
-        domain=(RATING_SCALE[0], RATING_SCALE[-1]),
-    )
-    return {"chart": chart, "label": "Mean rating on the round's prompts"}
-
-
-def _interval_geometry(result: dict) -> dict | None:
-    """Where to draw the win rate and its interval on a 0–100% axis 400 units wide."""
-    if result["win_rate"] is None:
-        return None
-    scale = 400
-    return {
-        "x": round(result["win_rate"] * scale, 1),
-        "low": round(result["lower"] * scale, 1),
-        "high": round(result["upper"] * scale, 1),
-        "width": scale,
-        "middle": scale / 2,
-    }
+    return {"chart": charts.rating_chart(rows), "label": "Mean rating on the round's prompts"}

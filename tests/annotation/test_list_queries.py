@@ -2,11 +2,13 @@
 they show."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotation.models import Task
+from annotation.selectors import annotator_progress, project_dashboard
 from annotation.services import claim_next
 from tests.factories import (
     AnnotatorFactory,
@@ -19,6 +21,7 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 
 def queries(call) -> int:
@@ -80,3 +83,29 @@ def test_project_payload_is_the_same_in_the_list_and_alone(lead):
     client = client_for(lead)
     (listed,) = client.get("/api/v1/projects/").json()
     assert listed == client.get(f"/api/v1/projects/{project.pk}/").json()
+
+
+def test_the_dashboard_does_not_grow_with_batches_or_annotators(client, lead):
+    project = make_project(lead, prompts=12, overlap=2)
+    tasks = list(Task.objects.filter(project=project).order_by("id"))
+
+    def cut(number: int, annotators: list) -> None:
+        assign(project, annotators, name=f"b{number}", tasks=tasks[2 * number : 2 * number + 2])
+        for user in annotators:
+            judge(user, claim_next(user=user, project_id=project.pk))
+        claim_next(user=annotators[0], project_id=project.pk)
+
+    cut(0, [AnnotatorFactory()])
+    client.force_login(lead)
+    url = reverse("project", args=[project.pk])
+    poll = queries(lambda: client.get(url, HTTP_HX_REQUEST="true"))
+    page = queries(lambda: client.get(url))
+    for number in range(1, 6):
+        cut(number, [AnnotatorFactory(), AnnotatorFactory()])
+    assert queries(lambda: client.get(url, HTTP_HX_REQUEST="true")) == poll
+    assert queries(lambda: client.get(url)) == page
+    figures = project_dashboard(project=project)
+    assert len(figures["batches"]) == 6 and len(figures["annotators"]) == 11
+    for row in figures["annotators"]:
+        user = User.objects.get(username=row["username"])
+        assert row["remaining"] == annotator_progress(project=project, user=user)["remaining"]

@@ -6,8 +6,13 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from annotation.models import BatchStatus, Membership, Role, Task
-from annotation.selectors import batch_get_for_lead, project_get_for_lead
+from annotation.models import BatchStatus
+from annotation.selectors import (
+    batch_cut_choices,
+    batch_get_for_lead,
+    batch_summary,
+    project_get_for_lead,
+)
 from annotation.services.leads import batch_assign, batch_cut, batch_set_status, batch_unassign
 from ftapp.errors import InvalidInput
 from ftapp.pages import flash_errors, form_errors, int_or_none, object_page
@@ -32,24 +37,7 @@ def _filters_from(post) -> dict:
 
 @object_page(project_get_for_lead, "project_id")
 def batch_new(request, project):
-    annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
-        "user"
-    )
-    models = sorted(
-        set(Task.objects.filter(project=project).values_list("response_a__model_name", flat=True))
-        | set(
-            Task.objects.filter(project=project, response_b__isnull=False).values_list(
-                "response_b__model_name", flat=True
-            )
-        )
-    )
-    context = {
-        "project": project,
-        "annotators": annotators,
-        "models": models,
-        "unbatched": Task.objects.filter(project=project, batch__isnull=True).count(),
-        "values": request.POST,
-    }
+    context = {"project": project, **batch_cut_choices(project=project), "values": request.POST}
     if request.method == "POST":
         with form_errors(context, fields=BATCH_FIELDS):
             batch = batch_cut(
@@ -77,7 +65,6 @@ def _due_at(raw: str) -> datetime | None:
 
 @object_page(batch_get_for_lead, "batch_id")
 def batch_detail(request, batch):
-    project = batch.project
     if request.method == "POST":
         action = request.POST.get("action")
         names = request.POST.getlist("annotators")
@@ -90,18 +77,8 @@ def batch_detail(request, batch):
                 status = BatchStatus.CLOSED if action == "close" else BatchStatus.OPEN
                 batch_set_status(by=request.user, batch_id=batch.pk, status=status)
         return redirect("batch", batch_id=batch.pk)
-    assigned = set(batch.assignments.values_list("annotator__username", flat=True))
-    annotators = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related(
-        "user"
-    )
     return render(
         request,
         "annotation/lead/batch.html",
-        {
-            "project": project,
-            "batch": batch,
-            "tasks": batch.tasks.count(),
-            "assigned": sorted(assigned),
-            "unassigned": [m.user.username for m in annotators if m.user.username not in assigned],
-        },
+        {"project": batch.project, "batch": batch, **batch_summary(batch=batch)},
     )

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from annotation.selectors import guidelines_current, project_get_for_lead
+from annotation.selectors import guidelines_current, guidelines_versions, project_get_for_lead
 from annotation.services import guidelines_publish
 from ftapp.pages import flash_errors, object_page
 
@@ -36,6 +36,6 @@ def guidelines_edit(request, project):
                 (n, (current.rating_anchors or {}).get(str(n), "") if current else "")
                 for n in range(1, 6)
             ],
-            "versions": project.guidelines.select_related("created_by").order_by("-version"),
+            "versions": guidelines_versions(project=project),
         },
     )

@@ -7,9 +7,10 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.models import Membership, Pairing, ProjectKind, Role
+from annotation.models import Pairing, ProjectKind, Role
 from annotation.selectors import (
     conflicts,
+    membership_list,
     project_dashboard,
     project_get_for_lead,
     project_progress,
@@ -75,7 +76,7 @@ def dashboard(request, project):
     context.update(
         pairings=Pairing.choices,
         conflict_count=len(conflicts(project=project)),
-        members=Membership.objects.filter(project=project).select_related("user"),
+        members=membership_list(project=project),
     )
     return render(request, "annotation/lead/dashboard.html", context)
 

@@ -3,10 +3,8 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from annotation.choices import task_choice
-from annotation.judgment_rules import Pseudonyms
 from annotation.models import Choice
-from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead
+from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead, task_judgments
 from annotation.services.leads import adjudication_record, task_set_gold
 from ftapp.pages import flash_errors, int_or_none, object_page
 
@@ -46,23 +44,13 @@ def task_review(request, task):
                 )
                 messages.success(request, "Gold answer saved.")
         return redirect("task-review", task_id=task.pk)
-    pseudonyms = Pseudonyms(project_id=task.project_id)
-    judgments = [
-        {
-            "judgment": j,
-            "pseudonym": pseudonyms.name(j.annotator_id),
-            "choice": task_choice(j.choice, j.swapped),
-        }
-        for j in task.judgments.select_related("annotator").order_by("id")
-    ]
     return render(
         request,
         "annotation/lead/task.html",
         {
             "project": task.project,
             "task": task,
-            "judgments": judgments,
-            "adjudication": getattr(task, "adjudication", None),
+            **task_judgments(task=task),
             "choices": Choice.choices,
         },
     )

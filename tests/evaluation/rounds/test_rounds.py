@@ -2,6 +2,7 @@
 each answer is judged against the previous model's, and the round reads as a verdict."""
 
 import pytest
+from django.urls import reverse
 
 from annotation.models import Response, Task
 from annotation.services import prompt_records_load
@@ -14,6 +15,7 @@ from evaluation.rounds.selectors import round_result
 from evaluation.rounds.services import round_start, round_test_prompt_ids
 from ftapp.actors import SYSTEM
 from ftapp.errors import InvalidInput
+from tests.annotation.test_list_queries import queries
 from tests.factories import (
     AnnotatorFactory,
     add_member,
@@ -99,25 +101,29 @@ def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdi
     assert 'aria-label="Round leaderboard"' in html and "tuned-r1" in html
 
 
-def _rating_round(lead):
-    """A rating project's round 1, its tuned answers loaded as the worker would store them."""
-    project, annotators, export = _trained_project(lead, kind="rating")
+def _round_one(lead, kind="rating"):
+    """A project's round 1, its tuned answers loaded as the worker would store them."""
+    project, annotators, export = _trained_project(lead, kind=kind)
     with FakeModelServer() as server:
         tuned = make_endpoint(lead, server, "tuned-r1")
     rnd = round_start(by=lead, project_id=project.pk, model_id=tuned.pk, export_id=export.pk,
                       previous_model="base")
     # What the worker would store: the tuned model's answers to the held-out prompts.
+    _answer_as_tuned(project, project.prompts.filter(pk__in=rnd.prompt_ids))
+    return project, annotators, rnd
+
+
+def _answer_as_tuned(project, prompts):
     prompt_records_load(by=SYSTEM, project=project, records=[
         {"id": p.external_id, "prompt": p.text,
          "responses": [{"model": "tuned-r1", "text": f"Tuned answer {p.pk}"}]}
-        for p in project.prompts.filter(pk__in=rnd.prompt_ids)
+        for p in prompts
     ])
-    return project, annotators, rnd
 
 
 @pytest.mark.django_db
 def test_a_rating_round_compares_scores_per_prompt(lead):
-    project, annotators, rnd = _rating_round(lead)
+    project, annotators, rnd = _round_one(lead)
     assert round_result(rnd=rnd)["verdict"] == "not judged yet"
     assign(project, annotators, name="round 1", overlap=2)
     judge_all(project, annotators, lambda i, task: {
@@ -133,11 +139,57 @@ def test_a_rating_round_compares_scores_per_prompt(lead):
     assert [r["number"] for r in export.card["rounds"]] == [1]
 
 
+@pytest.mark.parametrize("kind", ["rating", "pairwise"])
+@pytest.mark.django_db
+def test_the_rounds_list_reads_the_judgments_once_however_many_rounds(client, lead, kind):
+    """Each round's result, bootstrap interval included, is what the round alone gives;
+    the list reads the judgments of all its rounds in one load."""
+    project, annotators, first = _round_one(lead, kind)
+    _answer_as_tuned(project, project.prompts.exclude(pk__in=first.prompt_ids))
+    assign(project, annotators, name="round 1", overlap=2)
+
+    def prefer_tuned(index, task):
+        # Only the tuned model's tasks are left to judge: it wins them.
+        if kind == "rating":
+            return {"rating": 5 - index}
+        return {"choice": "A" if task.response_a.model_name == "tuned-r1" else "B"}
+
+    judge_all(project, annotators, prefer_tuned)
+    api = client_for(lead)
+    client.force_login(lead)
+    url = f"/api/v1/projects/{project.pk}/rounds/"
+    page_url = reverse("round-new", args=[project.pk])
+    api.get(url)  # writes the token's last use, once a minute
+    listed, page = queries(lambda: api.get(url)), queries(lambda: client.get(page_url))
+    with FakeModelServer() as server:
+        unjudged = make_endpoint(lead, server, "tuned-r2")
+    every_prompt = project.batches.get(name="b").pk
+    for model, previous, fresh in (
+        (first.model, "base", every_prompt),
+        (first.model, "other", None),
+        (unjudged, "base", every_prompt),
+    ):
+        round_start(by=lead, project_id=project.pk, model_id=model.pk,
+                    export_id=first.export_id, previous_model=previous, fresh_batch_id=fresh)
+    assert queries(lambda: api.get(url)) == listed
+    assert queries(lambda: client.get(page_url)) == page
+    rounds = api.get(url).json()
+    assert len(rounds) == 4 and len({r["result"]["games"] for r in rounds}) == 3
+    for listed_round in rounds:
+        alone = api.get(f"/api/v1/rounds/{listed_round['id']}/").json()
+        assert listed_round == alone
+        assert alone["result"] == round_result(rnd=Round.objects.get(pk=alone["id"]))
+        judged = alone["model"] == "tuned-r1"
+        assert alone["result"]["verdict"] == ("better" if judged else "not judged yet")
+    html = client.get(reverse("round", args=[first.pk])).content.decode()
+    assert '<span id="verdict">better</span>' in html and html.count("<svg") == 2
+
+
 @pytest.mark.django_db
 def test_a_dawid_skene_consensus_of_a_round_is_fitted_on_that_rounds_judgments(lead):
     """The earlier batch's judgments are not the round's: they stay out of the fit as they
     stay out of the export."""
-    project, annotators, rnd = _rating_round(lead)
+    project, annotators, rnd = _round_one(lead)
     batch = assign(project, annotators, name="round 1", overlap=2)
     judge_all(project, annotators, lambda i, task: {"rating": 2})
     Round.objects.filter(pk=rnd.pk).update(batch=batch)

@@ -1,0 +1,108 @@
+"""Reads of a project's contents: prompts by metadata, batches, guidelines."""
+
+import json
+from typing import Any
+
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.fields.json import KeyTransform
+
+from annotation.models import (
+    Batch,
+    BatchAssignment,
+    Guidelines,
+    Project,
+    Response,
+    Role,
+    Task,
+)
+from annotation.selectors.access import membership_list
+from ftapp.errors import InvalidInput
+
+
+def metadata_matching(queryset: QuerySet, *, field: str, metadata: dict[str, Any]) -> QuerySet:
+    """The rows of ``queryset`` whose JSON ``field`` (``metadata``, ``prompt__metadata``) has
+    every key of ``metadata`` with that value. A key is only ever a key: spelled into a
+    ``filter(**{f"{field}__{key}": ...})`` it would also be a lookup (``topic__regex``) or a
+    path (``a__b``), and a bad one a database error."""
+    for number, (key, value) in enumerate(metadata.items()):
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                "Bad metadata filter.",
+                fields={"metadata": [f"The value of {key!r} must be JSON, its numbers finite."]},
+            ) from None
+        alias = f"metadata_filter_{number}"
+        queryset = queryset.alias(**{alias: KeyTransform(str(key), field)}).filter(**{alias: value})
+    return queryset
+
+
+def batch_list(*, project: Project) -> QuerySet[Batch]:
+    """The project's batches in order, each with ``task_count`` and its assignments' annotators
+    fetched: a fixed number of queries however many batches there are."""
+    return (
+        project.batches.annotate(task_count=Count("tasks"))
+        .prefetch_related(
+            Prefetch("assignments", queryset=BatchAssignment.objects.select_related("annotator"))
+        )
+        .order_by("position", "id")
+    )
+
+
+def batch_choices(*, project: Project) -> QuerySet[Batch]:
+    """The project's batches in order, to choose from in a form or a filter."""
+    return project.batches.order_by("position", "id")
+
+
+def batch_cut_choices(*, project: Project) -> dict[str, Any]:
+    """What the form to cut a batch offers: the project's annotators, the models its tasks
+    show, and how many tasks no batch holds yet."""
+    tasks = Task.objects.filter(project=project)
+    models = set(tasks.values_list("response_a__model_name", flat=True)) | set(
+        tasks.filter(response_b__isnull=False).values_list("response_b__model_name", flat=True)
+    )
+    return {
+        "annotators": membership_list(project=project, role=Role.ANNOTATOR),
+        "models": sorted(models),
+        "unbatched": tasks.filter(batch__isnull=True).count(),
+    }
+
+
+def batch_summary(*, batch: Batch) -> dict[str, Any]:
+    """The batch page's figures: its tasks, and the project's annotators by name, assigned to
+    it or not."""
+    assigned = set(batch.assignments.values_list("annotator__username", flat=True))
+    annotators = membership_list(project=batch.project, role=Role.ANNOTATOR)
+    return {
+        "tasks": batch.tasks.count(),
+        "assigned": sorted(assigned),
+        "unassigned": [m.user.username for m in annotators if m.user.username not in assigned],
+    }
+
+
+def response_model_names(*, project: Project) -> QuerySet:
+    """The names of the models that answered the project's prompts, in order."""
+    return (
+        Response.objects.filter(prompt__project=project)
+        .order_by("model_name")
+        .values_list("model_name", flat=True)
+        .distinct()
+    )
+
+
+def guidelines_current_of(*, project_ids: list[int]) -> dict[int, Guidelines]:
+    """Each project's current guidelines (its newest version), in one query."""
+    newest = Guidelines.objects.filter(project=OuterRef("project")).order_by("-version")
+    current = Guidelines.objects.filter(
+        project_id__in=project_ids, version=Subquery(newest.values("version")[:1])
+    )
+    return {g.project_id: g for g in current}
+
+
+def guidelines_current(*, project: Project) -> Guidelines | None:
+    return project.guidelines.order_by("-version").first()
+
+
+def guidelines_versions(*, project: Project) -> QuerySet[Guidelines]:
+    """Every published version, newest first, with who published it."""
+    return project.guidelines.select_related("created_by").order_by("-version")
