@@ -4,7 +4,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
@@ -59,7 +59,7 @@ def metadata_matching(queryset: QuerySet, *, field: str, metadata: dict[str, Any
     return queryset
 
 
-def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def api_token_list(*, user: User) -> QuerySet[ApiToken]:
     """The user's own tokens, newest first; revoked ones stay listed so the history is visible."""
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
 
@@ -71,11 +71,11 @@ def project_by_id_or_name(value: str) -> Project | None:
     return Project.objects.filter(name=value).first()
 
 
-def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
+def project_list_for_user(*, user: User) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).distinct()
 
 
-def membership_get(*, user: AbstractBaseUser, project_id: int) -> Membership:
+def membership_get(*, user: User, project_id: int) -> Membership:
     """The caller's membership of a project; ``NotAMember`` (a 404) for anyone else."""
     if not user.is_authenticated:
         raise NotAMember()
@@ -89,7 +89,7 @@ def membership_get(*, user: AbstractBaseUser, project_id: int) -> Membership:
     return membership
 
 
-def project_get_for_lead(*, user: AbstractBaseUser, project_id: int) -> Project:
+def project_get_for_lead(*, user: User, project_id: int) -> Project:
     membership = membership_get(user=user, project_id=project_id)
     if membership.role != Role.LEAD:
         raise NotALead()
@@ -161,7 +161,7 @@ def guidelines_current_of(*, project_ids: list[int]) -> dict[int, Guidelines]:
     return {g.project_id: g for g in current}
 
 
-def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str, int]:
+def annotator_progress(*, project: Project, user: User) -> dict[str, int]:
     """The annotator's figures in their open batches: tasks judged and skipped, and tasks they
     may still be given (not yet complete, not yet judged or skipped by them)."""
     open_tasks = Task.objects.filter(
@@ -187,7 +187,7 @@ def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str,
     }
 
 
-def claim_held(*, user: AbstractBaseUser, project: Project) -> Claim | None:
+def claim_held(*, user: User, project: Project) -> Claim | None:
     """The annotator's unexpired claim in an open batch, newest first: what ``claim_next``
     would give back without leasing anything. A page shown on a GET reads this, so a
     prefetch or a link preview never takes a task."""
@@ -242,7 +242,7 @@ def guidelines_current(*, project: Project) -> Guidelines | None:
     return project.guidelines.order_by("-version").first()
 
 
-def home_projects(*, user: AbstractBaseUser) -> list[dict]:
+def home_projects(*, user: User) -> list[dict]:
     """The home page's rows: each project of the user with their role, and the figures that
     role cares about (the annotator's own progress; the lead's project counts)."""
     rows = []

@@ -4,8 +4,7 @@ conflicts, set annotators aside. Each function checks that the caller leads the 
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -27,11 +26,10 @@ from annotation.selectors import metadata_matching, project_get_for_lead
 from annotation.services.projects import annotators_require, batch_create
 from ftapp.errors import InvalidInput, NotFound
 
-User = get_user_model()
 FILTER_KEYS = {"metadata", "model", "unjudged", "gold"}
 
 
-def _annotators(project: Project, usernames: list[str]) -> list[AbstractBaseUser]:
+def _annotators(project: Project, usernames: list[str]) -> list[User]:
     users = list(User.objects.filter(username__in=usernames, is_active=True))
     found = {u.username for u in users}
     missing = [name for name in usernames if name not in found]
@@ -68,7 +66,7 @@ def tasks_matching(*, project: Project, filters: dict[str, Any]) -> QuerySet[Tas
 @transaction.atomic
 def batch_cut(
     *,
-    by: AbstractBaseUser,
+    by: User,
     project_id: int,
     name: str,
     size: int,
@@ -105,7 +103,7 @@ def batch_cut(
     return batch
 
 
-def _lead_batch(by: AbstractBaseUser, batch_id: int) -> Batch:
+def _lead_batch(by: User, batch_id: int) -> Batch:
     batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
     if batch is None:
         raise NotFound("No such batch.")
@@ -114,7 +112,7 @@ def _lead_batch(by: AbstractBaseUser, batch_id: int) -> Batch:
 
 
 @transaction.atomic
-def batch_assign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -> Batch:
+def batch_assign(*, by: User, batch_id: int, usernames: list[str]) -> Batch:
     """Adds annotators of the project to the batch."""
     batch = _lead_batch(by, batch_id)
     users = _annotators(batch.project, usernames)
@@ -126,7 +124,7 @@ def batch_assign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -
 
 
 @transaction.atomic
-def batch_unassign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -> Batch:
+def batch_unassign(*, by: User, batch_id: int, usernames: list[str]) -> Batch:
     """Takes annotators off the batch. What they judged stays; their open leases in it end,
     so the slots go back to the others."""
     batch = _lead_batch(by, batch_id)
@@ -139,7 +137,7 @@ def batch_unassign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str])
 
 
 @transaction.atomic
-def batch_set_status(*, by: AbstractBaseUser, batch_id: int, status: str) -> Batch:
+def batch_set_status(*, by: User, batch_id: int, status: str) -> Batch:
     """Closing a batch takes its tasks out of every queue; reopening puts them back."""
     if status not in BatchStatus.values:
         raise InvalidInput("Unknown status.", fields={"status": [f"Use {BatchStatus.values}."]})
@@ -149,7 +147,7 @@ def batch_set_status(*, by: AbstractBaseUser, batch_id: int, status: str) -> Bat
     return batch
 
 
-def _lead_task(by: AbstractBaseUser, task_id: int) -> Task:
+def _lead_task(by: User, task_id: int) -> Task:
     task = (
         Task.objects.select_related("project", "response_a", "response_b")
         .filter(pk=task_id)
@@ -178,7 +176,7 @@ def _label(task: Task, rating: int | None, choice: str) -> dict[str, Any]:
 @transaction.atomic
 def task_set_gold(
     *,
-    by: AbstractBaseUser,
+    by: User,
     task_id: int,
     is_gold: bool,
     rating_min: int | None = None,
@@ -216,7 +214,7 @@ def task_set_gold(
 @transaction.atomic
 def adjudication_record(
     *,
-    by: AbstractBaseUser,
+    by: User,
     task_id: int,
     rating: int | None = None,
     choice: str = "",
@@ -244,7 +242,7 @@ def adjudication_record(
 
 
 def membership_set_excluded(
-    *, by: AbstractBaseUser, project_id: int, username: str, excluded: bool
+    *, by: User, project_id: int, username: str, excluded: bool
 ) -> Membership:
     """Sets an annotator's judgments aside for exports (or takes them back)."""
     project = project_get_for_lead(user=by, project_id=project_id)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -203,7 +203,7 @@ def _unless_building(export_id: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, export_id])
 
 
-def export_cancel(*, by: AbstractBaseUser, export_id: int) -> Export:
+def export_cancel(*, by: User, export_id: int) -> Export:
     """Stops a queued or running export: its build stops at its next progress report (within
     about a second) and removes what it had written. Leads only."""
     from evaluation.exports.selectors import export_get_for_lead
@@ -223,7 +223,7 @@ def export_cancel(*, by: AbstractBaseUser, export_id: int) -> Export:
     return export
 
 
-def export_retry(*, by: AbstractBaseUser, export_id: int) -> Export:
+def export_retry(*, by: User, export_id: int) -> Export:
     """Queues a failed or cancelled export again, with the same options. It is a new build:
     it reads the judgments as they are when it starts (a new snapshot time) and has its
     attempts back. Leads only."""

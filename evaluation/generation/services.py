@@ -4,7 +4,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -96,7 +96,7 @@ def _check_params(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def model_endpoint_create(*, by: AbstractBaseUser, **fields: Any) -> ModelEndpoint:
+def model_endpoint_create(*, by: User, **fields: Any) -> ModelEndpoint:
     """Registers a model endpoint. The API key is named by an environment variable, never
     given: ``api_key_env``."""
     if not by.has_perm("evaluation.add_modelendpoint"):
@@ -108,9 +108,7 @@ def model_endpoint_create(*, by: AbstractBaseUser, **fields: Any) -> ModelEndpoi
     return endpoint
 
 
-def model_endpoint_register_local(
-    *, by: AbstractBaseUser, base_url: str
-) -> tuple[ModelEndpoint, bool]:
+def model_endpoint_register_local(*, by: User, base_url: str) -> tuple[ModelEndpoint, bool]:
     """Registers the local Gemma 3 270M base model served by ``manage.py serve_local_model``,
     once: run again, it only follows a changed URL. Returns the endpoint and whether it is
     new. It answers one request at a time, hence a concurrency of 1."""
@@ -157,7 +155,7 @@ def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint])
 @transaction.atomic
 def generation_run_start(
     *,
-    by: AbstractBaseUser,
+    by: User,
     project_id: int,
     endpoint_ids: list[int],
     samples: int = 1,
@@ -385,7 +383,7 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
     return True
 
 
-def generation_run_cancel(*, by: AbstractBaseUser, run_id: int) -> GenerationRun:
+def generation_run_cancel(*, by: User, run_id: int) -> GenerationRun:
     """Stops further calls; items already answered keep their responses."""
     run = generation_run_get_for_lead(user=by, run_id=run_id)
     if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED):
@@ -395,7 +393,7 @@ def generation_run_cancel(*, by: AbstractBaseUser, run_id: int) -> GenerationRun
     return run
 
 
-def generation_run_resume(*, by: AbstractBaseUser, run_id: int, retry_failed: bool = False):
+def generation_run_resume(*, by: User, run_id: int, retry_failed: bool = False):
     """Queues a cancelled (or finished) run's pending items again, and optionally its failed
     ones."""
     run = generation_run_get_for_lead(user=by, run_id=run_id)
@@ -429,7 +427,7 @@ def _answer(failure: ModelCallFailed) -> str:
     return f"HTTP {failure.status}: {excerpt(failure.reply)}"
 
 
-def model_endpoint_test(*, by: AbstractBaseUser, endpoint_id: int) -> dict[str, Any]:
+def model_endpoint_test(*, by: User, endpoint_id: int) -> dict[str, Any]:
     """Lists the server's models and sends one short request: what a lead needs to know
     before starting a run. Of the server's answers it keeps only statuses and short,
     printable excerpts: the page shows them, and the server is the registrant's to choose."""

@@ -3,7 +3,7 @@
 from typing import Any
 
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from annotation.models import Project
@@ -15,7 +15,7 @@ from evaluation.stats import round_verdict
 from ftapp.errors import NotFound
 
 
-def round_get_for_lead(*, user: AbstractBaseUser, round_id: int) -> Round:
+def round_get_for_lead(*, user: User, round_id: int) -> Round:
     found = (
         Round.objects.select_related("project", "model", "export", "generation_run", "batch")
         .filter(pk=round_id)

@@ -1,7 +1,7 @@
 """Writes of rounds: start the next one."""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 
@@ -41,7 +41,7 @@ def round_test_prompt_ids(*, export: Export) -> list[int]:
 @transaction.atomic
 def round_start(
     *,
-    by: AbstractBaseUser,
+    by: User,
     project_id: int,
     model_id: int,
     export_id: int,
