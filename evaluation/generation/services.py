@@ -136,7 +136,10 @@ def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint])
     prompts = Prompt.objects.filter(project=project)
     scope = selection.get("scope", "all")
     if scope == "batch":
-        prompts = prompts.filter(tasks__batch_id=selection.get("batch_id")).distinct()
+        batch_id = selection.get("batch_id")
+        if batch_id is None:
+            raise InvalidInput("Name the batch.", fields={"prompts": ["Give the batch_id."]})
+        prompts = prompts.filter(tasks__batch_id=batch_id).distinct()
     elif scope == "metadata":
         metadata = selection.get("metadata") or {}
         prompts = metadata_matching(prompts, field="metadata", metadata=metadata)
