@@ -2,7 +2,7 @@
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -27,6 +27,9 @@ from annotation.models import (
 )
 from ftapp.actors import Actor, System
 from ftapp.errors import Forbidden, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 class NotAMember(NotFound):
@@ -103,7 +106,11 @@ def project_check_lead(*, by: Actor, project: Project) -> Project:
     return project_get_for_lead(user=by, project_id=project.pk)
 
 
-def batch_list(*, project: Project) -> QuerySet[Batch]:
+class BatchTaskCount(TypedDict):
+    task_count: int
+
+
+def batch_list(*, project: Project) -> QuerySet["WithAnnotations[Batch, BatchTaskCount]"]:
     """The project's batches in order, each with ``task_count`` and its assignments' annotators
     fetched: a fixed number of queries however many batches there are."""
     return (
@@ -223,7 +230,7 @@ def claim_view(*, claim: Claim) -> dict:
     shown = [task.response_a] if task.response_b is None else [task.response_a, task.response_b]
     if claim.swapped:
         shown.reverse()
-    labels = ["A", "B"] if len(shown) == 2 else [None]
+    labels: list[str | None] = ["A", "B"] if len(shown) == 2 else [None]
     return {
         "task_id": task.pk,
         "kind": task.kind,
@@ -380,7 +387,7 @@ def conflicts(*, project: Project, include_adjudicated: bool = False) -> list[di
     for task in tasks.select_related("prompt").order_by("id"):
         judged = by_task.get(task.pk, [])
         if task.kind == "rating":
-            ratings = [j.rating for j in judged]
+            ratings = [j.rating for j in judged if j.rating is not None]
             disagree = bool(ratings) and max(ratings) - min(ratings) >= 2
             summary = ", ".join(str(r) for r in ratings)
         else:

@@ -257,6 +257,8 @@ def judgment_undo(*, user: User, project_id: int) -> Claim | None:
     if _exported(judgment):
         raise Conflict("This judgment may be in a dataset export already; it can't be undone.")
     task, claim = judgment.task, judgment.claim
+    if claim is None:
+        raise Conflict("This judgment has no claim to give back; it can't be undone.")
     judgment.delete()
     _count_judgment(task, task.batch.overlap if task.batch else None, -1)
     now = timezone.now()

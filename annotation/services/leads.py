@@ -1,6 +1,7 @@
 """What a lead does to run a project: cut and assign batches, mark gold tasks, adjudicate
 conflicts, set annotators aside. Each function checks that the caller leads the project."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -70,7 +71,7 @@ def batch_cut(
     project_id: int,
     name: str,
     size: int,
-    annotators: list[str] = (),
+    annotators: Sequence[str] = (),
     overlap: int | None = None,
     filters: dict[str, Any] | None = None,
     due_at: datetime | None = None,
@@ -194,8 +195,9 @@ def task_set_gold(
             "",
         )
     elif task.kind == ProjectKind.RATING:
-        low, high = rating_min, rating_max if rating_max is not None else rating_min
-        if low is None or not (1 <= low <= high <= 5):
+        low = rating_min
+        high = rating_max if rating_max is not None else low
+        if low is None or high is None or not (1 <= low <= high <= 5):
             raise InvalidInput(
                 "Give the expected rating range within 1..5.",
                 fields={"rating_min": ["1 ≤ min ≤ max ≤ 5."]},

@@ -93,8 +93,8 @@ def _task_project(request, task_id: int) -> Project:
     return _annotator_project(request, task.project_id)
 
 
-def _int_or_none(raw: str | None):
-    if raw in (None, ""):
+def _int_or_none(raw: str | None) -> int | str | None:
+    if not raw:
         return None
     try:
         return int(raw)

@@ -15,9 +15,13 @@ from annotation.views.lead.shared import int_or_none, lead_page
 from ftapp.errors import DomainError
 
 
+def _error_text(error: DomainError | ValidationError) -> str:
+    return error.message if isinstance(error, DomainError) else "; ".join(error.messages)
+
+
 def _float(raw: str | None) -> float | None:
     try:
-        return float(raw) if raw not in (None, "") else None
+        return float(raw) if raw else None
     except ValueError:
         return None
 
@@ -37,7 +41,7 @@ def project_new(request):
                 guidelines=request.POST.get("guidelines", ""),
             )
         except (DomainError, ValidationError) as error:
-            context["error"] = getattr(error, "message", None) or "; ".join(error.messages)
+            context["error"] = _error_text(error)
         else:
             messages.success(request, f"Project {project.name!r} created; import prompts next.")
             return redirect("project-import", project_id=project.pk)
@@ -59,7 +63,7 @@ def project_settings(request, project):
         with transaction.atomic():
             project_update(by=request.user, project=project, **changes)
     except (DomainError, ValidationError) as error:
-        messages.error(request, getattr(error, "message", None) or "; ".join(error.messages))
+        messages.error(request, _error_text(error))
     else:
         messages.success(request, "Settings saved.")
     return redirect("project", project_id=project.pk)

@@ -42,6 +42,6 @@ def lead_page(view):
 
 def int_or_none(raw: str | None) -> int | None:
     try:
-        return int(raw) if raw not in (None, "") else None
+        return int(raw) if raw else None
     except ValueError:
         return None
