@@ -9,6 +9,7 @@ an export that is ``running`` while nobody holds its lock has lost its builder, 
 are byte for byte those the first build would have written on the same judgments.
 """
 
+import functools
 import hashlib
 import json
 import logging
@@ -78,11 +79,12 @@ def export_start(
 ) -> Export:
     """Records an export and queues its build. Leads only. The system (the command line)
     passes the project itself and builds the export in its own process."""
-    if isinstance(by, System):
-        if project is None:
-            raise InvalidInput("Name the project.", fields={"project": ["Required."]})
-    else:
-        project = project_get_for_lead(user=by, project_id=project_id)
+    if not isinstance(by, System):
+        project = (
+            None if project_id is None else project_get_for_lead(user=by, project_id=project_id)
+        )
+    if project is None:
+        raise InvalidInput("Name the project.", fields={"project": ["Required."]})
     if isinstance(test_fraction, bool) or not 0.0 <= test_fraction <= 0.9:
         raise InvalidInput(
             "Invalid test fraction.", fields={"test_fraction": ["A number from 0 to 0.9."]}
@@ -288,14 +290,14 @@ def exports_recover(*, now: datetime | None = None) -> dict[str, int]:
             counts[f"exports_{outcome}"] += 1
         if outcome == "requeued":
             # Queued once the lock is let go: a worker quick to take it must find it free.
-            transaction.on_commit(lambda pk=export_id: _queue_build(pk))
+            transaction.on_commit(functools.partial(_queue_build, export_id))
     waiting = Export.objects.filter(status=ExportStatus.QUEUED).filter(
         Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
     )
     for export_id in waiting.values_list("id", flat=True):
         # Conditional, so that two sweeps at once send it once.
         if waiting.filter(pk=export_id).update(heartbeat_at=now):
-            transaction.on_commit(lambda pk=export_id: _queue_build(pk))
+            transaction.on_commit(functools.partial(_queue_build, export_id))
             counts["exports_resent"] += 1
     return counts
 

@@ -118,7 +118,9 @@ class RunSerializer(serializers.Serializer):
         return generation_run_progress(run=run)
 
     def get_failures(self, run) -> list[dict]:
-        return FailureSerializer(generation_run_failures(run=run), many=True).data
+        failures = FailureSerializer(generation_run_failures(run=run), many=True)
+        # The stubs give the data of a serializer made with many=True the type of one item's.
+        return failures.data  # type: ignore[return-value]
 
 
 class RunStartView(APIView):

@@ -67,7 +67,7 @@ def round_start(
         errors["export"] = [f"The export is {export.status}, not completed."]
     if model is not None and model.name == previous_model:
         errors["previous_model"] = ["Compare the new model with another one."]
-    if errors:
+    if errors or model is None or export is None:
         raise InvalidInput("The round cannot start.", fields=errors)
     prompt_ids = set(round_test_prompt_ids(export=export))
     if fresh_batch_id is not None:
