@@ -4,11 +4,13 @@ large batches; other databases use ``bulk_create``. Either way the objects get t
 
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, JSONField, Model
 from psycopg.types.json import Jsonb
+
+M = TypeVar("M", bound=Model)
 
 
 def _reader(field: Field) -> Callable[[Model], Any]:
@@ -22,12 +24,12 @@ def _reader(field: Field) -> Callable[[Model], Any]:
     return attrgetter(field.attname)
 
 
-def bulk_insert(model: type[Model], objects: list[Model]) -> None:
+def bulk_insert(model: type[M], objects: list[M]) -> None:
     if not objects:
         return
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objects)
+        model._default_manager.bulk_create(objects)
         return
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]

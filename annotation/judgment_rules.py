@@ -2,12 +2,13 @@
 leaderboard and agreement figures, the rounds), so that no two of them can disagree."""
 
 import hashlib
+from typing import Protocol
 
 from django.conf import settings
 from django.db.models import QuerySet
 
 from annotation.choices import task_choice
-from annotation.models import Judgment, Membership, ProjectKind, Task
+from annotation.models import Judgment, Membership, ProjectKind
 
 FORMER = "former-"
 
@@ -47,15 +48,33 @@ class Pseudonyms:
         return next((uid for uid in former if former_member_pseudonym(uid) == pseudonym), None)
 
 
-def gold_correct(task: Task, judgment: Judgment) -> bool:
+class GoldTask(Protocol):
+    """What ``gold_correct`` reads of a task: a ``Task``, or a row read as a tuple."""
+
+    kind: str
+    gold_rating_min: int | None
+    gold_rating_max: int | None
+    gold_choice: str
+
+
+class GoldAnswer(Protocol):
+    """What ``gold_correct`` reads of a judgment."""
+
+    rating: int | None
+    choice: str
+    swapped: bool
+
+
+def gold_correct(task: GoldTask, judgment: GoldAnswer) -> bool:
     """Whether a judgment of a gold task gives its expected answer. The gold choice is in
     the task's terms, the judgment's as shown: compare them in the task's terms."""
     if task.kind == ProjectKind.RATING:
-        return task.gold_rating_min <= judgment.rating <= task.gold_rating_max
+        low, high, rating = task.gold_rating_min, task.gold_rating_max, judgment.rating
+        return low is not None and high is not None and rating is not None and low <= rating <= high
     return task_choice(judgment.choice, judgment.swapped) == task.gold_choice
 
 
-def set_aside_annotators(*, project_id: int) -> QuerySet[Membership]:
+def set_aside_annotators(*, project_id: int) -> QuerySet[Membership, int]:
     """The user ids of the annotators a lead set aside: their judgments count nowhere (not in
     exports, figures or rounds), though they are kept and pulled."""
     return Membership.objects.filter(project_id=project_id, set_aside=True).values_list(

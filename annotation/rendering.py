@@ -73,7 +73,7 @@ def render_markdown(text: str, style: str = "chat") -> SafeString:
     tokens = renderer.parse(text or "")
     for token in tokens:
         if token.type in {"th_open", "td_open"} and "style" in token.attrs:
-            token.attrs = {"class": _TABLE_ALIGNMENTS[token.attrs["style"]]}
+            token.attrs = {"class": _TABLE_ALIGNMENTS[str(token.attrs["style"])]}
     html = renderer.renderer.render(tokens, renderer.options, {})
     clean = nh3.clean(
         html,

@@ -5,7 +5,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
-from evaluation.generation.model_keys import validate_base_url, validate_key_variable
+from evaluation.generation.model_keys import (
+    key_variable_problem,
+    validate_base_url,
+    validate_key_variable,
+)
 
 ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]*$",
@@ -55,6 +59,12 @@ class ModelEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def key_problem(self) -> str | None:
+        """Endpoints stored before the key rule may name a variable it refuses: the models
+        page says so, where the registrant looks, rather than only when a call fails."""
+        return key_variable_problem(self.api_key_env) if self.api_key_env else None
 
 
 class WorkerHeartbeat(models.Model):

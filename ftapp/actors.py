@@ -7,7 +7,7 @@ argument out."""
 
 from typing import TypeAlias
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 
 class System:
@@ -19,9 +19,9 @@ class System:
 
 SYSTEM = System()
 
-Actor: TypeAlias = AbstractBaseUser | System
+Actor: TypeAlias = User | System
 
 
-def user_or_none(actor: Actor) -> AbstractBaseUser | None:
+def user_or_none(actor: Actor) -> User | None:
     """The user to record as the author of a change; ``None`` when the system made it."""
     return None if isinstance(actor, System) else actor

@@ -118,7 +118,9 @@ class ErrorDetailSerializer(serializers.Serializer):
         "server_error, ..."
     )
     message = serializers.CharField(help_text="For people.")
-    fields = serializers.DictField(
+    # DRF's metaclass takes declared fields out of the class, so this does not hide
+    # Serializer.fields, as the stubs take it to.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Field name → its messages (nested fields dotted: filters.margin); "
         "empty unless the input was invalid.",

@@ -58,8 +58,8 @@ class AutoSchema(openapi.AutoSchema):
         responses = operation["responses"]
         for status, description in _error_statuses(method.upper(), operation).items():
             responses.setdefault(str(status), {"description": description, "content": error})
-        for status in ("429", "503"):
-            responses[status].setdefault("headers", {})["Retry-After"] = {
+        for retried in ("429", "503"):
+            responses[retried].setdefault("headers", {})["Retry-After"] = {
                 "schema": {"type": "integer", "minimum": 0},
                 "description": "Seconds to wait before retrying.",
                 "required": True,

@@ -12,12 +12,14 @@ answers 503 with Retry-After, in the API's error format (``ftapp.api_errors``) o
 import functools
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +76,12 @@ def retried_on_lost_connection(when: Callable[[HttpRequest], bool] | None = None
     return decorate
 
 
-class AuthenticationRetried:
+class AuthenticationRetried(APIView):
     """For an API view: authenticating the caller (reading the token, and writing its
     last-used time at most once a minute) runs once more on a new connection if the connection
     died under it. The view's own work is retried, where that is safe, by the view itself."""
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         initial = super().initial
         retry_once_on_lost_connection(lambda: initial(request, *args, **kwargs))
 

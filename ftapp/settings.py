@@ -144,6 +144,8 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Failures are what the lock-out needs; a row per successful login is not kept.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+# axes's default, named here because ftapp/login_lockout.py reads it.
+AXES_USERNAME_FORM_FIELD = "username"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

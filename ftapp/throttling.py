@@ -77,12 +77,12 @@ fallback_cache = FallbackCache()
 
 
 class AnonRateThrottle(throttling.AnonRateThrottle):
-    cache = fallback_cache
+    cache = fallback_cache  # type: ignore[assignment]  # the stubs ask for a Django cache
 
 
 class UserRateThrottle(throttling.UserRateThrottle):
-    cache = fallback_cache
+    cache = fallback_cache  # type: ignore[assignment]  # the stubs ask for a Django cache
 
 
 class ScopedRateThrottle(throttling.ScopedRateThrottle):
-    cache = fallback_cache
+    cache = fallback_cache  # type: ignore[assignment]  # the stubs ask for a Django cache

@@ -1,13 +1,18 @@
+from typing import TYPE_CHECKING
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Batch
-from annotation.selectors import batch_list, project_get_for_lead
+from annotation.selectors import BatchTaskCount, batch_list, project_get_for_lead
 from annotation.services.leads import batch_cut
 from ftapp.api_schema import error_response
 from ftapp.api_serializers import StrictSerializer
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 class BatchFilterSerializer(StrictSerializer):
@@ -40,7 +45,7 @@ class BatchSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def batch_data(batch: Batch) -> dict:
+def batch_data(batch: "WithAnnotations[Batch, BatchTaskCount]") -> dict:
     """A batch from ``batch_list``, or one just cut (read again through it)."""
     return {
         "id": batch.pk,

@@ -36,7 +36,9 @@ class ImportReportSerializer(serializers.Serializer):
     prompts_kept = serializers.IntegerField(help_text="Judged prompts left as they were.")
     responses = serializers.IntegerField(help_text="Responses created.")
     tasks = serializers.IntegerField(help_text="Tasks created.")
-    errors = IssueSerializer(many=True)
+    # Not Serializer.errors, as the stubs take it to: DRF's metaclass takes declared fields
+    # out of the class.
+    errors = IssueSerializer(many=True)  # type: ignore[assignment]
     error_count = serializers.IntegerField()
     warnings = IssueSerializer(many=True)
     warning_count = serializers.IntegerField()

@@ -1,5 +1,7 @@
 """The work itself: batches, tasks, leases (claims) and judgments."""
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -8,6 +10,9 @@ from django.db.models import F, Q
 from annotation import choices
 from annotation.models.data import Prompt, Response
 from annotation.models.project import Project, ProjectKind
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class BatchStatus(models.TextChoices):
@@ -24,7 +29,7 @@ class Batch(models.Model):
     )
     due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.OPEN)
-    annotators = models.ManyToManyField(
+    annotators: "models.ManyToManyField[User, BatchAssignment]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="BatchAssignment", related_name="assigned_batches"
     )
     created_by = models.ForeignKey(

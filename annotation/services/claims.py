@@ -11,7 +11,7 @@ queueing on them; SQLite serializes writers (``BEGIN IMMEDIATE``), which is equa
 import random
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -39,14 +39,14 @@ def _slot_holders(now) -> Q:
     return Q(status=ClaimStatus.SUBMITTED) | Q(status=ClaimStatus.ACTIVE, expires_at__gt=now)
 
 
-def _annotator_project(user: AbstractBaseUser, project_id: int) -> Project:
+def _annotator_project(user: User, project_id: int) -> Project:
     membership = membership_get(user=user, project_id=project_id)
     if membership.role != Role.ANNOTATOR:
         raise Forbidden("Only annotators of this project have a queue in it.")
     return membership.project
 
 
-def _held_claim(user: AbstractBaseUser, project: Project, now) -> Claim | None:
+def _held_claim(user: User, project: Project, now) -> Claim | None:
     """The annotator's unexpired claim in an open batch, newest first (an undone task,
     re-leased, comes back before the task shown after it). Their lapsed leases are released
     on the way: they hold nothing, their tasks can come back to them or go to someone else,
@@ -72,7 +72,7 @@ def _held_claim(user: AbstractBaseUser, project: Project, now) -> Claim | None:
     return next((c for c in held if c.task.batch_id in open_batches), None)
 
 
-def _candidates(batch: Batch, user: AbstractBaseUser, *, gold: bool, now) -> QuerySet[Task]:
+def _candidates(batch: Batch, user: User, *, gold: bool, now) -> QuerySet[Task]:
     mine = Claim.objects.filter(
         task=OuterRef("pk"),
         annotator=user,
@@ -92,7 +92,7 @@ def _candidates(batch: Batch, user: AbstractBaseUser, *, gold: bool, now) -> Que
     return tasks.order_by("id")
 
 
-def _lock_first_free(batch: Batch, user: AbstractBaseUser, *, gold: bool, now) -> Task | None:
+def _lock_first_free(batch: Batch, user: User, *, gold: bool, now) -> Task | None:
     """Locks the first task of the batch with a free slot for this annotator, skipping rows
     other transactions hold.
 
@@ -131,7 +131,7 @@ def _first_free(candidates: QuerySet[Task], batch: Batch, *, gold: bool, now) ->
         # skips it.
 
 
-def _open_batches(user: AbstractBaseUser, project: Project) -> list[Batch]:
+def _open_batches(user: User, project: Project) -> list[Batch]:
     return list(
         Batch.objects.filter(
             project=project, status=BatchStatus.OPEN, assignments__annotator=user
@@ -140,7 +140,7 @@ def _open_batches(user: AbstractBaseUser, project: Project) -> list[Batch]:
 
 
 @transaction.atomic
-def claim_next(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
+def claim_next(*, user: User, project_id: int) -> Claim | None:
     """The annotator's current claim if they hold one, else a new claim on the next task with
     a free slot in their open batches (due date, batch order, task order); ``None`` when the
     queue is empty. Gold tasks are drawn at the project's gold rate."""
@@ -161,7 +161,7 @@ def claim_next(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
     return None
 
 
-def _lease(task: Task, user: AbstractBaseUser, project: Project, now) -> Claim:
+def _lease(task: Task, user: User, project: Project, now) -> Claim:
     """One statement: a new claim, or the annotator's released claim on the task renewed."""
     expires = now + timedelta(minutes=project.lease_minutes)
     swapped = task.kind == ProjectKind.PAIRWISE and _random.random() < 0.5

@@ -61,7 +61,7 @@ class _Capped(io.RawIOBase):
     """The bytes of ``raw``, but never more than ``limit`` of them: asking for more raises
     ``ImportTooLarge``, after at most one byte past the limit was decompressed."""
 
-    def __init__(self, raw: IO[bytes], limit: int):
+    def __init__(self, raw: IO[bytes] | gzip.GzipFile, limit: int):
         self._raw, self._left = raw, limit
 
     def readable(self) -> bool:
@@ -117,10 +117,10 @@ def raw_records(stream: IO[bytes], fmt: str) -> Iterator[RawRecord]:
     text = _open_text(stream)
     reader = _JsonList(text) if fmt == "json" else _Lines(text)
     try:
-        if fmt == "csv":
-            yield from _csv_rows(reader)
-        elif fmt == "json":
+        if isinstance(reader, _JsonList):
             yield from reader.records()
+        elif fmt == "csv":
+            yield from _csv_rows(reader)
         else:
             yield from _jsonl_records(reader)
     except ImportTooLarge:

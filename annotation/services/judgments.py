@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
@@ -113,7 +113,7 @@ def _count_judgment(task: Task, overlap: int | None, delta: int) -> None:
 
 
 def judgment_submit(
-    *, user: AbstractBaseUser, task_id: int, idempotency_key: str = "", **data: Any
+    *, user: User, task_id: int, idempotency_key: str = "", **data: Any
 ) -> SubmitResult:
     """Records a judgment on a task the annotator claimed. The same idempotency key again
     returns the first judgment. A judgment whose lease expired is kept and marked ``late``."""
@@ -139,7 +139,7 @@ def judgment_submit(
         raise AlreadyJudged() from None
 
 
-def _submit(user: AbstractBaseUser, task_id: int, key: str, data: dict[str, Any]) -> Judgment:
+def _submit(user: User, task_id: int, key: str, data: dict[str, Any]) -> Judgment:
     current_version = (
         Guidelines.objects.filter(project=OuterRef("task__project"))
         .order_by("-version")
@@ -206,7 +206,7 @@ def _submit(user: AbstractBaseUser, task_id: int, key: str, data: dict[str, Any]
 
 
 @transaction.atomic
-def task_skip(*, user: AbstractBaseUser, task_id: int, reason: str) -> Claim:
+def task_skip(*, user: User, task_id: int, reason: str) -> Claim:
     """Gives the slot back; the task is never offered to this annotator again."""
     reason = (reason or "").strip()
     if not reason:
@@ -240,7 +240,7 @@ def judgment_undo_check_register(check: UndoCheck) -> None:
 
 
 @transaction.atomic
-def judgment_undo(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
+def judgment_undo(*, user: User, project_id: int) -> Claim | None:
     """Withdraws the annotator's most recent judgment in the project and gives them the task
     back under a fresh lease. ``None`` when there is nothing to undo."""
     project = _annotator_project(user, project_id)
@@ -258,6 +258,8 @@ def judgment_undo(*, user: AbstractBaseUser, project_id: int) -> Claim | None:
     for check in _undo_checks:
         check(judgment)
     task, claim = judgment.task, judgment.claim
+    if claim is None:
+        raise Conflict("This judgment has no claim to give back; it can't be undone.")
     judgment.delete()
     _count_judgment(task, task.batch.overlap if task.batch else None, -1)
     now = timezone.now()

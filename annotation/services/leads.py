@@ -1,11 +1,11 @@
 """What a lead does to run a project: cut and assign batches, mark gold tasks, adjudicate
 conflicts, set annotators aside. Each function checks that the caller leads the project."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -32,11 +32,10 @@ from annotation.selectors import (
 from annotation.services.projects import annotators_require, batch_create
 from ftapp.errors import InvalidInput
 
-User = get_user_model()
 FILTER_KEYS = {"metadata", "model", "unjudged", "gold"}
 
 
-def _annotators(project: Project, usernames: list[str]) -> list[AbstractBaseUser]:
+def _annotators(project: Project, usernames: list[str]) -> list[User]:
     users = list(User.objects.filter(username__in=usernames, is_active=True))
     found = {u.username for u in users}
     missing = [name for name in usernames if name not in found]
@@ -73,11 +72,11 @@ def tasks_matching(*, project: Project, filters: dict[str, Any]) -> QuerySet[Tas
 @transaction.atomic
 def batch_cut(
     *,
-    by: AbstractBaseUser,
+    by: User,
     project_id: int,
     name: str,
     size: int,
-    annotators: list[str] = (),
+    annotators: Sequence[str] = (),
     overlap: int | None = None,
     filters: dict[str, Any] | None = None,
     due_at: datetime | None = None,
@@ -111,7 +110,7 @@ def batch_cut(
 
 
 @transaction.atomic
-def batch_assign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -> Batch:
+def batch_assign(*, by: User, batch_id: int, usernames: list[str]) -> Batch:
     """Adds annotators of the project to the batch."""
     batch = batch_get_for_lead(user=by, batch_id=batch_id)
     users = _annotators(batch.project, usernames)
@@ -123,7 +122,7 @@ def batch_assign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -
 
 
 @transaction.atomic
-def batch_unassign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str]) -> Batch:
+def batch_unassign(*, by: User, batch_id: int, usernames: list[str]) -> Batch:
     """Takes annotators off the batch. What they judged stays; their open leases in it end,
     so the slots go back to the others."""
     batch = batch_get_for_lead(user=by, batch_id=batch_id)
@@ -136,7 +135,7 @@ def batch_unassign(*, by: AbstractBaseUser, batch_id: int, usernames: list[str])
 
 
 @transaction.atomic
-def batch_set_status(*, by: AbstractBaseUser, batch_id: int, status: str) -> Batch:
+def batch_set_status(*, by: User, batch_id: int, status: str) -> Batch:
     """Closing a batch takes its tasks out of every queue; reopening puts them back."""
     if status not in BatchStatus.values:
         raise InvalidInput("Unknown status.", fields={"status": [f"Use {BatchStatus.values}."]})
@@ -163,7 +162,7 @@ def _label(task: Task, rating: int | None, choice: str) -> dict[str, Any]:
 @transaction.atomic
 def task_set_gold(
     *,
-    by: AbstractBaseUser,
+    by: User,
     task_id: int,
     is_gold: bool,
     rating_min: int | None = None,
@@ -181,8 +180,9 @@ def task_set_gold(
             "",
         )
     elif task.kind == ProjectKind.RATING:
-        low, high = rating_min, rating_max if rating_max is not None else rating_min
-        if low is None or not (1 <= low <= high <= 5):
+        low = rating_min
+        high = rating_max if rating_max is not None else low
+        if low is None or high is None or not (1 <= low <= high <= 5):
             raise InvalidInput(
                 "Give the expected rating range within 1..5.",
                 fields={"rating_min": ["1 ≤ min ≤ max ≤ 5."]},
@@ -201,7 +201,7 @@ def task_set_gold(
 @transaction.atomic
 def adjudication_record(
     *,
-    by: AbstractBaseUser,
+    by: User,
     task_id: int,
     rating: int | None = None,
     choice: str = "",
@@ -229,7 +229,7 @@ def adjudication_record(
 
 
 def membership_set_aside(
-    *, by: AbstractBaseUser, project_id: int, username: str, set_aside: bool
+    *, by: User, project_id: int, username: str, set_aside: bool
 ) -> Membership:
     """Sets an annotator's judgments aside, so that they count in no export, figure or round
     (or takes them back)."""

@@ -7,8 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,14 +28,12 @@ from annotation.services.imports import prompts_import
 from ftapp.actors import Actor, System, user_or_none
 from ftapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-User = get_user_model()
-
 
 @transaction.atomic
 def project_create(
     *,
     by: Actor,
-    lead: AbstractBaseUser | None = None,
+    lead: User | None = None,
     name: str,
     kind: str,
     guidelines: str = "",
@@ -173,7 +170,7 @@ def membership_set(*, by: Actor, project: Project, username: str, role: str) -> 
     return membership
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Returns the token and its key; the key is not stored and cannot be shown again."""
     name = name.strip()
     if not name:
@@ -185,7 +182,7 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
     return token, key
 
 
-def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
+def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
     token = ApiToken.objects.filter(pk=token_id, user=user).first()
     if token is None:
         raise NotFound("No such token.")
@@ -219,7 +216,7 @@ def batch_create(
     project: Project,
     name: str,
     tasks: Iterable[Task],
-    annotators: Iterable[AbstractBaseUser] = (),
+    annotators: Iterable[User] = (),
     overlap: int | None = None,
 ) -> Batch:
     """Puts unbatched tasks into a new batch and assigns it to annotators of the project.
@@ -248,7 +245,7 @@ def batch_create(
     return batch
 
 
-def annotators_require(*, project: Project, users: list[AbstractBaseUser]) -> None:
+def annotators_require(*, project: Project, users: list[User]) -> None:
     """Raises ``InvalidInput`` naming every user who is not an annotator of the project."""
     members = set(
         Membership.objects.filter(project=project, user__in=users, role=Role.ANNOTATOR).values_list(

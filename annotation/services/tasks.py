@@ -1,6 +1,7 @@
 """Storing a model's new responses, creating the tasks they call for in rating and pairwise
 projects, and putting those tasks into a batch."""
 
+from collections.abc import Set as AbstractSet
 from itertools import combinations
 from typing import Any
 
@@ -35,8 +36,8 @@ def tasks_create_for_responses(
     *,
     project: Project,
     responses: list[Response],
-    new_prompts: set[int] = frozenset(),
-    against_models: set[str] = frozenset(),
+    new_prompts: AbstractSet[int] = frozenset(),
+    against_models: AbstractSet[str] = frozenset(),
 ) -> list[Task]:
     """The tasks these responses call for that do not exist yet: one per response in a rating
     project; in a pairwise project one per pair of one of them with another model's response
@@ -50,7 +51,7 @@ def tasks_create_for_responses(
     prompt_ids = {r.prompt_id for r in responses}
     stored = prompt_ids - set(new_prompts)
     have = {
-        frozenset(pair) - {None}
+        frozenset(pk for pk in pair if pk is not None)
         for pair in Task.objects.filter(project=project, prompt_id__in=stored).values_list(
             "response_a_id", "response_b_id"
         )

@@ -90,8 +90,8 @@ def _task_project(request, task_id: int) -> Project:
     return _annotator_project(request, for_page(task_project_id, task_id=task_id))
 
 
-def _int_or_none(raw: str | None):
-    if raw in (None, ""):
+def _int_or_none(raw: str | None) -> int | str | None:
+    if not raw:
         return None
     try:
         return int(raw)

@@ -4,6 +4,8 @@ Plain POST forms, so it works without JavaScript. A new token's key appears once
 response to the POST that created it, and is stored nowhere: only its hash is kept.
 """
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -19,7 +21,7 @@ from ftapp.pages import for_page, form_errors
 @never_cache  # the response to a creation carries the key: no browser or proxy may keep it
 @require_http_methods(["GET", "POST"])
 def tokens(request):
-    context = {"name": "", "error": "", "created": None, "key": ""}
+    context: dict[str, Any] = {"name": "", "error": "", "created": None, "key": ""}
     if request.method == "POST":
         name = request.POST.get("name", "")
         context["name"] = name

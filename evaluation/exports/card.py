@@ -75,7 +75,7 @@ class CardStats:
         self.models.update(example.models)
         if example.label is not None:
             self.labels["desirable" if example.label else "undesirable"] += 1
-        if example.chosen is not None:
+        if example.chosen is not None and example.rejected is not None:
             self.pairs += 1
             self.chosen_longer += len(example.chosen) > len(example.rejected)
 

@@ -2,6 +2,7 @@
 (pairwise) or mean (ratings): each annotator's votes weigh by their estimated reliability, so
 a careless annotator sways fewer labels."""
 
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ def consensus_fit(*, project: Project, options: dict[str, Any], excluded: list[i
     if not rows:
         return Consensus(np.array([], dtype=np.int64), np.array([]))
     task, annotator, rating, choice = zip(*rows, strict=True)
+    labels: list[Hashable]
+    classes: list[Hashable]
     if project.kind == "rating":
         labels, classes = list(rating), [1, 2, 3, 4, 5]
     else:

@@ -54,7 +54,7 @@ def agreement(task: TaskData) -> float:
     if len(votes) < 2:
         return 1.0
     if task.kind == "rating":
-        ratings = [v.rating for v in task.votes]
+        ratings = [v.rating for v in task.votes if v.rating is not None]
         support = max(sum(abs(r - c) <= 1 for r in ratings) for c in range(1, 6))
     else:
         choices = [v.choice for v in votes]
@@ -68,7 +68,7 @@ def majority(task: TaskData, tie_policy: str) -> str | None:
     """The pairwise verdict most judgments gave, by ``stats.majority_choice`` (``None`` when
     two share the top). With ``tie_policy="drop"`` tie and both-bad votes are left out of
     the count, so only A against B is weighed."""
-    choices = [v.choice for v in task.votes]
+    choices = [v.choice for v in task.votes if v.choice is not None]
     ignore = (TIE, BOTH_BAD) if tie_policy == "drop" else ()
     if choices and choices.count(choices[0]) == len(choices) and choices[0] not in ignore:
         return choices[0]  # unanimous: the common case, without counting
@@ -90,7 +90,7 @@ def task_label(
         return None
     adjudication = task.adjudication
     if adjudication is not None:
-        if task.kind == "rating":
+        if adjudication.rating is not None:  # a rating task's; a pairwise one has a choice
             return Label(score=float(adjudication.rating), adjudicated=True)
         return Label(verdict=adjudication.choice, adjudicated=True)
     if len(task.votes) < options["min_judgments"]:
@@ -102,7 +102,11 @@ def task_label(
     weighted = consensus.label(task.id) if consensus is not None else None
     if task.kind == "rating":
         return Label(
-            score=float(weighted if weighted is not None else mean(v.rating for v in task.votes))
+            score=float(
+                weighted
+                if weighted is not None
+                else mean(v.rating for v in task.votes if v.rating is not None)
+            )
         )
     if weighted is not None:
         return Label(verdict=weighted)
@@ -116,9 +120,11 @@ def _rewrites(tasks: list[tuple[PromptData, TaskData, Label]]):
                 yield prompt, task, vote
 
 
-def _same(a: str, b: str) -> bool:
+def _same(a: str | None, b: str | None) -> bool:
     if a == b:
         return True
+    if a is None or b is None:
+        return False
     if a.isascii() and b.isascii():  # NFKC leaves ASCII as it is: skip it
         return a.casefold().split() == b.casefold().split()
     return normalize_text(a) == normalize_text(b)

@@ -15,7 +15,9 @@ def _conversation(example: Example, text: Text) -> list[dict[str, str]]:
     return system + [{"role": t["role"], "content": text(t["content"])} for t in prompt.turns]
 
 
-def _assistant(content: str, text: Text) -> list[dict[str, str]]:
+def _assistant(content: str | None, text: Text) -> list[dict[str, str]]:
+    if content is None:
+        raise ValueError("The example lacks the response its format needs.")
     return [{"role": "assistant", "content": text(content)}]
 
 
@@ -49,6 +51,8 @@ def judgment_row(example: Example, fmt: str, text: Text) -> dict[str, Any]:
     """A judgment as ``GET /api/v1/projects/{id}/judgments/`` gives it. ``choice`` is in the
     task's terms: ``A`` is ``response_ids[0]``, whatever side the annotator saw it on."""
     vote, task, prompt = example.vote, example.tasks[0], example.prompt
+    if vote is None or vote.created_at is None or vote.updated_at is None:
+        raise ValueError("A judgment is written with its vote, read with its details.")
     responses = task.responses()
     return {
         "id": vote.id,

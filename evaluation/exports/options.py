@@ -165,7 +165,8 @@ def _check_together(options: dict[str, Any], errors: dict[str, list[str]]) -> No
     if options.get("pairs_from") == []:
         errors["filters.pairs_from"] = ["Name at least one source of pairs."]
     after, before = options.get("judged_after"), options.get("judged_before")
-    if after and before and parse_datetime(after) >= parse_datetime(before):
+    # Both were checked and written out by _moment.
+    if after and before and datetime.fromisoformat(after) >= datetime.fromisoformat(before):
         errors["filters.judged_before"] = ["Must be later than judged_after."]
     desirable, undesirable = options.get("kto_desirable_min"), options.get("kto_undesirable_max")
     if desirable is not None and undesirable is not None and undesirable >= desirable:

@@ -5,7 +5,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from annotation.models import Judgment, Project
@@ -15,7 +15,7 @@ from evaluation.models import Export, ExportStatus
 from ftapp.errors import Conflict, InvalidInput, NotFound
 
 
-def export_get_for_lead(*, user: AbstractBaseUser, export_id: int) -> Export:
+def export_get_for_lead(*, user: User, export_id: int) -> Export:
     """The export, if the user leads its project (404 outside it, 403 for its other members)."""
     export = Export.objects.select_related("project").filter(pk=export_id).first()
     return in_led_project(export, user=user, name="export")

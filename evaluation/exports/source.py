@@ -143,7 +143,8 @@ def _placeholders(values: list) -> str:
 
 def _vote_conditions(options: dict[str, Any], excluded: list[int]) -> tuple[list[str], list]:
     """The export's filters on a judgment ``j``: its annotator and its date."""
-    conditions, params = [], []
+    conditions: list[str] = []
+    params: list[Any] = []
     if excluded:
         conditions.append(f"j.annotator_id NOT IN ({_placeholders(excluded)})")
         params += excluded

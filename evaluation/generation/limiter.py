@@ -30,10 +30,10 @@ _local_guard = threading.Lock()
 _client: redis.Redis | None = None
 
 
-def _redis() -> redis.Redis:
+def _redis(url: str) -> redis.Redis:
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL)
+        _client = redis.Redis.from_url(url)
     return _client
 
 
@@ -41,7 +41,8 @@ def _redis() -> redis.Redis:
 def endpoint_slot(endpoint_id: int, limit: int, lease_seconds: float, poll: float = 0.05):
     """Blocks until fewer than ``limit`` requests to the endpoint are in flight anywhere,
     then holds a slot for the duration of the ``with`` block (at most ``lease_seconds``)."""
-    if not settings.REDIS_URL:
+    url = settings.REDIS_URL
+    if not url:
         with _local_guard:
             semaphore = _local.setdefault(
                 f"{endpoint_id}:{limit}", threading.BoundedSemaphore(limit)
@@ -51,14 +52,14 @@ def endpoint_slot(endpoint_id: int, limit: int, lease_seconds: float, poll: floa
         return
     key = f"ftapp:endpoint:{endpoint_id}:inflight"
     token = uuid.uuid4().hex
-    script = _redis().register_script(_ACQUIRE)
+    script = _redis(url).register_script(_ACQUIRE)
     warned = False
     while True:
         now = time.time()
         expires = now + lease_seconds
         try:
             for stale_key, stale_token in list(_unreleased):
-                _redis().zrem(stale_key, stale_token)
+                _redis(url).zrem(stale_key, stale_token)
                 _unreleased.discard((stale_key, stale_token))
             acquired = script(
                 keys=[key], args=[now, limit, expires, token, int(lease_seconds * 1000) + 60_000]
@@ -78,7 +79,7 @@ def endpoint_slot(endpoint_id: int, limit: int, lease_seconds: float, poll: floa
         yield
     finally:
         try:
-            _redis().zrem(key, token)
+            _redis(url).zrem(key, token)
         except redis.RedisError:
             # Redis is down. A restarted Redis that kept its data (appendonly) would hold this
             # slot until the lease lapses, so it is released at this process's next acquire.

@@ -11,6 +11,7 @@ An item that a worker began ``JOB_MAX_ATTEMPTS`` times and never finished (its w
 time) is marked failed instead of being tried again.
 """
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -138,7 +139,7 @@ def generation_runs_recover(*, now: datetime | None = None) -> dict[str, int]:
                 _query("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_CLASS, run_id])
         if taken:
             logger.warning("Generation run %s made no progress: dispatched again", run_id)
-            transaction.on_commit(lambda pk=run_id: _dispatch(pk))
+            transaction.on_commit(functools.partial(_dispatch, run_id))
             redispatched += 1
     return {"runs_redispatched": redispatched}
 

@@ -206,10 +206,11 @@ def heatmap(
     for i, row_model in enumerate(models):
         for j, column_model in enumerate(models):
             x, y = label_width + j * cell, header_height + i * cell
-            item = {"x": x, "y": y, "text_x": x + cell / 2, "text_y": y + cell / 2 + 4}
+            item: dict = {"x": x, "y": y, "text_x": x + cell / 2, "text_y": y + cell / 2 + 4}
+            won = rate[i][j]
             if i == j:
                 item.update(fill=DIAGONAL_FILL, text="", text_fill="#1d2330", title="")
-            elif not games[i][j] or rate[i][j] is None:
+            elif not games[i][j] or won is None:
                 item.update(
                     fill=NO_GAMES_FILL,
                     text="–",
@@ -217,13 +218,13 @@ def heatmap(
                     title=f"{row_model} and {column_model} never met",
                 )
             else:
-                fill, text_fill = rate_colour(rate[i][j])
+                fill, text_fill = rate_colour(won)
                 item.update(
                     fill=fill,
-                    text=f"{rate[i][j]:.2f}",
+                    text=f"{won:.2f}",
                     text_fill=text_fill,
                     title=(
-                        f"{row_model} against {column_model}: won {rate[i][j]:.0%} of "
+                        f"{row_model} against {column_model}: won {won:.0%} of "
                         f"{games[i][j]} games ({ties[i][j]} tied)"
                     ),
                 )

@@ -6,6 +6,7 @@ and the rounds. Annotators appear under their project pseudonym, never their use
 import math
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from evaluation.leaderboard.loading import (
     gold_results_load,
     judgments_load,
 )
+from evaluation.stats.agreement import Level
 from ftapp.errors import InvalidInput
 
 N_BOOT = 200
@@ -214,7 +216,7 @@ def _windows(drift: stats.Drift) -> dict:
 
 
 def _alpha_groups(
-    data: Judgments, value: np.ndarray, group: np.ndarray, level: str, key: str
+    data: Judgments, value: np.ndarray, group: np.ndarray, level: Level, key: str
 ) -> list[dict]:
     alphas = stats.alpha_by_group(data.task, value, group, level=level)
     codes, counts = np.unique(group, return_counts=True)
@@ -247,16 +249,16 @@ def agreement_figures(
             f"The window is a number of days from {low:g} to {high:g}.",
             fields={"window_days": [f"From {low:g} to {high:g}."]},
         )
-    selection = {"batch_ids": batch_ids, "prompt_ids": prompt_ids, "models": models}
+    selection: dict[str, Any] = {"batch_ids": batch_ids, "prompt_ids": prompt_ids, "models": models}
     data = judgments_load(project=project, with_lengths=True, **selection)
     gold_annotator, gold_hit = gold_results_load(project=project, **selection)
     rating = data.kind == ProjectKind.RATING
     value = data.rating if rating else data.choice
-    level = "ordinal" if rating else "nominal"
+    level: Level = "ordinal" if rating else "nominal"
     n = len(data.task)
     name = data.pseudonyms.name
     everyone = sorted(set(data.annotator.tolist()) | set(gold_annotator.tolist()), key=name)
-    rows = {
+    rows: dict[int, dict[str, Any]] = {
         uid: {
             "annotator": name(uid),
             "judgments": 0,
@@ -308,7 +310,7 @@ def agreement_figures(
 def _agreement(
     data: Judgments,
     value: np.ndarray,
-    level: str,
+    level: Level,
     window_days: float,
     rows: dict[int, dict],
     figures: dict,

@@ -7,12 +7,14 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import FloatField, Func, Q, QuerySet
 from django.db.models.functions import Length
+from numpy.typing import DTypeLike
 
 from annotation.choices import SIDES, task_choice
 from annotation.judgment_rules import Pseudonyms, counted_judgments, gold_correct
@@ -92,7 +94,9 @@ class EpochSeconds(Func):
     @cached_property
     def convert_value(self):
         # Both drivers already return a float; Django's per-row float() is pure overhead.
-        return self._convert_value_noop
+        # Django's own no-op converter, which it leaves out of the per-row calls; the stubs
+        # do not name it.
+        return self._convert_value_noop  # type: ignore[attr-defined]
 
     def as_sqlite(self, compiler, connection, **extra_context):
         # Django stores UTC datetimes as text there; julianday() reads it, to the microsecond.
@@ -105,7 +109,7 @@ class TextLength(Length):
 
     @cached_property
     def convert_value(self):
-        return self._convert_value_noop
+        return self._convert_value_noop  # type: ignore[attr-defined]
 
 
 def _task_filter(
@@ -197,7 +201,7 @@ def _read(rows: QuerySet, convert: list, models: _Models) -> list[np.ndarray]:
                 part.append(models.encode(column))
             else:
                 part.append(np.array(column, dtype="<U8"))
-    empty = {"float": float, "text": "<U8"}
+    empty: dict[str, DTypeLike] = {"float": float, "text": "<U8"}
     return [
         np.concatenate(part) if part else np.zeros(0, dtype=empty.get(how, np.int64))
         for part, how in zip(parts, convert, strict=True)
@@ -223,10 +227,10 @@ def judgments_load(
     """The project's counted judgments and its adjudications of the same tasks, in two
     queries of bare tuples. The texts' lengths (pairwise) only ``with_lengths``: joining the
     texts doubles the query's time, and only the length bias reads them."""
-    selection = {"batch_ids": batch_ids, "prompt_ids": prompt_ids, "models": models}
+    selection: dict[str, Any] = {"batch_ids": batch_ids, "prompt_ids": prompt_ids, "models": models}
     judgments = _judgments(project, gold=False, **selection)
     names = _Models()
-    common = (
+    common: tuple[tuple[str | Func, str], ...] = (
         ("id", "int"),
         ("task_id", "int"),
         ("task__prompt_id", "int"),
@@ -236,6 +240,7 @@ def judgments_load(
         ("task__batch_id", "int?"),
         ("task__response_a__model_name", "model"),
     )
+    own: tuple[tuple[str | Func, str], ...]
     if project.kind == ProjectKind.PAIRWISE:
         own = (
             ("task__response_b__model_name", "model"),

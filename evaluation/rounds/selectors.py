@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from annotation.models import Project, ProjectKind
@@ -17,7 +17,7 @@ from evaluation.models import Round
 from evaluation.stats import round_verdict
 
 
-def round_get_for_lead(*, user: AbstractBaseUser, round_id: int) -> Round:
+def round_get_for_lead(*, user: User, round_id: int) -> Round:
     """The round, if the user leads its project (404 outside it, 403 for its other members)."""
     rnd = (
         Round.objects.select_related("project", "model", "export", "generation_run", "batch")

@@ -1,7 +1,7 @@
 """Writes of rounds: start the next one."""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 
@@ -42,7 +42,7 @@ def round_test_prompt_ids(*, export: Export) -> list[int]:
 @transaction.atomic
 def round_start(
     *,
-    by: AbstractBaseUser,
+    by: User,
     project_id: int,
     model_id: int,
     export_id: int,
@@ -68,7 +68,7 @@ def round_start(
         errors["export"] = [f"The export is {export.status}, not completed."]
     if model is not None and model.name == previous_model:
         errors["previous_model"] = ["Compare the new model with another one."]
-    if errors:
+    if errors or model is None or export is None:
         raise InvalidInput("The round cannot start.", fields=errors)
     prompt_ids = set(round_test_prompt_ids(export=export))
     if fresh_batch_id is not None:

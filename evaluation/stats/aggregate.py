@@ -114,7 +114,7 @@ def majority_choice(
     universe, codes, adjudicated_codes = _unit_codes(unit, adjudicated_unit, units)
     size = len(universe)
     if ignore:
-        counted = ~np.isin(choice, list(ignore))
+        counted = ~np.isin(choice, np.array(list(ignore)))
         codes, choice = codes[counted], choice[counted]
     labels, label_codes = factorize(choice) if len(choice) else ([], np.zeros(0, np.intp))
     width = max(len(labels), 1)

@@ -3,7 +3,7 @@ consensus of the others, accuracy on gold tasks, and drift over time."""
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -102,7 +102,7 @@ class AnnotatorAgreement:
     always gives the same rating); ``mean_abs_diff`` is the mean distance to the others'
     mean (interval only)."""
 
-    annotator: Hashable
+    annotator: Any
     n: int
     agreement: float
     mean_abs_diff: float | None
@@ -164,7 +164,7 @@ def leave_one_out_agreement(
 class GoldAccuracy:
     """An annotator's accuracy on gold tasks, with a Wilson interval (small n is common)."""
 
-    annotator: Hashable
+    annotator: Any
     n: int
     correct: int
     accuracy: float
@@ -209,7 +209,7 @@ class Drift:
     ``window_start``) and its linear trend: ``slope`` per unit of time, with the two-sided
     p-value of the t-test that the slope is zero (NaN with fewer than three judgments)."""
 
-    annotator: Hashable
+    annotator: Any
     window_start: np.ndarray
     window_mean: np.ndarray
     window_n: np.ndarray
@@ -232,14 +232,14 @@ def annotator_drift(
         raise ValueError("The window must be positive.")
     kept = ~np.isnan(score)
     names, codes = factorize(annotator)
-    codes, time, score = codes[kept], time[kept], score[kept]
+    codes, times, scores = codes[kept], time[kept], score[kept]
     size = len(names)
-    origin = time.min() if len(time) else 0.0
-    bins = np.floor((time - origin) / window).astype(np.int64)
+    origin = times.min() if len(times) else 0.0
+    bins = np.floor((times - origin) / window).astype(np.int64)
     n_bins = int(bins.max()) + 1 if len(bins) else 0
     flat = codes * n_bins + bins
     window_n = np.bincount(flat, minlength=size * n_bins).reshape(size, n_bins)
-    window_sum = np.bincount(flat, weights=score, minlength=size * n_bins).reshape(size, n_bins)
+    window_sum = np.bincount(flat, weights=scores, minlength=size * n_bins).reshape(size, n_bins)
 
     def total(weights: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=weights, minlength=size)
@@ -247,8 +247,8 @@ def annotator_drift(
     n = np.bincount(codes, minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         # Centred on the annotator's mean time: the sums of squares stay accurate for epochs.
-        mean_t, mean_s = total(time) / n, total(score) / n
-        dt, ds = time - mean_t[codes], score - mean_s[codes]
+        mean_t, mean_s = total(times) / n, total(scores) / n
+        dt, ds = times - mean_t[codes], scores - mean_s[codes]
         sxx, sxy, syy = total(dt * dt), total(dt * ds), total(ds * ds)
         slope = sxy / sxx
         residual = np.clip(syy - slope * sxy, 0, None) / (n - 2)

@@ -3,6 +3,7 @@ does each annotator use the rating scale."""
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -52,7 +53,7 @@ def position_bias_by_annotator(
     left: Hashable = "A",
     right: Hashable = "B",
     level: float = 0.95,
-) -> dict[Hashable, BinomialReport]:
+) -> dict[Any, BinomialReport]:
     """``position_bias`` for each annotator."""
     annotator, choice = np.asarray(annotator), np.asarray(choice)
     same_length(annotator, choice)

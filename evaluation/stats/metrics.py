@@ -1,8 +1,9 @@
 """Agreement figures that can be accumulated one task at a time, so an export or a report over
 millions of judgments needs memory for the categories only, not for the judgments."""
 
-from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
 
 
 class Coincidences:
@@ -11,7 +12,7 @@ class Coincidences:
     streamed: see Krippendorff, *Computing Krippendorff's Alpha-Reliability* (2011)."""
 
     def __init__(self) -> None:
-        self.matrix: Counter[tuple[Hashable, Hashable]] = Counter()
+        self.matrix: defaultdict[tuple[Hashable, Hashable], float] = defaultdict(float)
         self.units = 0
 
     def add_unit(self, values: Iterable[Hashable]) -> None:
@@ -36,7 +37,7 @@ class Coincidences:
     def alpha(self, level: str = "nominal") -> float | None:
         """``nominal`` (labels), ``ordinal`` (ranks: only the order of the values counts) or
         ``interval`` (numbers). ``None`` when there is nothing to compare or no variation."""
-        marginals: Counter[Hashable] = Counter()
+        marginals: defaultdict[Hashable, float] = defaultdict(float)
         for (c, _), weight in self.matrix.items():
             marginals[c] += weight
         n = sum(marginals.values())
@@ -52,7 +53,7 @@ class Coincidences:
         return 1.0 - (n - 1) * observed / expected
 
 
-def _distance(level: str, marginals: Counter):
+def _distance(level: str, marginals: Mapping[Any, float]):
     if level == "nominal":
         return lambda c, k: 0.0 if c == k else 1.0
     if level == "interval":

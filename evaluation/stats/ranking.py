@@ -7,6 +7,7 @@ tie (``outcome_scores`` maps the stored choices)."""
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -32,7 +33,7 @@ class Estimate:
     intervals overlap can share a rank (as Chatbot Arena ranks); without intervals
     (``n_boot=0``) every rank is 1."""
 
-    model: Hashable
+    model: Any
     value: float
     lower: float
     upper: float
@@ -60,7 +61,7 @@ def _ranked(models: Sequence, value, lower, upper, n) -> list[Estimate]:
     return sorted(rows, key=lambda r: (-r.value, str(r.model)))
 
 
-def overlapping_pairs(estimates: Sequence[Estimate]) -> list[tuple[Hashable, Hashable]]:
+def overlapping_pairs(estimates: Sequence[Estimate]) -> list[tuple[Any, Any]]:
     """Pairs of models whose intervals overlap: the data cannot tell them apart."""
     return [
         (x.model, y.model)
@@ -237,7 +238,8 @@ def bradley_terry(
     low, high = np.minimum(a, b), np.maximum(a, b)
     low_score = np.where(a < b, score, 1 - score)
     outcome = np.rint(2 - 2 * low_score).astype(np.intp)
-    table = np.bincount((low * k + high) * 3 + outcome, minlength=k * k * 3).reshape(k, k, 3)
+    table: np.ndarray = np.bincount((low * k + high) * 3 + outcome, minlength=k * k * 3)
+    table = table.reshape(k, k, 3)
     active = np.flatnonzero(played)
     table = table[np.ix_(active, active)].reshape(-1)
     cells = np.flatnonzero(table)

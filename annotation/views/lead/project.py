@@ -22,7 +22,7 @@ from ftapp.pages import flash_errors, form_errors, int_or_none, object_page
 
 def _float(raw: str | None) -> float | None:
     try:
-        return float(raw) if raw not in (None, "") else None
+        return float(raw) if raw else None
     except ValueError:
         return None
 

@@ -79,7 +79,7 @@ class JudgmentChecks(Checks):
                 self.error(
                     refuses, f"a {kind} judgment has no {refuses}, got {_show(row[refuses])}"
                 )
-        response_ids = row.get("response_ids")
+        response_ids: Any = row.get("response_ids")
         ids_valid = JUDGMENT_FIELDS["response_ids"][1](response_ids)
         # A rating task shows one response, a pairwise task two (SPEC, "Annotate").
         shown = 1 if kind == "rating" else 2 if kind == "pairwise" else None

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 import annotation
@@ -230,6 +230,8 @@ class Command(BaseCommand):
                     if claim.swapped
                     else (task.response_a, task.response_b)
                 )
+                if left is None or right is None:
+                    raise CommandError("The judged demo project is pairwise: two responses each.")
                 gap = STRENGTHS[left.model_name] - STRENGTHS[right.model_name]
                 if rng.random() < guess:
                     choice = rng.choice(["A", "B"])

@@ -403,3 +403,20 @@ def test_the_generate_page_refuses_a_non_finite_temperature(value, client, lead)
     ).content.decode()
     assert "temperature" in page and "finite" in page
     assert not GenerationRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_batch_selection_without_its_batch_is_refused(lead):
+    # Read as "the prompts of tasks in no batch" it would generate for the unbatched ones.
+    project = make_project(lead, prompts=2)
+    with FakeModelServer() as server:
+        endpoint = make_endpoint(lead, server)
+    with pytest.raises(InvalidInput) as refused:
+        generation_run_start(
+            by=lead,
+            project_id=project.pk,
+            endpoint_ids=[endpoint.pk],
+            selection={"scope": "batch"},
+        )
+    assert "prompts" in refused.value.fields
+    assert not GenerationRun.objects.exists()
