@@ -53,8 +53,10 @@ def object_page(load: Callable[..., Any], id_name: str):
 
 
 def int_or_none(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
     try:
-        return int(raw) if raw not in (None, "") else None
+        return int(raw)
     except ValueError:
         return None
 

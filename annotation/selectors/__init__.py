@@ -26,6 +26,7 @@ from annotation.selectors.progress import (
     projects_progress,
 )
 from annotation.selectors.projects import (
+    BatchTaskCount,
     batch_choices,
     batch_cut_choices,
     batch_list,
@@ -39,6 +40,7 @@ from annotation.selectors.projects import (
 from annotation.selectors.review import conflicts, task_judgments
 
 __all__ = [
+    "BatchTaskCount",
     "NotALead",
     "NotAMember",
     "annotator_progress",

@@ -2,7 +2,7 @@
 
 from typing import Protocol, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from annotation.models import ApiToken, Batch, Membership, Project, Role, Task
@@ -20,7 +20,7 @@ class NotALead(Forbidden):
         super().__init__("Only a lead of this project can do that.")
 
 
-def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def api_token_list(*, user: User) -> QuerySet[ApiToken]:
     """The user's own tokens, newest first; revoked ones stay listed so the history is visible."""
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
 
@@ -32,11 +32,11 @@ def project_by_id_or_name(value: str) -> Project | None:
     return Project.objects.filter(name=value).first()
 
 
-def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
+def project_list_for_user(*, user: User) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).distinct()
 
 
-def membership_get(*, user: AbstractBaseUser, project_id: int) -> Membership:
+def membership_get(*, user: User, project_id: int) -> Membership:
     """The caller's membership of a project; ``NotAMember`` (a 404) for anyone else."""
     if not user.is_authenticated:
         raise NotAMember()
@@ -64,7 +64,7 @@ def usernames_by_pseudonym(*, project: Project) -> dict[str, str]:
     )
 
 
-def project_get_for_lead(*, user: AbstractBaseUser, project_id: int) -> Project:
+def project_get_for_lead(*, user: User, project_id: int) -> Project:
     membership = membership_get(user=user, project_id=project_id)
     if membership.role != Role.LEAD:
         raise NotALead()
@@ -78,7 +78,7 @@ class _OfAProject(Protocol):
 OfAProject = TypeVar("OfAProject", bound=_OfAProject)
 
 
-def in_led_project(found: OfAProject | None, *, user: AbstractBaseUser, name: str) -> OfAProject:
+def in_led_project(found: OfAProject | None, *, user: User, name: str) -> OfAProject:
     """``found``, an object of a project (None: there is none), if the user leads that project:
     the check of every ``<object>_get_for_lead``. Someone outside the project gets the very
     answer a missing object gets, so they learn nothing of which ids exist; a member who does
@@ -93,7 +93,7 @@ def in_led_project(found: OfAProject | None, *, user: AbstractBaseUser, name: st
     return found
 
 
-def batch_get_for_lead(*, user: AbstractBaseUser, batch_id: int) -> Batch:
+def batch_get_for_lead(*, user: User, batch_id: int) -> Batch:
     """The batch, if the user leads its project (404 outside it, 403 for its other members)."""
     batch = Batch.objects.select_related("project").filter(pk=batch_id).first()
     return in_led_project(batch, user=user, name="batch")
@@ -107,7 +107,7 @@ def task_project_id(*, task_id: int) -> int:
     return project_id
 
 
-def task_get_for_lead(*, user: AbstractBaseUser, task_id: int) -> Task:
+def task_get_for_lead(*, user: User, task_id: int) -> Task:
     """The task with its prompt and responses, if the user leads its project (404 outside it,
     403 for its other members)."""
     task = (

@@ -1,12 +1,12 @@
 """Reads of an annotator's claim: the task they hold and what they see of it."""
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from annotation.models import BatchStatus, Claim, ClaimStatus, Project, Task
 
 
-def claim_held(*, user: AbstractBaseUser, project: Project) -> Claim | None:
+def claim_held(*, user: User, project: Project) -> Claim | None:
     """The annotator's unexpired claim in an open batch, newest first: what ``claim_next``
     would give back without leasing anything. A page shown on a GET reads this, so a
     prefetch or a link preview never takes a task."""
@@ -42,7 +42,7 @@ def claim_view(*, claim: Claim) -> dict:
     shown = [task.response_a] if task.response_b is None else [task.response_a, task.response_b]
     if claim.swapped:
         shown.reverse()
-    labels = ["A", "B"] if len(shown) == 2 else [None]
+    labels: list[str | None] = ["A", "B"] if len(shown) == 2 else [None]
     return {
         "task_id": task.pk,
         "kind": task.kind,

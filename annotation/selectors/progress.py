@@ -3,7 +3,7 @@ lead's dashboard."""
 
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -85,7 +85,7 @@ def annotators_remaining(*, project: Project, user_ids: list[int]) -> dict[int, 
     return dict(remaining)
 
 
-def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str, int]:
+def annotator_progress(*, project: Project, user: User) -> dict[str, int]:
     """The annotator's figures in their open batches: tasks judged and skipped, and tasks they
     may still be given (not yet complete, not yet judged or skipped by them)."""
     open_tasks = Task.objects.filter(
@@ -106,7 +106,7 @@ def annotator_progress(*, project: Project, user: AbstractBaseUser) -> dict[str,
     }
 
 
-def home_projects(*, user: AbstractBaseUser) -> list[dict]:
+def home_projects(*, user: User) -> list[dict]:
     """The home page's rows: each project of the user with their role, and the figures that
     role cares about (the annotator's own progress; the lead's project counts)."""
     rows = []

@@ -1,7 +1,7 @@
 """Reads of a project's contents: prompts by metadata, batches, guidelines."""
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.json import KeyTransform
@@ -17,6 +17,9 @@ from annotation.models import (
 )
 from annotation.selectors.access import membership_list
 from ftapp.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 def metadata_matching(queryset: QuerySet, *, field: str, metadata: dict[str, Any]) -> QuerySet:
@@ -37,7 +40,11 @@ def metadata_matching(queryset: QuerySet, *, field: str, metadata: dict[str, Any
     return queryset
 
 
-def batch_list(*, project: Project) -> QuerySet[Batch]:
+class BatchTaskCount(TypedDict):
+    task_count: int
+
+
+def batch_list(*, project: Project) -> QuerySet["WithAnnotations[Batch, BatchTaskCount]"]:
     """The project's batches in order, each with ``task_count`` and its assignments' annotators
     fetched: a fixed number of queries however many batches there are."""
     return (

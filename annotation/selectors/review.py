@@ -20,7 +20,7 @@ def conflicts(*, project: Project, include_adjudicated: bool = False) -> list[di
     for task in tasks.select_related("prompt").order_by("id"):
         judged = by_task.get(task.pk, [])
         if task.kind == "rating":
-            ratings = [j.rating for j in judged]
+            ratings = [j.rating for j in judged if j.rating is not None]
             disagree = bool(ratings) and max(ratings) - min(ratings) >= 2
             summary = ", ".join(str(r) for r in ratings)
         else:

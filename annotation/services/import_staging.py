@@ -37,7 +37,7 @@ def prompts_import_stage(*, by: Actor, project: Project, upload: UploadedFile) -
     """Keeps the upload and reports on it, importing nothing."""
     _clean_stale_uploads()
     token = secrets.token_hex(16)
-    safe_name = Path(upload.name).name.replace("--", "-")[-100:]
+    safe_name = Path(upload.name or "upload").name.replace("--", "-")[-100:]
     path = _staging_dir() / f"{token}--{safe_name}"
     with path.open("wb") as out:
         for chunk in upload.chunks():

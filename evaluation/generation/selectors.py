@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -38,7 +38,7 @@ def generation_run_list(*, project: Project) -> QuerySet[GenerationRun]:
     return project.generation_runs.all()
 
 
-def generation_run_get_for_lead(*, user: AbstractBaseUser, run_id: int) -> GenerationRun:
+def generation_run_get_for_lead(*, user: User, run_id: int) -> GenerationRun:
     """The run, if the user leads its project (404 outside it, 403 for its other members)."""
     run = GenerationRun.objects.select_related("project").filter(pk=run_id).first()
     return in_led_project(run, user=user, name="run")

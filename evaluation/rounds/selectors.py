@@ -130,7 +130,7 @@ def rounds_figures(*, rounds: Sequence[Round]) -> dict[int, dict[str, Any]]:
         rnd.pk: {
             "generation": None
             if rnd.generation_run is None
-            else {"status": rnd.generation_run.status, **progress[rnd.generation_run_id]},
+            else {"status": rnd.generation_run.status, **progress[rnd.generation_run.pk]},
             "result": results[rnd.pk],
         }
         for rnd in rounds

@@ -1,6 +1,7 @@
 """Starting an export, cancelling it, retrying it, and queueing again those whose builder
 vanished (the sweep, ``exports_recover``: see ``build`` for the lock that tells)."""
 
+import functools
 import logging
 import shutil
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -41,11 +42,12 @@ def export_start(
 ) -> Export:
     """Records an export and queues its build. Leads only. The system (the command line)
     passes the project itself and builds the export in its own process."""
-    if isinstance(by, System):
-        if project is None:
-            raise InvalidInput("Name the project.", fields={"project": ["Required."]})
-    else:
-        project = project_get_for_lead(user=by, project_id=project_id)
+    if not isinstance(by, System):
+        project = (
+            None if project_id is None else project_get_for_lead(user=by, project_id=project_id)
+        )
+    if project is None:
+        raise InvalidInput("Name the project.", fields={"project": ["Required."]})
     if isinstance(test_fraction, bool) or not 0.0 <= test_fraction <= 0.9:
         raise InvalidInput(
             "Invalid test fraction.", fields={"test_fraction": ["A number from 0 to 0.9."]}
@@ -98,7 +100,7 @@ def _unless_building(export_id: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, export_id])
 
 
-def export_cancel(*, by: AbstractBaseUser, export_id: int) -> Export:
+def export_cancel(*, by: User, export_id: int) -> Export:
     """Stops a queued or running export: its build stops at its next progress report (within
     about a second) and removes what it had written. Leads only."""
     export = export_get_for_lead(user=by, export_id=export_id)
@@ -116,7 +118,7 @@ def export_cancel(*, by: AbstractBaseUser, export_id: int) -> Export:
     return export
 
 
-def export_retry(*, by: AbstractBaseUser, export_id: int) -> Export:
+def export_retry(*, by: User, export_id: int) -> Export:
     """Queues a failed or cancelled export again, with the same options. It is a new build:
     it reads the judgments as they are when it starts (a new snapshot time) and has its
     attempts back. Leads only."""
@@ -188,14 +190,14 @@ def exports_recover(*, now: datetime | None = None) -> dict[str, int]:
             counts[f"exports_{outcome}"] += 1
         if outcome == "requeued":
             # Queued once the lock is let go: a worker quick to take it must find it free.
-            transaction.on_commit(lambda pk=export_id: _queue_build(pk))
+            transaction.on_commit(functools.partial(_queue_build, export_id))
     waiting = Export.objects.filter(status=ExportStatus.QUEUED).filter(
         Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
     )
     for export_id in waiting.values_list("id", flat=True):
         # Conditional, so that two sweeps at once send it once.
         if waiting.filter(pk=export_id).update(heartbeat_at=now):
-            transaction.on_commit(lambda pk=export_id: _queue_build(pk))
+            transaction.on_commit(functools.partial(_queue_build, export_id))
             counts["exports_resent"] += 1
     return counts
 

@@ -4,7 +4,7 @@ them checked, and testing one before a run."""
 import math
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from evaluation.generation import local_model
 from evaluation.generation.client import ModelCallFailed, chat_completion, excerpt, list_models
@@ -69,7 +69,7 @@ def params_check(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def model_endpoint_create(*, by: AbstractBaseUser, **fields: Any) -> ModelEndpoint:
+def model_endpoint_create(*, by: User, **fields: Any) -> ModelEndpoint:
     """Registers a model endpoint. The API key is named by an environment variable, never
     given: ``api_key_env``."""
     if not by.has_perm("evaluation.add_modelendpoint"):
@@ -81,9 +81,7 @@ def model_endpoint_create(*, by: AbstractBaseUser, **fields: Any) -> ModelEndpoi
     return endpoint
 
 
-def model_endpoint_register_local(
-    *, by: AbstractBaseUser, base_url: str
-) -> tuple[ModelEndpoint, bool]:
+def model_endpoint_register_local(*, by: User, base_url: str) -> tuple[ModelEndpoint, bool]:
     """Registers the local Gemma 3 270M base model served by ``manage.py serve_local_model``,
     once: run again, it only follows a changed URL. Returns the endpoint and whether it is
     new. It answers one request at a time, hence a concurrency of 1."""
@@ -120,7 +118,7 @@ def _answer(failure: ModelCallFailed) -> str:
     return f"HTTP {failure.status}: {excerpt(failure.reply)}"
 
 
-def model_endpoint_test(*, by: AbstractBaseUser, endpoint_id: int) -> dict[str, Any]:
+def model_endpoint_test(*, by: User, endpoint_id: int) -> dict[str, Any]:
     """Lists the server's models and sends one short request: what a lead needs to know
     before starting a run. Of the server's answers it keeps only statuses and short,
     printable excerpts: the page shows them, and the server is the registrant's to choose."""

@@ -3,7 +3,7 @@ or resume it."""
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -31,7 +31,10 @@ def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint])
     prompts = Prompt.objects.filter(project=project)
     scope = selection.get("scope", "all")
     if scope == "batch":
-        prompts = prompts.filter(tasks__batch_id=selection.get("batch_id")).distinct()
+        batch_id = selection.get("batch_id")
+        if batch_id is None:
+            raise InvalidInput("Name the batch.", fields={"prompts": ["Give the batch_id."]})
+        prompts = prompts.filter(tasks__batch_id=batch_id).distinct()
     elif scope == "metadata":
         metadata = selection.get("metadata") or {}
         prompts = metadata_matching(prompts, field="metadata", metadata=metadata)
@@ -50,7 +53,7 @@ def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint])
 @transaction.atomic
 def generation_run_start(
     *,
-    by: AbstractBaseUser,
+    by: User,
     project_id: int,
     endpoint_ids: list[int],
     samples: int = 1,
@@ -128,7 +131,7 @@ def generation_run_tasks_create(*, run: GenerationRun, responses: list[Response]
     tasks = tasks_create_for_responses(
         project=run.project, responses=responses, against_models=set(run.pair_with)
     )
-    if run.target_batch_id and tasks:
+    if run.target_batch is not None and tasks:
         tasks_add_to_batch(by=SYSTEM, batch=run.target_batch, task_ids=[t.pk for t in tasks])
     GenerationRun.objects.filter(pk=run.pk).update(tasks_created=F("tasks_created") + len(tasks))
     return len(tasks)
@@ -161,7 +164,7 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
     return True
 
 
-def generation_run_cancel(*, by: AbstractBaseUser, run_id: int) -> GenerationRun:
+def generation_run_cancel(*, by: User, run_id: int) -> GenerationRun:
     """Stops further calls; items already answered keep their responses."""
     run = generation_run_get_for_lead(user=by, run_id=run_id)
     if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED):
@@ -171,7 +174,7 @@ def generation_run_cancel(*, by: AbstractBaseUser, run_id: int) -> GenerationRun
     return run
 
 
-def generation_run_resume(*, by: AbstractBaseUser, run_id: int, retry_failed: bool = False):
+def generation_run_resume(*, by: User, run_id: int, retry_failed: bool = False):
     """Queues a cancelled (or finished) run's pending items again, and optionally its failed
     ones."""
     run = generation_run_get_for_lead(user=by, run_id=run_id)
