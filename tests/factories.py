@@ -3,6 +3,8 @@ import json
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from annotation.models import Membership, Project, Prompt, Response, Role, Task
@@ -131,6 +133,14 @@ def assign(project, annotators, *, name="b", tasks=None, **kwargs):
         annotators=annotators,
         **kwargs,
     )
+
+
+def queries(call) -> int:
+    """How many queries ``call`` runs; it must answer 200."""
+    with CaptureQueriesContext(connection) as captured:
+        response = call()
+    assert response.status_code == 200
+    return len(captured)
 
 
 def client_for(user) -> APIClient:

@@ -36,10 +36,6 @@ def _local_model_note() -> dict[str, str]:
 @login_required
 def model_list(request):
     endpoints = list(for_page(model_endpoint_list, user=request.user))
-    for endpoint in endpoints:
-        # Endpoints stored before the key rule may name a variable it refuses: say so here,
-        # where the registrant looks, rather than only when a call fails.
-        endpoint.key_problem = endpoint.api_key_env and key_variable_problem(endpoint.api_key_env)
     may_register = request.user.has_perm("evaluation.add_modelendpoint")
     context = {
         "endpoints": endpoints,

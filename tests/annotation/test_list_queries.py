@@ -18,17 +18,11 @@ from tests.factories import (
     client_for,
     judge,
     make_project,
+    queries,
 )
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
-
-
-def queries(call) -> int:
-    with CaptureQueriesContext(connection) as captured:
-        response = call()
-    assert response.status_code == 200
-    return len(captured)
 
 
 def test_batch_list_does_not_grow_with_batches(lead, django_assert_max_num_queries):

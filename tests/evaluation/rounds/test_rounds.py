@@ -15,7 +15,6 @@ from evaluation.rounds.selectors import round_result
 from evaluation.rounds.services import round_start, round_test_prompt_ids
 from ftapp.actors import SYSTEM
 from ftapp.errors import InvalidInput
-from tests.annotation.test_list_queries import queries
 from tests.factories import (
     AnnotatorFactory,
     add_member,
@@ -25,6 +24,7 @@ from tests.factories import (
     judge_all,
     make_endpoint,
     make_project,
+    queries,
     rows,
 )
 from tests.fake_model_server import FakeModelServer
