@@ -1,6 +1,10 @@
-"""What every app's API serializers build on: strict input, ids a database key can hold."""
+"""What every app's API serializers build on: strict input, ids a database key can hold, a
+request's body checked."""
+
+from typing import Any
 
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from ftapp.json_input import contains_nul
 
@@ -33,3 +37,12 @@ class StrictSerializer(serializers.Serializer):
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+def request_body(
+    request: Request, serializer_class: type[serializers.Serializer], **kwargs
+) -> dict[str, Any]:
+    """The request's body as ``serializer_class`` reads it; an invalid one answers 400."""
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

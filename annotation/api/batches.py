@@ -9,7 +9,7 @@ from annotation.models import Batch
 from annotation.selectors import BatchTaskCount, batch_list, project_get_for_lead
 from annotation.services.leads import batch_cut
 from ftapp.api_schema import error_response
-from ftapp.api_serializers import StrictSerializer
+from ftapp.api_serializers import StrictSerializer, request_body
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -29,7 +29,7 @@ class BatchRequestSerializer(StrictSerializer):
     size = serializers.IntegerField(min_value=1, max_value=1_000_000)
     annotators = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
-    filter = BatchFilterSerializer(required=False)
+    filter = BatchFilterSerializer(required=False, source="filters")
     due_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
@@ -76,18 +76,7 @@ class BatchListView(APIView):
         summary="Cut a batch from unbatched tasks and assign it",
     )
     def post(self, request, project_id: int):
-        serializer = BatchRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        batch = batch_cut(
-            by=request.user,
-            project_id=project_id,
-            name=data["name"],
-            size=data["size"],
-            annotators=data["annotators"],
-            overlap=data.get("overlap"),
-            filters=data.get("filter") or {},
-            due_at=data.get("due_at"),
-        )
+        data = request_body(request, BatchRequestSerializer)
+        batch = batch_cut(by=request.user, project_id=project_id, **data)
         batch = batch_list(project=batch.project).get(pk=batch.pk)
         return Response(BatchSerializer(batch_data(batch)).data, status=status.HTTP_201_CREATED)

@@ -9,7 +9,7 @@ from annotation.models import Choice
 from annotation.selectors import claim_view
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
 from ftapp.api_schema import error_response
-from ftapp.api_serializers import StrictSerializer
+from ftapp.api_serializers import StrictSerializer, request_body
 from ftapp.database import AuthenticationRetried, retry_once_on_lost_connection
 
 
@@ -148,9 +148,7 @@ class JudgmentCreateView(AuthenticationRetried, APIView):
         summary="Judge a task claimed by the caller",
     )
     def post(self, request, task_id: int):
-        serializer = JudgmentRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = request_body(request, JudgmentRequestSerializer)
 
         def submit():
             return judgment_submit(user=request.user, task_id=task_id, **data)
@@ -174,9 +172,8 @@ class SkipView(APIView):
         summary="Skip a claimed task, with a reason; it is not offered to the caller again",
     )
     def post(self, request, task_id: int):
-        serializer = SkipRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        claim = task_skip(user=request.user, task_id=task_id, **serializer.validated_data)
+        data = request_body(request, SkipRequestSerializer)
+        claim = task_skip(user=request.user, task_id=task_id, **data)
         return Response(
             {"task_id": claim.task_id, "status": claim.status, "reason": claim.skip_reason}
         )

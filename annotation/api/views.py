@@ -25,6 +25,7 @@ from annotation.selectors import (
     projects_progress,
 )
 from annotation.services import api_token_create, membership_set, project_create, project_update
+from ftapp.api_serializers import request_body
 from ftapp.errors import Forbidden
 
 
@@ -52,11 +53,8 @@ class TokenView(APIView):
         auth=[],
     )
     def post(self, request):
-        serializer = TokenRequestSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        token, key = api_token_create(
-            user=serializer.validated_data["user"], name=serializer.validated_data["name"]
-        )
+        data = request_body(request, TokenRequestSerializer, context={"request": request})
+        token, key = api_token_create(user=data["user"], name=data["name"])
         return Response({"token": key, "name": token.name}, status=status.HTTP_201_CREATED)
 
 
@@ -86,9 +84,8 @@ class ProjectListView(APIView):
     def post(self, request):
         if not request.user.has_perm("annotation.add_project"):
             raise Forbidden("You may not create projects; ask an admin for that permission.")
-        serializer = ProjectSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        project = project_create(by=request.user, **serializer.validated_data)
+        data = request_body(request, ProjectSerializer)
+        project = project_create(by=request.user, **data)
         return Response(_render_project(project, "lead"), status=status.HTTP_201_CREATED)
 
 
@@ -105,9 +102,8 @@ class ProjectDetailView(APIView):
     )
     def patch(self, request, project_id: int):
         project = project_get_for_lead(user=request.user, project_id=project_id)
-        serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        project = project_update(by=request.user, project=project, **serializer.validated_data)
+        data = request_body(request, ProjectUpdateSerializer, instance=project, partial=True)
+        project = project_update(by=request.user, project=project, **data)
         return Response(_render_project(project, "lead"))
 
 
@@ -119,7 +115,6 @@ class MemberView(APIView):
     )
     def post(self, request, project_id: int):
         project = project_get_for_lead(user=request.user, project_id=project_id)
-        serializer = MemberRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        membership = membership_set(project=project, by=request.user, **serializer.validated_data)
+        data = request_body(request, MemberRequestSerializer)
+        membership = membership_set(project=project, by=request.user, **data)
         return Response(MemberSerializer(membership).data)

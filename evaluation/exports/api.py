@@ -18,7 +18,7 @@ from evaluation.exports.selectors import (
 from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind
 from ftapp.api_schema import error_response
-from ftapp.api_serializers import StrictSerializer
+from ftapp.api_serializers import StrictSerializer, request_body
 
 
 class ExportRequestSerializer(StrictSerializer):
@@ -76,9 +76,8 @@ class ExportListView(APIView):
         summary="Start an export (built by a worker on the exports queue)",
     )
     def post(self, request, project_id: int):
-        serializer = ExportRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        export = export_start(by=request.user, project_id=project_id, **serializer.validated_data)
+        data = request_body(request, ExportRequestSerializer)
+        export = export_start(by=request.user, project_id=project_id, **data)
         export.refresh_from_db()
         return Response(ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 

@@ -20,7 +20,7 @@ from evaluation.generation.services.runs import (
 )
 from evaluation.models import GenerationRun, TaskCreation
 from ftapp.api_schema import error_response
-from ftapp.api_serializers import StrictSerializer, id_field
+from ftapp.api_serializers import StrictSerializer, id_field, request_body
 
 
 class ModelEndpointSerializer(StrictSerializer):
@@ -60,9 +60,8 @@ class ModelListView(APIView):
         summary="Register an OpenAI-compatible model endpoint",
     )
     def post(self, request):
-        serializer = ModelEndpointSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        endpoint = model_endpoint_create(by=request.user, **serializer.validated_data)
+        data = request_body(request, ModelEndpointSerializer)
+        endpoint = model_endpoint_create(by=request.user, **data)
         return Response(ModelEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
@@ -73,12 +72,12 @@ class SelectionSerializer(StrictSerializer):
 
 
 class RunRequestSerializer(StrictSerializer):
-    models = serializers.ListField(child=id_field(), min_length=1)
+    models = serializers.ListField(child=id_field(), min_length=1, source="endpoint_ids")
     samples = serializers.IntegerField(min_value=1, max_value=20, default=1)
     params = serializers.DictField(required=False, default=dict)
-    prompts = SelectionSerializer(required=False)
+    prompts = SelectionSerializer(required=False, source="selection")
     create_tasks = serializers.ChoiceField(TaskCreation.choices, default=TaskCreation.ON_FINISH)
-    batch = id_field(required=False, allow_null=True)
+    batch = id_field(required=False, allow_null=True, source="target_batch_id")
 
 
 class FailureSerializer(serializers.Serializer):
@@ -133,19 +132,8 @@ class RunStartView(APIView):
         summary="Start a generation run: prompts × models × samples",
     )
     def post(self, request, project_id: int):
-        serializer = RunRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        run = generation_run_start(
-            by=request.user,
-            project_id=project_id,
-            endpoint_ids=data["models"],
-            samples=data["samples"],
-            params=data["params"],
-            selection=data.get("prompts") or {"scope": "all"},
-            create_tasks=data["create_tasks"],
-            target_batch_id=data.get("batch"),
-        )
+        data = request_body(request, RunRequestSerializer)
+        run = generation_run_start(by=request.user, project_id=project_id, **data)
         run.refresh_from_db()
         return Response(_run_data(run), status=status.HTTP_202_ACCEPTED)
 

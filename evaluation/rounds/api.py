@@ -10,19 +10,21 @@ from annotation.selectors import project_get_for_lead
 from evaluation.models import Round
 from evaluation.rounds.selectors import round_get_for_lead, round_list, rounds_figures
 from evaluation.rounds.services import round_start
-from ftapp.api_serializers import StrictSerializer, id_field
+from ftapp.api_serializers import StrictSerializer, id_field, request_body
 
 
 class RoundRequestSerializer(StrictSerializer):
-    model = id_field(help_text="The fine-tuned model's endpoint id.")
-    export = id_field(help_text="The export it was trained on.")
+    model = id_field(source="model_id", help_text="The fine-tuned model's endpoint id.")
+    export = id_field(source="export_id", help_text="The export it was trained on.")
     previous_model = serializers.CharField(
         max_length=200, help_text="The model name it is compared with."
     )
     name = serializers.CharField(max_length=200, required=False, default="")
     annotators = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
-    fresh_batch = id_field(required=False, help_text="Also compare on this batch's prompts.")
+    fresh_batch = id_field(
+        required=False, source="fresh_batch_id", help_text="Also compare on this batch's prompts."
+    )
 
 
 class RoundResultSerializer(serializers.Serializer):
@@ -84,20 +86,8 @@ class RoundListView(APIView):
         summary="Start the next round: the fine-tuned model against the previous one",
     )
     def post(self, request, project_id: int):
-        serializer = RoundRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        rnd = round_start(
-            by=request.user,
-            project_id=project_id,
-            model_id=data["model"],
-            export_id=data["export"],
-            previous_model=data["previous_model"],
-            name=data["name"],
-            annotators=data["annotators"],
-            overlap=data.get("overlap"),
-            fresh_batch_id=data.get("fresh_batch"),
-        )
+        data = request_body(request, RoundRequestSerializer)
+        rnd = round_start(by=request.user, project_id=project_id, **data)
         rnd = round_get_for_lead(user=request.user, round_id=rnd.pk)
         return Response(_rounds_data([rnd])[0], status=status.HTTP_201_CREATED)
 
