@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -148,39 +148,48 @@ class Command(BaseCommand):
     @transaction.atomic
     def _projects(self) -> list[tuple[Project, bool]]:
         User = get_user_model()
-        lead = User.objects.get(username="lead")
         annotators = [User.objects.get(username=u) for u, role in USERS if role == "annotator"]
-        records = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
         results = []
         for name, kind, description in PROJECTS:
             project = Project.objects.filter(name=name).first()
             if project is not None:
                 results.append((project, False))
                 continue
-            project = project_create(
-                by=SYSTEM,
-                lead=lead,
-                name=name,
-                kind=kind,
-                description=description,
-                guidelines=GUIDELINES,
-                rating_anchors=ANCHORS,
-                overlap=2,
-            )
-            for annotator in annotators:
-                membership_set(
-                    by=SYSTEM, project=project, username=annotator.username, role=Role.ANNOTATOR
-                )
-            prompt_records_load(by=SYSTEM, project=project, records=records)
-            batch_create(
-                by=SYSTEM,
-                project=project,
-                name="Round 1",
-                tasks=Task.objects.filter(project=project),
-                annotators=annotators,
+            project = self._seeded_project(
+                name=name, kind=kind, description=description, overlap=2, annotators=annotators
             )
             results.append((project, True))
         return results
+
+    def _seeded_project(
+        self, *, name: str, kind: str, description: str, overlap: int, annotators: list[User]
+    ) -> Project:
+        """A project led by ``lead`` with the demo guidelines and prompts, its tasks in one
+        batch assigned to ``annotators``."""
+        project = project_create(
+            by=SYSTEM,
+            lead=get_user_model().objects.get(username="lead"),
+            name=name,
+            kind=kind,
+            description=description,
+            guidelines=GUIDELINES,
+            rating_anchors=ANCHORS,
+            overlap=overlap,
+        )
+        for annotator in annotators:
+            membership_set(
+                by=SYSTEM, project=project, username=annotator.username, role=Role.ANNOTATOR
+            )
+        records = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+        prompt_records_load(by=SYSTEM, project=project, records=records)
+        batch_create(
+            by=SYSTEM,
+            project=project,
+            name="Round 1",
+            tasks=Task.objects.filter(project=project),
+            annotators=annotators,
+        )
+        return project
 
     @transaction.atomic
     def _judged_project(self) -> tuple[Project, bool]:
@@ -191,33 +200,18 @@ class Command(BaseCommand):
         project = Project.objects.filter(name=JUDGED).first()
         if project is not None:
             return project, False
-        User = get_user_model()
-        lead = User.objects.get(username="lead")
-        project = project_create(
-            by=SYSTEM,
-            lead=lead,
-            name=JUDGED,
-            kind=ProjectKind.PAIRWISE,
-            description="Judged by simulated experts: see the leaderboard and agreement.",
-            guidelines=GUIDELINES,
-            rating_anchors=ANCHORS,
-            overlap=3,
-        )
         experts = []
         for username in EXPERTS:
-            expert, created = User.objects.get_or_create(username=username)
+            expert, created = get_user_model().objects.get_or_create(username=username)
             if created:
                 expert.set_unusable_password()
                 expert.save()
-            membership_set(by=SYSTEM, project=project, username=username, role=Role.ANNOTATOR)
             experts.append(expert)
-        records = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
-        prompt_records_load(by=SYSTEM, project=project, records=records)
-        batch_create(
-            by=SYSTEM,
-            project=project,
-            name="Round 1",
-            tasks=Task.objects.filter(project=project),
+        project = self._seeded_project(
+            name=JUDGED,
+            kind=ProjectKind.PAIRWISE,
+            description="Judged by simulated experts: see the leaderboard and agreement.",
+            overlap=3,
             annotators=experts,
         )
         rng = random.Random(7)  # noqa: S311 (a simulation, not a secret)
