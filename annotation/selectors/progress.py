@@ -38,20 +38,17 @@ def projects_progress(*, project_ids: list[int]) -> dict[int, dict[str, int]]:
         )
     ):
         figures[row.pop("project_id")].update(row)
-    for project_id, judgments in (
-        Judgment.objects.filter(task__project_id__in=project_ids)
-        .values("task__project_id")
-        .annotate(n=Count("id"))
-        .values_list("task__project_id", "n")
+    for figure, rows, project_field in (
+        (
+            "judgments",
+            Judgment.objects.filter(task__project_id__in=project_ids),
+            "task__project_id",
+        ),
+        ("prompts", Prompt.objects.filter(project_id__in=project_ids), "project_id"),
     ):
-        figures[project_id]["judgments"] = judgments
-    for project_id, prompts in (
-        Prompt.objects.filter(project_id__in=project_ids)
-        .values("project_id")
-        .annotate(n=Count("id"))
-        .values_list("project_id", "n")
-    ):
-        figures[project_id]["prompts"] = prompts
+        counts = rows.values(project_field).annotate(n=Count("id")).values_list(project_field, "n")
+        for project_id, count in counts:
+            figures[project_id][figure] = count
     return figures
 
 
