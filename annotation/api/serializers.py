@@ -105,6 +105,10 @@ class MemberRequestSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
+class MemberRoleSerializer(StrictSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
 class MemberSerializer(serializers.Serializer):
     username = serializers.CharField(source="user.username")
     role = serializers.CharField()

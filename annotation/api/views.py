@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from annotation.api.serializers import (
     MemberRequestSerializer,
+    MemberRoleSerializer,
     MemberSerializer,
     ProjectSerializer,
     ProjectUpdateSerializer,
@@ -24,7 +25,14 @@ from annotation.selectors import (
     project_progress,
     projects_progress,
 )
-from annotation.services import api_token_create, membership_set, project_create, project_update
+from annotation.services import (
+    api_token_create,
+    membership_remove,
+    membership_set,
+    membership_set_role,
+    project_create,
+    project_update,
+)
 from ftapp.errors import Forbidden
 
 
@@ -123,3 +131,28 @@ class MemberView(APIView):
         serializer.is_valid(raise_exception=True)
         membership = membership_set(project=project, by=request.user, **serializer.validated_data)
         return Response(MemberSerializer(membership).data)
+
+
+class MemberDetailView(APIView):
+    @extend_schema(
+        request=MemberRoleSerializer,
+        responses={200: MemberSerializer},
+        summary="Change a member's role; the last lead cannot step down",
+    )
+    def patch(self, request, project_id: int, username: str):
+        project = project_get_for_lead(user=request.user, project_id=project_id)
+        serializer = MemberRoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = membership_set_role(
+            by=request.user, project=project, username=username, **serializer.validated_data
+        )
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(
+        responses={204: None},
+        summary="Remove a member: their leases and batch assignments end, their judgments stay",
+    )
+    def delete(self, request, project_id: int, username: str):
+        project = project_get_for_lead(user=request.user, project_id=project_id)
+        membership_remove(by=request.user, project=project, username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)
