@@ -522,6 +522,7 @@ def test_project_payloads_by_role(model_world, role):
         "gold_rate",
         "rubric",
         "role",
+        "archived_at",
         "progress",
         "created_at",
         "updated_at",

@@ -1,6 +1,6 @@
 """REST endpoints of the human side. Thin: validate, call one service or selector, render."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -69,11 +69,20 @@ class TokenView(APIView):
 
 
 class ProjectListView(APIView):
-    @extend_schema(responses=ProjectSerializer(many=True), summary="The caller's projects")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "archived", bool, description="1: archived projects too (they are left out)."
+            )
+        ],
+        responses=ProjectSerializer(many=True),
+        summary="The caller's projects",
+    )
     def get(self, request):
         rows = request.user.memberships.only("project_id", "role", "user_id")
         memberships = {m.project_id: m.role for m in rows}
-        projects = list(project_list_for_user(user=request.user))
+        archived = request.query_params.get("archived") in ("1", "true")
+        projects = list(project_list_for_user(user=request.user, archived=archived))
         ids = [p.pk for p in projects]
         progress = projects_progress(project_ids=ids)
         guidelines = guidelines_current_of(project_ids=ids)

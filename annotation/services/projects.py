@@ -79,10 +79,13 @@ def project_update(
     project: Project,
     guidelines: str | None = None,
     rating_anchors: dict[str, str] | None = None,
+    archived: bool | None = None,
     **changes: Any,
 ) -> Project:
     """Changes settings, and the guidelines through ``guidelines_publish`` (a new version only
-    when the text or the anchors change). Leads only. A project's kind is fixed once it exists."""
+    when the text or the anchors change). Leads only. A project's kind is fixed once it exists.
+    ``archived`` takes the project out of home pages and queues, or brings it back; nothing
+    is deleted."""
     project_check_lead(by=by, project=project)
     unknown = set(changes) - _EDITABLE
     if unknown:
@@ -92,6 +95,8 @@ def project_update(
         )
     for name, value in changes.items():
         setattr(project, name, value)
+    if archived is not None and archived != (project.archived_at is not None):
+        project.archived_at = timezone.now() if archived else None
     project.full_clean()
     project.save()
     if guidelines is not None or rating_anchors is not None:

@@ -53,6 +53,13 @@ def project_new(request):
     return render(request, "annotation/lead/project_new.html", context)
 
 
+_SAVED = {
+    None: "Settings saved.",
+    True: "Project archived: it has left the home pages and the queues; its data stays.",
+    False: "Project restored: it is back on the home pages and in the queues.",
+}
+
+
 @object_page(project_get_for_lead, "project_id")
 def project_settings(request, project):
     """Name, description and how the work is served; archiving."""
@@ -67,9 +74,10 @@ def project_settings(request, project):
             "baseline_model": request.POST.get("baseline_model", "").strip(),
         }
         changes = {k: v for k, v in changes.items() if v is not None}
+        archived = {"archive": True, "restore": False}.get(request.POST.get("action", ""))
         with flash_errors(request), transaction.atomic():
-            project_update(by=request.user, project=project, **changes)
-            messages.success(request, "Settings saved.")
+            project_update(by=request.user, project=project, archived=archived, **changes)
+            messages.success(request, _SAVED[archived])
         return redirect("project-settings", project_id=project.pk)
     context = {"project": project, "pairings": Pairing.choices}
     return render(request, "annotation/lead/settings.html", context)
