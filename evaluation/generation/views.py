@@ -15,6 +15,7 @@ from evaluation.generation.selectors import (
     generation_run_get_for_lead,
     generation_run_list,
     model_endpoint_list,
+    model_endpoints_manageable,
 )
 from evaluation.generation.services.endpoints import model_endpoint_create, model_endpoint_test
 from evaluation.generation.services.runs import (
@@ -36,7 +37,7 @@ def _local_model_note() -> dict[str, str]:
 @login_required
 def model_list(request):
     endpoints = list(for_page(model_endpoint_list, user=request.user))
-    may_register = request.user.has_perm("evaluation.add_modelendpoint")
+    may_register = model_endpoints_manageable(user=request.user)
     context = {
         "endpoints": endpoints,
         "may_register": may_register,
