@@ -133,6 +133,12 @@ API = {
         {"name": "M", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
         {"anonymous": 401, "outsider": 403, "annotator": 403, "lead": 201},
     ),
+    "api-model": (
+        "patch",
+        "/api/v1/models/{m}/",
+        {"retired": True},
+        {"anonymous": 401, "outsider": 403, "annotator": 403, "lead": 200},
+    ),
     "api-generation-runs": (
         "post",
         "/api/v1/projects/{p}/generation-runs/",
@@ -315,6 +321,12 @@ PAGES = {
         "post",
         "/models/{m}/test/",
         None,
+        {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 302},
+    ),
+    "model-retire": (
+        "post",
+        "/models/{m}/retire/",
+        {"action": "retire"},
         {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 302},
     ),
     "run-new": ("get", "/projects/{p}/generate/", None, LEAD_PAGE),

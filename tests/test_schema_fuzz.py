@@ -250,6 +250,7 @@ def fuzz_world(caller, settings, monkeypatch):
                 "export_id": [export.pk],
                 "run_id": [run.pk],
                 "username": [annotator.username],
+                "endpoint_id": [endpoint.pk],
             },
             bodies={
                 "POST /api/v1/auth/token/": _merge(username=lead.username, password=PASSWORD),

@@ -44,6 +44,11 @@ def model_endpoint_list(*, user) -> QuerySet[ModelEndpoint]:
     return ModelEndpoint.objects.all()
 
 
+def model_endpoints_offered(*, user) -> QuerySet[ModelEndpoint]:
+    """The models a new run or round may use: those not retired."""
+    return model_endpoint_list(user=user).filter(retired_at__isnull=True)
+
+
 def generation_run_list(*, project: Project) -> QuerySet[GenerationRun]:
     """The project's runs, newest first."""
     return project.generation_runs.all()

@@ -16,8 +16,13 @@ from evaluation.generation.selectors import (
     generation_run_list,
     model_endpoint_list,
     model_endpoints_manageable,
+    model_endpoints_offered,
 )
-from evaluation.generation.services.endpoints import model_endpoint_create, model_endpoint_test
+from evaluation.generation.services.endpoints import (
+    model_endpoint_create,
+    model_endpoint_test,
+    model_endpoint_update,
+)
 from evaluation.generation.services.runs import (
     generation_run_cancel,
     generation_run_resume,
@@ -90,11 +95,26 @@ def model_test(request, endpoint_id: int):
     return redirect("models")
 
 
+@login_required
+@require_POST
+def model_retire(request, endpoint_id: int):
+    """Retires a model (``action=retire``) or brings it back (``action=restore``)."""
+    retired = request.POST.get("action") == "retire"
+    endpoint = for_page(
+        model_endpoint_update, by=request.user, endpoint_id=endpoint_id, retired=retired
+    )
+    if retired:
+        messages.success(request, f"{endpoint.name} is retired: no new run or round uses it.")
+    else:
+        messages.success(request, f"{endpoint.name} is offered for new runs and rounds again.")
+    return redirect("models")
+
+
 @object_page(project_get_for_lead, "project_id")
 def run_new(request, project):
     context = {
         "project": project,
-        "endpoints": model_endpoint_list(user=request.user),
+        "endpoints": model_endpoints_offered(user=request.user),
         "batches": batch_choices(project=project),
         "runs": generation_run_list(project=project)[:20],
         "creation": TaskCreation.choices,

@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from evaluation.generation import local_model
 from evaluation.generation.client import ModelCallFailed, chat_completion, excerpt, list_models
@@ -77,6 +78,44 @@ def model_endpoint_create(*, by: User, **fields: Any) -> ModelEndpoint:
         raise Forbidden("Models are registered by project leads.")
     params_check(fields.get("params") or {})
     endpoint = ModelEndpoint(created_by=by, **fields)
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+EDITABLE = {
+    "name",
+    "base_url",
+    "model",
+    "params",
+    "api_key_env",
+    "max_concurrency",
+    "timeout_seconds",
+}
+
+
+def model_endpoint_update(
+    *, by: User, endpoint_id: int, retired: bool | None = None, **changes: Any
+) -> ModelEndpoint:
+    """Changes a model endpoint, or retires it (``retired``): a retired model is offered for no
+    new run or round, and everything made with it stays. ``False`` brings it back."""
+    if not model_endpoints_manageable(user=by):
+        raise Forbidden("Models are changed by project leads.")
+    endpoint = ModelEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound("No such model.")
+    unknown = sorted(set(changes) - EDITABLE)
+    if unknown:
+        raise InvalidInput(
+            "These fields cannot be changed.",
+            fields={name: ["Cannot be changed."] for name in unknown},
+        )
+    if "params" in changes:
+        params_check(changes["params"] or {})
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    if retired is not None and retired != (endpoint.retired_at is not None):
+        endpoint.retired_at = timezone.now() if retired else None
     endpoint.full_clean()
     endpoint.save()
     return endpoint
