@@ -46,7 +46,8 @@ def test_the_settings_page_archives_and_restores(client, lead):
     client.force_login(lead)
     url = reverse("project-settings", args=[project.pk])
     page = client.post(url, {"action": "archive"}, follow=True).content.decode()
-    assert "Project archived" in page and "Restore the project" in page
+    assert "Project archived" in page and page.count("Restore the project") == 1
+    assert f"<title>Settings · {project.name} · ftapp</title>" in page
     assert Project.objects.get(pk=project.pk).archived_at is not None
     client.post(url, {"action": "restore"})
     assert Project.objects.get(pk=project.pk).archived_at is None
