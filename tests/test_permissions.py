@@ -323,6 +323,12 @@ PAGES = {
         None,
         {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 302},
     ),
+    "model-edit": (
+        "get",
+        "/models/{m}/",
+        None,
+        {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 200},
+    ),
     "model-retire": (
         "post",
         "/models/{m}/retire/",

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -30,7 +31,7 @@ from evaluation.generation.services.runs import (
 )
 from evaluation.models import TaskCreation
 from ftapp import json_input
-from ftapp.pages import flash_errors, for_page, int_or_none, object_page
+from ftapp.pages import flash_errors, for_page, form_errors, int_or_none, object_page
 
 
 def _local_model_note() -> dict[str, str]:
@@ -93,6 +94,31 @@ def model_test(request, endpoint_id: int):
     else:
         messages.error(request, f"{result['endpoint']}: {result['error']}")
     return redirect("models")
+
+
+@login_required
+def model_edit(request, endpoint_id: int):
+    """A registered model's server, model id, key variable and limits, changed in place."""
+    if not model_endpoints_manageable(user=request.user):
+        raise PermissionDenied("Models are changed by project leads.")
+    endpoint = for_page(model_endpoint_list, user=request.user).filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise Http404
+    context: dict = {"endpoint": endpoint, "key_prefix": PREFIX}
+    if request.method == "POST":
+        with form_errors(context, fields=("name", "base_url", "model", "api_key_env")):
+            model_endpoint_update(
+                by=request.user,
+                endpoint_id=endpoint.pk,
+                name=request.POST.get("name", "").strip(),
+                base_url=request.POST.get("base_url", "").strip(),
+                model=request.POST.get("model", "").strip(),
+                api_key_env=request.POST.get("api_key_env", "").strip(),
+                max_concurrency=int_or_none(request.POST.get("max_concurrency")) or 4,
+            )
+            messages.success(request, "Model saved. Test its connection below.")
+            return redirect("models")
+    return render(request, "evaluation/model_edit.html", context)
 
 
 @login_required

@@ -70,3 +70,23 @@ def test_an_annotator_changes_no_model(lead):
     assert answer.status_code == 403
     endpoint.refresh_from_db()
     assert endpoint.retired_at is None
+
+
+def test_the_edit_page_changes_a_model_under_the_key_rule(client, lead):
+    make_project(lead, prompts=1)
+    endpoint = ModelEndpoint.objects.create(
+        name="edit-me", base_url="http://127.0.0.1:9/v1", model="m", created_by=lead
+    )
+    client.force_login(lead)
+    url = reverse("model-edit", args=[endpoint.pk])
+    assert 'value="edit-me"' in client.get(url).content.decode()
+    form = {"name": "edited", "base_url": "http://127.0.0.1:8/v1", "model": "m2"}
+    refused = client.post(url, {**form, "api_key_env": "HOME"})
+    assert refused.status_code == 200 and 'class="error"' in refused.content.decode()
+    assert client.post(url, form).status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.name, endpoint.base_url, endpoint.model) == (
+        "edited",
+        "http://127.0.0.1:8/v1",
+        "m2",
+    )
