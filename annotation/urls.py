@@ -14,7 +14,17 @@ urlpatterns = [
     path("projects/<int:project_id>/import/", lead.import_prompts, name="project-import"),
     path("projects/<int:project_id>/batches/new/", lead.batch_new, name="batch-new"),
     path("batches/<int:batch_id>/", lead.batch_detail, name="batch"),
-    path("projects/<int:project_id>/members/", lead.member_add, name="member-add"),
+    path("projects/<int:project_id>/members/", lead.members, name="members"),
+    path(
+        "projects/<int:project_id>/members/<str:username>/role/",
+        lead.member_role,
+        name="member-role",
+    ),
+    path(
+        "projects/<int:project_id>/members/<str:username>/remove/",
+        lead.member_remove,
+        name="member-remove",
+    ),
     path(
         "projects/<int:project_id>/members/<str:username>/exclusion/",
         lead.member_exclusion,

@@ -43,6 +43,12 @@ class ModelEndpoint(models.Model):
     timeout_seconds = models.PositiveSmallIntegerField(
         default=120, validators=[MinValueValidator(1), MaxValueValidator(3600)]
     )
+    retired_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when a lead retires the model: no new run or round uses it; its runs, "
+        "responses and rounds stay.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -8,6 +8,8 @@ from evaluation.rounds import views as round_views
 urlpatterns = [
     path("models/", views.model_list, name="models"),
     path("models/<int:endpoint_id>/test/", views.model_test, name="model-test"),
+    path("models/<int:endpoint_id>/", views.model_edit, name="model-edit"),
+    path("models/<int:endpoint_id>/retire/", views.model_retire, name="model-retire"),
     path("projects/<int:project_id>/generate/", views.run_new, name="run-new"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("projects/<int:project_id>/exports/", export_views.export_new, name="export-new"),

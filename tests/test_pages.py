@@ -70,9 +70,7 @@ def test_the_new_batch_form_names_the_annotators_at_fault_beside_them(client, le
 
 def test_a_message_after_an_action_keeps_the_field_messages(client, lead):
     project = _signed_in_lead(client, lead)
-    page = client.post(
-        reverse("member-add", args=[project.pk]), {"username": "nobody"}, follow=True
-    )
+    page = client.post(reverse("members", args=[project.pk]), {"username": "nobody"}, follow=True)
     html = page.content.decode()
     assert "No such user." in html and "No active user by that name." in html
 

@@ -15,7 +15,14 @@ from annotation.services import api_token_create, claim_next
 from evaluation.exports.services.build import export_build
 from evaluation.exports.services.jobs import export_start
 from evaluation.models import GenerationRun, ModelEndpoint, Round
-from tests.factories import AnnotatorFactory, LeadFactory, UserFactory, assign, make_project
+from tests.factories import (
+    AnnotatorFactory,
+    LeadFactory,
+    UserFactory,
+    add_member,
+    assign,
+    make_project,
+)
 
 ROLES = ("anonymous", "outsider", "annotator", "lead")
 RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
@@ -59,6 +66,18 @@ API = {
         "/api/v1/projects/{p}/members/",
         {"username": "spare", "role": "annotator"},
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-member": (
+        "patch",
+        "/api/v1/projects/{p}/members/spare/",
+        {"role": "lead"},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-member:delete": (
+        "delete",
+        "/api/v1/projects/{p}/members/spare/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 204},
     ),
     "api-project-import": (
         "post",
@@ -113,6 +132,12 @@ API = {
         "/api/v1/models/",
         {"name": "M", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
         {"anonymous": 401, "outsider": 403, "annotator": 403, "lead": 201},
+    ),
+    "api-model": (
+        "patch",
+        "/api/v1/models/{m}/",
+        {"retired": True},
+        {"anonymous": 401, "outsider": 403, "annotator": 403, "lead": 200},
     ),
     "api-generation-runs": (
         "post",
@@ -257,16 +282,26 @@ PAGES = {
         None,
         {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 200},
     ),
-    "project-settings": ("post", "/projects/{p}/settings/", {"gold_rate": "0.1"}, LEAD_ACTION),
+    "project-settings": ("get", "/projects/{p}/settings/", None, LEAD_PAGE),
+    "project-settings:post": (
+        "post",
+        "/projects/{p}/settings/",
+        {"gold_rate": "0.1"},
+        LEAD_ACTION,
+    ),
     "project-import": ("get", "/projects/{p}/import/", None, LEAD_PAGE),
     "batch-new": ("get", "/projects/{p}/batches/new/", None, LEAD_PAGE),
     "batch": ("get", "/batches/{b}/", None, LEAD_PAGE),
-    "member-add": (
+    "members": ("get", "/projects/{p}/members/", None, LEAD_PAGE),
+    "members:post": (
         "post",
         "/projects/{p}/members/",
         {"username": "spare", "role": "annotator"},
         LEAD_ACTION,
     ),
+    "member-role": ("post", "/projects/{p}/members/spare/role/", {"role": "lead"}, LEAD_ACTION),
+    "member-remove": ("get", "/projects/{p}/members/spare/remove/", None, LEAD_PAGE),
+    "member-remove:post": ("post", "/projects/{p}/members/spare/remove/", None, LEAD_ACTION),
     "member-exclusion": (
         "post",
         "/projects/{p}/members/spare/exclusion/",
@@ -286,6 +321,18 @@ PAGES = {
         "post",
         "/models/{m}/test/",
         None,
+        {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 302},
+    ),
+    "model-edit": (
+        "get",
+        "/models/{m}/",
+        None,
+        {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 200},
+    ),
+    "model-retire": (
+        "post",
+        "/models/{m}/retire/",
+        {"action": "retire"},
         {"anonymous": 302, "outsider": 403, "annotator": 403, "lead": 302},
     ),
     "run-new": ("get", "/projects/{p}/generate/", None, LEAD_PAGE),
@@ -327,8 +374,9 @@ def own_throttle_counts(settings):
 def world(db):
     lead = LeadFactory()
     annotator = AnnotatorFactory()
-    UserFactory(username="spare")
+    spare = UserFactory(username="spare")
     project = make_project(lead, prompts=3)
+    add_member(project, spare)
     batch = assign(project, [annotator], tasks=Task.objects.filter(project=project)[:2])
     claim = claim_next(user=annotator, project_id=project.pk)
     endpoint = ModelEndpoint.objects.create(
@@ -391,7 +439,7 @@ MODEL_ROLES = {
     "anonymous": (302, 401, 401, 302),
     "outsider": (403, 403, 403, 403),
     "annotator": (403, 403, 403, 403),
-    "plain_lead": (200, 200, 403, 403),
+    "plain_lead": (200, 200, 201, 302),
     "lead": (200, 200, 201, 302),
     "registrant": (200, 200, 201, 302),
     "viewer": (200, 200, 403, 403),
@@ -480,8 +528,21 @@ def test_project_payloads_by_role(model_world, role):
     detail = client.get(f"/api/v1/projects/{project.pk}/")
     bodies = [listed, detail, client.get("/")]
     common = {
-        "id", "name", "description", "kind", "guidelines", "guidelines_version", "rating_anchors",
-        "overlap", "lease_minutes", "gold_rate", "rubric", "role", "progress", "created_at",
+        "id",
+        "name",
+        "description",
+        "kind",
+        "guidelines",
+        "guidelines_version",
+        "rating_anchors",
+        "overlap",
+        "lease_minutes",
+        "gold_rate",
+        "rubric",
+        "role",
+        "archived_at",
+        "progress",
+        "created_at",
         "updated_at",
     }
     if role == "lead":

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import random
+import re
 import time
 import uuid
 
@@ -248,15 +249,15 @@ def fuzz_world(caller, settings, monkeypatch):
                 "task_id": [held.task_id, led.tasks.first().pk],
                 "export_id": [export.pk],
                 "run_id": [run.pk],
+                "username": [annotator.username],
+                "endpoint_id": [endpoint.pk],
             },
             bodies={
                 "POST /api/v1/auth/token/": _merge(username=lead.username, password=PASSWORD),
                 "POST /api/v1/projects/{project_id}/generation-runs/": _merge(
                     models=[endpoint.pk], params={}, prompts={"scope": "all"}, batch=None
                 ),
-                "POST /api/v1/projects/{project_id}/members/": _merge(
-                    username=annotator.username
-                ),
+                "POST /api/v1/projects/{project_id}/members/": _merge(username=annotator.username),
                 "POST /api/v1/tasks/{task_id}/judgments/": _merge(
                     choice="A", rating=None, rubric_scores={}
                 ),
@@ -371,7 +372,7 @@ def test_schema_is_valid_openapi_3_names_every_api_route_and_is_what_the_fuzz_us
     assert document["openapi"].startswith("3.")
     schemathesis.openapi.from_dict(document).validate()
     api_routes = {
-        "/" + route.replace("<int:", "{").replace(">", "}")
+        "/" + re.sub(r"<\w+:(\w+)>", r"{\1}", route)
         for route in _routes(get_resolver())
         if route.startswith("api/v1/")
     }

@@ -71,6 +71,9 @@ class ProjectSerializer(StrictSerializer):
         child=serializers.CharField(max_length=100), required=False, default=list, max_length=20
     )
     role = serializers.ChoiceField(choices=Role.choices, read_only=True)
+    archived_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When a lead archived the project, if one did."
+    )
     progress = ProgressSerializer(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
@@ -95,6 +98,12 @@ class ProjectSerializer(StrictSerializer):
 
 class ProjectUpdateSerializer(ProjectSerializer):
     kind = serializers.ChoiceField(choices=ProjectKind.choices, read_only=True)
+    archived = serializers.BooleanField(
+        required=False,
+        write_only=True,
+        help_text="True archives the project (it leaves home pages, queues and the project "
+        "list, its data and exports stay); false brings it back.",
+    )
 
     class Meta:
         ref_name = "ProjectUpdate"
@@ -102,6 +111,10 @@ class ProjectUpdateSerializer(ProjectSerializer):
 
 class MemberRequestSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberRoleSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -127,6 +140,7 @@ def project_representation(project: Project, *, role: str, progress: dict, guide
         "baseline_model": project.baseline_model,
         "rubric": project.rubric,
         "role": role,
+        "archived_at": project.archived_at,
         "progress": progress,
         "created_at": project.created_at,
         "updated_at": project.updated_at,

@@ -10,6 +10,11 @@ urlpatterns = [
         "projects/<int:project_id>/members/", views.MemberView.as_view(), name="api-project-members"
     ),
     path(
+        "projects/<int:project_id>/members/<str:username>/",
+        views.MemberDetailView.as_view(),
+        name="api-project-member",
+    ),
+    path(
         "projects/<int:project_id>/batches/",
         batches.BatchListView.as_view(),
         name="api-project-batches",

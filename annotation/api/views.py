@@ -1,12 +1,13 @@
 """REST endpoints of the human side. Thin: validate, call one service or selector, render."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import (
     MemberRequestSerializer,
+    MemberRoleSerializer,
     MemberSerializer,
     ProjectSerializer,
     ProjectUpdateSerializer,
@@ -24,7 +25,14 @@ from annotation.selectors import (
     project_progress,
     projects_progress,
 )
-from annotation.services import api_token_create, membership_set, project_create, project_update
+from annotation.services import (
+    api_token_create,
+    membership_remove,
+    membership_set,
+    membership_set_role,
+    project_create,
+    project_update,
+)
 from ftapp.api_serializers import request_body
 from ftapp.errors import Forbidden
 
@@ -59,11 +67,20 @@ class TokenView(APIView):
 
 
 class ProjectListView(APIView):
-    @extend_schema(responses=ProjectSerializer(many=True), summary="The caller's projects")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "archived", bool, description="1: archived projects too (they are left out)."
+            )
+        ],
+        responses=ProjectSerializer(many=True),
+        summary="The caller's projects",
+    )
     def get(self, request):
         rows = request.user.memberships.only("project_id", "role", "user_id")
         memberships = {m.project_id: m.role for m in rows}
-        projects = list(project_list_for_user(user=request.user))
+        archived = request.query_params.get("archived") in ("1", "true")
+        projects = list(project_list_for_user(user=request.user, archived=archived))
         ids = [p.pk for p in projects]
         progress = projects_progress(project_ids=ids)
         guidelines = guidelines_current_of(project_ids=ids)
@@ -118,3 +135,27 @@ class MemberView(APIView):
         data = request_body(request, MemberRequestSerializer)
         membership = membership_set(project=project, by=request.user, **data)
         return Response(MemberSerializer(membership).data)
+
+
+class MemberDetailView(APIView):
+    @extend_schema(
+        request=MemberRoleSerializer,
+        responses={200: MemberSerializer},
+        summary="Change a member's role; the last lead cannot step down",
+    )
+    def patch(self, request, project_id: int, username: str):
+        project = project_get_for_lead(user=request.user, project_id=project_id)
+        data = request_body(request, MemberRoleSerializer)
+        membership = membership_set_role(
+            by=request.user, project=project, username=username, **data
+        )
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(
+        responses={204: None},
+        summary="Remove a member: their leases and batch assignments end, their judgments stay",
+    )
+    def delete(self, request, project_id: int, username: str):
+        project = project_get_for_lead(user=request.user, project_id=project_id)
+        membership_remove(by=request.user, project=project, username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -32,8 +32,18 @@ def project_by_id_or_name(value: str) -> Project | None:
     return Project.objects.filter(name=value).first()
 
 
-def project_list_for_user(*, user: User) -> QuerySet[Project]:
-    return Project.objects.filter(memberships__user=user).distinct()
+def project_list_for_user(*, user: User, archived: bool = False) -> QuerySet[Project]:
+    """The user's projects; archived ones only when asked for (``archived``: all of them)."""
+    projects = Project.objects.filter(memberships__user=user).distinct()
+    return projects if archived else projects.filter(archived_at__isnull=True)
+
+
+def projects_archived_led(*, user: User) -> QuerySet[Project]:
+    """The archived projects the user leads: the home page lists them apart, for a lead to
+    find one again."""
+    return Project.objects.filter(
+        memberships__user=user, memberships__role=Role.LEAD, archived_at__isnull=False
+    )
 
 
 def membership_get(*, user: User, project_id: int) -> Membership:

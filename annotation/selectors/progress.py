@@ -105,9 +105,11 @@ def annotator_progress(*, project: Project, user: User) -> dict[str, int]:
 
 def home_projects(*, user: User) -> list[dict]:
     """The home page's rows: each project of the user with their role, and the figures that
-    role cares about (the annotator's own progress; the lead's project counts)."""
+    role cares about (the annotator's own progress; the lead's project counts). Archived
+    projects are not among them."""
     rows = []
-    for membership in Membership.objects.filter(user=user).select_related("project"):
+    memberships = Membership.objects.filter(user=user, project__archived_at__isnull=True)
+    for membership in memberships.select_related("project"):
         project = membership.project
         if membership.role == Role.ANNOTATOR:
             figures = annotator_progress(project=project, user=user)

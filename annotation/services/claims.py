@@ -28,7 +28,7 @@ from annotation.models import (
     Task,
 )
 from annotation.selectors import membership_get
-from ftapp.errors import Forbidden
+from ftapp.errors import Conflict, Forbidden
 
 # Each claim is first tried in the gold pool with this probability (the project's gold rate).
 _random = random.SystemRandom()
@@ -43,6 +43,8 @@ def _annotator_project(user: User, project_id: int) -> Project:
     membership = membership_get(user=user, project_id=project_id)
     if membership.role != Role.ANNOTATOR:
         raise Forbidden("Only annotators of this project have a queue in it.")
+    if membership.project.archived_at is not None:
+        raise Conflict("This project is archived: it serves no more tasks.")
     return membership.project
 
 

@@ -15,6 +15,8 @@ from annotation.models import (
     ApiToken,
     Batch,
     BatchAssignment,
+    Claim,
+    ClaimStatus,
     Guidelines,
     Membership,
     Project,
@@ -77,10 +79,13 @@ def project_update(
     project: Project,
     guidelines: str | None = None,
     rating_anchors: dict[str, str] | None = None,
+    archived: bool | None = None,
     **changes: Any,
 ) -> Project:
     """Changes settings, and the guidelines through ``guidelines_publish`` (a new version only
-    when the text or the anchors change). Leads only. A project's kind is fixed once it exists."""
+    when the text or the anchors change). Leads only. A project's kind is fixed once it exists.
+    ``archived`` takes the project out of home pages and queues, or brings it back; nothing
+    is deleted."""
     project_check_lead(by=by, project=project)
     unknown = set(changes) - _EDITABLE
     if unknown:
@@ -90,6 +95,8 @@ def project_update(
         )
     for name, value in changes.items():
         setattr(project, name, value)
+    if archived is not None and archived != (project.archived_at is not None):
+        project.archived_at = timezone.now() if archived else None
     project.full_clean()
     project.save()
     if guidelines is not None or rating_anchors is not None:
@@ -154,7 +161,8 @@ def _anchors_clean(anchors: dict[str, str]) -> dict[str, str]:
 
 
 def membership_set(*, by: Actor, project: Project, username: str, role: str) -> Membership:
-    """Adds a user to a project, or changes their role there. Leads only."""
+    """Adds a user to a project, or changes their role there (``membership_set_role``). Leads
+    only."""
     project_check_lead(by=by, project=project)
     if role not in Role.values:
         raise InvalidInput("Unknown role.", fields={"role": [f"Use one of {Role.values}."]})
@@ -164,10 +172,83 @@ def membership_set(*, by: Actor, project: Project, username: str, role: str) -> 
     membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"role": role}
     )
-    if not created and membership.role != role:
-        membership.role = role
-        membership.save(update_fields=["role"])
+    if not created:
+        return membership_set_role(by=by, project=project, username=username, role=role)
     return membership
+
+
+def _membership_locked(project: Project, username: str) -> Membership:
+    """The member's row, locked with the project's, so two leads changing roles at once
+    cannot both leave the project without a lead."""
+    Project.objects.select_for_update().get(pk=project.pk)
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(project=project, user__username=username)
+        .first()
+    )
+    if membership is None:
+        raise NotFound("Not a member of this project.")
+    return membership
+
+
+def _keep_a_lead(membership: Membership) -> None:
+    if membership.role != Role.LEAD:
+        return
+    others = Membership.objects.filter(project_id=membership.project_id, role=Role.LEAD).exclude(
+        pk=membership.pk
+    )
+    if not others.exists():
+        raise Conflict("A project needs a lead: make someone else a lead first.")
+
+
+def _end_annotator_work(membership: Membership) -> None:
+    """Someone who stops annotating the project is taken off its batches and their open
+    leases end, so the slots go back to the others. What they judged stays."""
+    BatchAssignment.objects.filter(
+        batch__project_id=membership.project_id, annotator_id=membership.user_id
+    ).delete()
+    Claim.objects.filter(
+        task__project_id=membership.project_id,
+        annotator_id=membership.user_id,
+        status=ClaimStatus.ACTIVE,
+    ).update(status=ClaimStatus.RELEASED, updated_at=timezone.now())
+
+
+@transaction.atomic
+def membership_set_role(*, by: Actor, project: Project, username: str, role: str) -> Membership:
+    """Changes a member's role. Leads only; the last lead cannot step down. An annotator made
+    a lead leaves the batches and their open leases end; their judgments stay and count."""
+    project_check_lead(by=by, project=project)
+    if role not in Role.values:
+        raise InvalidInput("Unknown role.", fields={"role": [f"Use one of {Role.values}."]})
+    membership = _membership_locked(project, username)
+    if membership.role == role:
+        return membership
+    _keep_a_lead(membership)
+    if membership.role == Role.ANNOTATOR:
+        _end_annotator_work(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, by: Actor, project: Project, username: str) -> None:
+    """Takes someone out of the project. Leads only; the last lead cannot be removed. Their
+    batch assignments and open leases end (the slots go back to the others); their judgments
+    stay and keep counting, shown under a ``former-`` pseudonym. Someone whose judgments are
+    set aside is not removed: removing them would make those judgments count again."""
+    project_check_lead(by=by, project=project)
+    membership = _membership_locked(project, username)
+    _keep_a_lead(membership)
+    if membership.set_aside:
+        raise Conflict(
+            f"{username}'s judgments are set aside; removing them would count those judgments "
+            "again. Take them off the batches instead."
+        )
+    _end_annotator_work(membership)
+    membership.delete()
 
 
 def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:

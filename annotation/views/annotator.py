@@ -20,6 +20,7 @@ from annotation.selectors import (
     guidelines_current,
     home_projects,
     membership_get,
+    projects_archived_led,
     task_project_id,
 )
 from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
@@ -30,13 +31,19 @@ from ftapp.pages import error_text, field_errors, for_page
 
 @login_required
 def home(request):
-    return render(request, "annotation/home.html", {"rows": home_projects(user=request.user)})
+    context = {
+        "rows": home_projects(user=request.user),
+        "archived": projects_archived_led(user=request.user),
+    }
+    return render(request, "annotation/home.html", context)
 
 
 def _annotator_project(request, project_id: int) -> Project:
     membership = for_page(membership_get, user=request.user, project_id=project_id)
     if membership.role != Role.ANNOTATOR:
         raise PermissionDenied("Only annotators of this project have a queue in it.")
+    if membership.project.archived_at is not None:
+        raise PermissionDenied("This project is archived: it serves no more tasks.")
     return membership.project
 
 

@@ -12,7 +12,7 @@ from evaluation.generation.selectors import (
     generation_run_get_for_lead,
     model_endpoint_list,
 )
-from evaluation.generation.services.endpoints import model_endpoint_create
+from evaluation.generation.services.endpoints import model_endpoint_create, model_endpoint_update
 from evaluation.generation.services.runs import (
     generation_run_cancel,
     generation_run_resume,
@@ -42,7 +42,22 @@ class ModelEndpointSerializer(StrictSerializer):
     )
     max_concurrency = serializers.IntegerField(min_value=1, max_value=256, default=4)
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=3600, default=120)
+    retired_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When a lead retired the model, if one did."
+    )
     created_at = serializers.DateTimeField(read_only=True)
+
+
+class ModelUpdateSerializer(ModelEndpointSerializer):
+    retired = serializers.BooleanField(
+        required=False,
+        write_only=True,
+        help_text="True retires the model (no new run or round uses it; what was made with it "
+        "stays); false offers it again.",
+    )
+
+    class Meta:
+        ref_name = "ModelEndpointUpdate"
 
 
 class ModelListView(APIView):
@@ -63,6 +78,21 @@ class ModelListView(APIView):
         data = request_body(request, ModelEndpointSerializer)
         endpoint = model_endpoint_create(by=request.user, **data)
         return Response(ModelEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailView(APIView):
+    @extend_schema(
+        request=ModelUpdateSerializer,
+        responses=ModelEndpointSerializer,
+        summary="Change a model endpoint, or retire it",
+    )
+    def patch(self, request, endpoint_id: int):
+        serializer = ModelUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        endpoint = model_endpoint_update(
+            by=request.user, endpoint_id=endpoint_id, **serializer.validated_data
+        )
+        return Response(ModelEndpointSerializer(endpoint).data)
 
 
 class SelectionSerializer(StrictSerializer):
@@ -174,6 +204,7 @@ class RunResumeView(APIView):
 
 urlpatterns = [
     path("models/", ModelListView.as_view(), name="api-models"),
+    path("models/<int:endpoint_id>/", ModelDetailView.as_view(), name="api-model"),
     path(
         "projects/<int:project_id>/generation-runs/",
         RunStartView.as_view(),

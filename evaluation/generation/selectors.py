@@ -27,10 +27,26 @@ def model_endpoints_visible(*, user) -> bool:
     )
 
 
+def model_endpoints_manageable(*, user) -> bool:
+    """Who may register, test and change model endpoints: any lead of a project, and users
+    given the permission to add them."""
+    if not user.is_authenticated:
+        return False
+    return (
+        user.has_perm("evaluation.add_modelendpoint")
+        or Membership.objects.filter(user=user, role=Role.LEAD).exists()
+    )
+
+
 def model_endpoint_list(*, user) -> QuerySet[ModelEndpoint]:
     if not model_endpoints_visible(user=user):
         raise Forbidden("Model endpoints are shown to project leads and to those who manage them.")
     return ModelEndpoint.objects.all()
+
+
+def model_endpoints_offered(*, user) -> QuerySet[ModelEndpoint]:
+    """The models a new run or round may use: those not retired."""
+    return model_endpoint_list(user=user).filter(retired_at__isnull=True)
 
 
 def generation_run_list(*, project: Project) -> QuerySet[GenerationRun]:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,8 +16,14 @@ from evaluation.generation.selectors import (
     generation_run_get_for_lead,
     generation_run_list,
     model_endpoint_list,
+    model_endpoints_manageable,
+    model_endpoints_offered,
 )
-from evaluation.generation.services.endpoints import model_endpoint_create, model_endpoint_test
+from evaluation.generation.services.endpoints import (
+    model_endpoint_create,
+    model_endpoint_test,
+    model_endpoint_update,
+)
 from evaluation.generation.services.runs import (
     generation_run_cancel,
     generation_run_resume,
@@ -24,7 +31,7 @@ from evaluation.generation.services.runs import (
 )
 from evaluation.models import TaskCreation
 from ftapp import json_input
-from ftapp.pages import flash_errors, for_page, int_or_none, object_page
+from ftapp.pages import flash_errors, for_page, form_errors, int_or_none, object_page
 
 
 def _local_model_note() -> dict[str, str]:
@@ -36,7 +43,7 @@ def _local_model_note() -> dict[str, str]:
 @login_required
 def model_list(request):
     endpoints = list(for_page(model_endpoint_list, user=request.user))
-    may_register = request.user.has_perm("evaluation.add_modelendpoint")
+    may_register = model_endpoints_manageable(user=request.user)
     context = {
         "endpoints": endpoints,
         "may_register": may_register,
@@ -89,11 +96,51 @@ def model_test(request, endpoint_id: int):
     return redirect("models")
 
 
+@login_required
+def model_edit(request, endpoint_id: int):
+    """A registered model's server, model id, key variable and limits, changed in place."""
+    if not model_endpoints_manageable(user=request.user):
+        raise PermissionDenied("Models are changed by project leads.")
+    endpoint = for_page(model_endpoint_list, user=request.user).filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise Http404
+    context: dict = {"endpoint": endpoint, "key_prefix": PREFIX}
+    if request.method == "POST":
+        with form_errors(context, fields=("name", "base_url", "model", "api_key_env")):
+            model_endpoint_update(
+                by=request.user,
+                endpoint_id=endpoint.pk,
+                name=request.POST.get("name", "").strip(),
+                base_url=request.POST.get("base_url", "").strip(),
+                model=request.POST.get("model", "").strip(),
+                api_key_env=request.POST.get("api_key_env", "").strip(),
+                max_concurrency=int_or_none(request.POST.get("max_concurrency")) or 4,
+            )
+            messages.success(request, "Model saved. Test its connection below.")
+            return redirect("models")
+    return render(request, "evaluation/model_edit.html", context)
+
+
+@login_required
+@require_POST
+def model_retire(request, endpoint_id: int):
+    """Retires a model (``action=retire``) or brings it back (``action=restore``)."""
+    retired = request.POST.get("action") == "retire"
+    endpoint = for_page(
+        model_endpoint_update, by=request.user, endpoint_id=endpoint_id, retired=retired
+    )
+    if retired:
+        messages.success(request, f"{endpoint.name} is retired: no new run or round uses it.")
+    else:
+        messages.success(request, f"{endpoint.name} is offered for new runs and rounds again.")
+    return redirect("models")
+
+
 @object_page(project_get_for_lead, "project_id")
 def run_new(request, project):
     context = {
         "project": project,
-        "endpoints": model_endpoint_list(user=request.user),
+        "endpoints": model_endpoints_offered(user=request.user),
         "batches": batch_choices(project=project),
         "runs": generation_run_list(project=project)[:20],
         "creation": TaskCreation.choices,

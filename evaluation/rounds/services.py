@@ -61,6 +61,8 @@ def round_start(
     model = ModelEndpoint.objects.filter(pk=model_id).first()
     if model is None:
         errors["model"] = ["Not a registered model."]
+    elif model.retired_at is not None:
+        errors["model"] = [f"{model.name} is retired, so not used for new rounds."]
     export = Export.objects.filter(pk=export_id, project=project).first()
     if export is None:
         errors["export"] = ["Not an export of this project."]

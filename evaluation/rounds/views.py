@@ -10,7 +10,7 @@ from annotation.selectors import (
     response_model_names,
 )
 from evaluation.exports.selectors import export_list
-from evaluation.generation.selectors import generation_run_progress, model_endpoint_list
+from evaluation.generation.selectors import generation_run_progress, model_endpoints_offered
 from evaluation.leaderboard import charts, leaderboard_figures
 from evaluation.models import ExportStatus, RunStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result, round_results
@@ -40,7 +40,7 @@ def round_new(request, project):
     context = {
         "project": project,
         "rounds": [(rnd, results[rnd.pk]) for rnd in rounds],
-        "endpoints": model_endpoint_list(user=request.user),
+        "endpoints": model_endpoints_offered(user=request.user),
         "exports": export_list(project=project, status=ExportStatus.COMPLETED)[:50],
         "model_names": response_model_names(project=project),
         "annotators": membership_list(project=project, role=Role.ANNOTATOR),

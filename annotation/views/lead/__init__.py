@@ -6,8 +6,10 @@ from annotation.views.lead.guidelines import guidelines_edit
 from annotation.views.lead.imports import import_prompts
 from annotation.views.lead.project import (
     dashboard,
-    member_add,
     member_exclusion,
+    member_remove,
+    member_role,
+    members,
     project_new,
     project_settings,
 )
@@ -20,8 +22,10 @@ __all__ = [
     "dashboard",
     "guidelines_edit",
     "import_prompts",
-    "member_add",
     "member_exclusion",
+    "member_remove",
+    "member_role",
+    "members",
     "project_new",
     "project_settings",
     "task_review",

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,7 +16,13 @@ from annotation.selectors import (
     project_get_for_lead,
     project_progress,
 )
-from annotation.services import membership_set, project_create, project_update
+from annotation.services import (
+    membership_remove,
+    membership_set,
+    membership_set_role,
+    project_create,
+    project_update,
+)
 from annotation.services.leads import membership_set_aside
 from ftapp.pages import flash_errors, form_errors, int_or_none, object_page
 
@@ -46,21 +53,34 @@ def project_new(request):
     return render(request, "annotation/lead/project_new.html", context)
 
 
+_SAVED = {
+    None: "Settings saved.",
+    True: "Project archived: it has left the home pages and the queues; its data stays.",
+    False: "Project restored: it is back on the home pages and in the queues.",
+}
+
+
 @object_page(project_get_for_lead, "project_id")
-@require_POST
 def project_settings(request, project):
-    changes = {
-        "overlap": int_or_none(request.POST.get("overlap")),
-        "lease_minutes": int_or_none(request.POST.get("lease_minutes")),
-        "gold_rate": _float(request.POST.get("gold_rate")),
-        "pairing": request.POST.get("pairing") or None,
-        "baseline_model": request.POST.get("baseline_model", "").strip(),
-    }
-    changes = {k: v for k, v in changes.items() if v is not None}
-    with flash_errors(request), transaction.atomic():
-        project_update(by=request.user, project=project, **changes)
-        messages.success(request, "Settings saved.")
-    return redirect("project", project_id=project.pk)
+    """Name, description and how the work is served; archiving."""
+    if request.method == "POST":
+        changes = {
+            "name": request.POST.get("name", "").strip() or None,
+            "description": request.POST.get("description"),
+            "overlap": int_or_none(request.POST.get("overlap")),
+            "lease_minutes": int_or_none(request.POST.get("lease_minutes")),
+            "gold_rate": _float(request.POST.get("gold_rate")),
+            "pairing": request.POST.get("pairing") or None,
+            "baseline_model": request.POST.get("baseline_model", "").strip(),
+        }
+        changes = {k: v for k, v in changes.items() if v is not None}
+        archived = {"archive": True, "restore": False}.get(request.POST.get("action", ""))
+        with flash_errors(request), transaction.atomic():
+            project_update(by=request.user, project=project, archived=archived, **changes)
+            messages.success(request, _SAVED[archived])
+        return redirect("project-settings", project_id=project.pk)
+    context = {"project": project, "pairings": Pairing.choices}
+    return render(request, "annotation/lead/settings.html", context)
 
 
 @object_page(project_get_for_lead, "project_id")
@@ -74,7 +94,6 @@ def dashboard(request, project):
         # The 5-second poll: only what the partial shows.
         return render(request, "annotation/lead/partials/dashboard_figures.html", context)
     context.update(
-        pairings=Pairing.choices,
         conflict_count=len(conflicts(project=project)),
         members=membership_list(project=project),
     )
@@ -82,17 +101,47 @@ def dashboard(request, project):
 
 
 @object_page(project_get_for_lead, "project_id")
+def members(request, project):
+    """The project's people: add someone, change a role, remove someone."""
+    if request.method == "POST":
+        with flash_errors(request):
+            membership_set(
+                by=request.user,
+                project=project,
+                username=request.POST.get("username", "").strip(),
+                role=request.POST.get("role", Role.ANNOTATOR),
+            )
+            messages.success(request, f"{request.POST.get('username')} is now a member.")
+        return redirect("members", project_id=project.pk)
+    context = {"project": project, "members": membership_list(project=project), "roles": Role}
+    return render(request, "annotation/lead/members.html", context)
+
+
+@object_page(project_get_for_lead, "project_id")
 @require_POST
-def member_add(request, project):
+def member_role(request, project, username: str):
     with flash_errors(request):
-        membership_set(
-            by=request.user,
-            project=project,
-            username=request.POST.get("username", "").strip(),
-            role=request.POST.get("role", Role.ANNOTATOR),
+        membership = membership_set_role(
+            by=request.user, project=project, username=username, role=request.POST.get("role", "")
         )
-        messages.success(request, f"{request.POST.get('username')} is now a member.")
-    return redirect("project", project_id=project.pk)
+        messages.success(request, f"{username} is now {membership.get_role_display().lower()}.")
+    return redirect("members", project_id=project.pk)
+
+
+@object_page(project_get_for_lead, "project_id")
+def member_remove(request, project, username: str):
+    """Asks first, on a page of its own that says what removing does."""
+    if request.method == "POST":
+        with flash_errors(request):
+            membership_remove(by=request.user, project=project, username=username)
+            messages.success(request, f"{username} was removed from the project.")
+        return redirect("members", project_id=project.pk)
+    member = membership_list(project=project).filter(user__username=username).first()
+    if member is None:
+        raise Http404
+    return render(
+        request, "annotation/lead/member_remove.html", {"project": project, "member": member}
+    )
 
 
 @object_page(project_get_for_lead, "project_id")

@@ -5,9 +5,11 @@ import math
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from evaluation.generation import local_model
 from evaluation.generation.client import ModelCallFailed, chat_completion, excerpt, list_models
+from evaluation.generation.selectors import model_endpoints_manageable
 from evaluation.models import ModelEndpoint
 from ftapp.errors import Forbidden, InvalidInput, NotFound
 
@@ -72,10 +74,48 @@ def params_check(params: dict[str, Any]) -> dict[str, Any]:
 def model_endpoint_create(*, by: User, **fields: Any) -> ModelEndpoint:
     """Registers a model endpoint. The API key is named by an environment variable, never
     given: ``api_key_env``."""
-    if not by.has_perm("evaluation.add_modelendpoint"):
-        raise Forbidden("You may not register models; ask an admin for that permission.")
+    if not model_endpoints_manageable(user=by):
+        raise Forbidden("Models are registered by project leads.")
     params_check(fields.get("params") or {})
     endpoint = ModelEndpoint(created_by=by, **fields)
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+EDITABLE = {
+    "name",
+    "base_url",
+    "model",
+    "params",
+    "api_key_env",
+    "max_concurrency",
+    "timeout_seconds",
+}
+
+
+def model_endpoint_update(
+    *, by: User, endpoint_id: int, retired: bool | None = None, **changes: Any
+) -> ModelEndpoint:
+    """Changes a model endpoint, or retires it (``retired``): a retired model is offered for no
+    new run or round, and everything made with it stays. ``False`` brings it back."""
+    if not model_endpoints_manageable(user=by):
+        raise Forbidden("Models are changed by project leads.")
+    endpoint = ModelEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound("No such model.")
+    unknown = sorted(set(changes) - EDITABLE)
+    if unknown:
+        raise InvalidInput(
+            "These fields cannot be changed.",
+            fields={name: ["Cannot be changed."] for name in unknown},
+        )
+    if "params" in changes:
+        params_check(changes["params"] or {})
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    if retired is not None and retired != (endpoint.retired_at is not None):
+        endpoint.retired_at = timezone.now() if retired else None
     endpoint.full_clean()
     endpoint.save()
     return endpoint
@@ -85,8 +125,8 @@ def model_endpoint_register_local(*, by: User, base_url: str) -> tuple[ModelEndp
     """Registers the local Gemma 3 270M base model served by ``manage.py serve_local_model``,
     once: run again, it only follows a changed URL. Returns the endpoint and whether it is
     new. It answers one request at a time, hence a concurrency of 1."""
-    if not by.has_perm("evaluation.add_modelendpoint"):
-        raise Forbidden("You may not register models; ask an admin for that permission.")
+    if not model_endpoints_manageable(user=by):
+        raise Forbidden("Models are registered by project leads.")
     endpoint = ModelEndpoint.objects.filter(name=local_model.ENDPOINT_NAME).first()
     if endpoint is None:
         endpoint = model_endpoint_create(
@@ -122,8 +162,8 @@ def model_endpoint_test(*, by: User, endpoint_id: int) -> dict[str, Any]:
     """Lists the server's models and sends one short request: what a lead needs to know
     before starting a run. Of the server's answers it keeps only statuses and short,
     printable excerpts: the page shows them, and the server is the registrant's to choose."""
-    if not by.has_perm("evaluation.add_modelendpoint"):
-        raise Forbidden("You may not test models; ask an admin for that permission.")
+    if not model_endpoints_manageable(user=by):
+        raise Forbidden("Models are tested by project leads.")
     endpoint = ModelEndpoint.objects.filter(pk=endpoint_id).first()
     if endpoint is None:
         raise NotFound("No such model.")

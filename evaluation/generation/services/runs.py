@@ -69,6 +69,10 @@ def generation_run_start(
     endpoints = list(ModelEndpoint.objects.filter(pk__in=endpoint_ids))
     if not endpoints or len(endpoints) != len(set(endpoint_ids)):
         raise InvalidInput("Unknown model.", fields={"models": ["Give registered model ids."]})
+    retired = [e.name for e in endpoints if e.retired_at is not None]
+    if retired:
+        message = f"Retired, so not used for new runs: {', '.join(retired)}."
+        raise InvalidInput(message, fields={"models": [message]})
     refused = [
         f"{e.name}: {problem}"
         for e in endpoints
