@@ -482,7 +482,7 @@ def test_project_payloads_by_role(model_world, role):
     common = {
         "id", "name", "description", "kind", "guidelines", "guidelines_version", "rating_anchors",
         "overlap", "lease_minutes", "gold_rate", "rubric", "role", "progress", "created_at",
-        "updated_at",
+        "updated_at", "conflict_rule",
     }
     if role == "lead":
         (item,) = listed.json()

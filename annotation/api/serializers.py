@@ -1,7 +1,7 @@
 from django.contrib.auth import authenticate
 from rest_framework import serializers
 
-from annotation.models import Pairing, Project, ProjectKind, Role
+from annotation.models import ConflictRule, Pairing, Project, ProjectKind, Role
 from ftapp.api_serializers import StrictSerializer
 
 
@@ -70,6 +70,12 @@ class ProjectSerializer(StrictSerializer):
     rubric = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, default=list, max_length=20
     )
+    conflict_rule = serializers.ChoiceField(
+        choices=ConflictRule.choices,
+        default=ConflictRule.NO_MAJORITY,
+        help_text="Which disagreements are listed as conflicts: `no_majority` (no verdict has "
+        "more than half the votes) or `not_unanimous`. Ratings within one point agree.",
+    )
     role = serializers.ChoiceField(choices=Role.choices, read_only=True)
     progress = ProgressSerializer(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
@@ -126,6 +132,7 @@ def project_representation(project: Project, *, role: str, progress: dict, guide
         "pairing": project.pairing,
         "baseline_model": project.baseline_model,
         "rubric": project.rubric,
+        "conflict_rule": project.conflict_rule,
         "role": role,
         "progress": progress,
         "created_at": project.created_at,

@@ -67,6 +67,7 @@ _EDITABLE = {
     "pairing",
     "baseline_model",
     "rubric",
+    "conflict_rule",
 }
 
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.models import Pairing, ProjectKind, Role
+from annotation.models import ConflictRule, Pairing, ProjectKind, Role
 from annotation.selectors import (
     conflicts,
     membership_list,
@@ -55,6 +55,7 @@ def project_settings(request, project):
         "gold_rate": _float(request.POST.get("gold_rate")),
         "pairing": request.POST.get("pairing") or None,
         "baseline_model": request.POST.get("baseline_model", "").strip(),
+        "conflict_rule": request.POST.get("conflict_rule") or None,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     with flash_errors(request), transaction.atomic():
@@ -75,6 +76,7 @@ def dashboard(request, project):
         return render(request, "annotation/lead/partials/dashboard_figures.html", context)
     context.update(
         pairings=Pairing.choices,
+        conflict_rules=ConflictRule.choices,
         conflict_count=len(conflicts(project=project)),
         members=membership_list(project=project),
     )
