@@ -66,3 +66,60 @@ def test_rating_conflicts_need_ratings_two_apart(lead):
     assert prompts(conflicts(project=project)) == ["q2"]
     assert prompts(conflicts(project=project, rule="not_unanimous")) == ["q1", "q2"]
     assert conflicts(project=project)[0]["summary"] == "1 ×1 · 3 ×1 · 5 ×1"
+
+
+def test_the_list_shows_the_prompt_the_split_and_the_count_left(lead, client):
+    project = make_pairwise_project(lead)
+    client.force_login(lead)
+    url = reverse("conflicts", args=[project.pk])
+    page = client.get(url).content.decode()
+    assert "Question 2?" in page and "A 1 · B 1 · both bad 1" in page
+    assert "Question 0?" not in page and "1 left" in page
+    wide = client.get(url, {"rule": "not_unanimous", "sort": "split"}).content.decode()
+    assert "3 left" in wide and wide.index("Question 2?") < wide.index("Question 0?")
+    assert "No open conflicts" in client.get(url, {"batch": 999}).content.decode()
+
+
+def test_the_list_pages_by_25(lead, client):
+    project = make_project(lead, kind="pairwise", prompts=27, models=("m1", "m2"), overlap=2)
+    annotators = [AnnotatorFactory() for _ in range(2)]
+    assign(project, annotators, overlap=2)
+    judge_all(project, annotators, lambda i, task: {"choice": "AB"[i]})
+    client.force_login(lead)
+    url = reverse("conflicts", args=[project.pk])
+    first = client.get(url).content.decode()
+    assert first.count(">Settle</a>") == 25 and "27 left" in first
+    assert client.get(url, {"page": 2}).content.decode().count(">Settle</a>") == 2
+
+
+def test_the_verdict_starts_empty_and_shows_what_was_saved(lead, client):
+    project = make_pairwise_project(lead)
+    task = conflicts(project=project)[0]["task"]
+    client.force_login(lead)
+    url = reverse("task-review", args=[task.pk])
+    page = client.get(url).content.decode()
+    assert '<option value="">Choose a verdict</option>' in page
+    assert "selected" not in page.split('name="choice"')[1].split("</select>")[0]
+    client.post(url, {"action": "adjudicate", "choice": "B"})
+    saved = client.get(url).content.decode().split('name="choice"')[1].split("</select>")[0]
+    assert '<option value="B" selected>' in saved and '<option value="A" selected>' not in saved
+
+
+def test_save_and_next_goes_to_the_next_conflict_in_the_filter(lead, client):
+    project = make_pairwise_project(lead)
+    project_update(by=lead, project=project, conflict_rule="not_unanimous")
+    first, second, _ = [row["task"] for row in conflicts(project=project, sort="split")]
+    client.force_login(lead)
+    response = client.post(
+        reverse("task-review", args=[first.pk]),
+        {"action": "adjudicate", "choice": "A", "next": "1", "sort": "split"},
+    )
+    assert response.url == reverse("task-review", args=[second.pk]) + "?sort=split"
+    page = client.get(response.url).content.decode()
+    assert "2 conflicts left" in page and 'accesskey="n"' in page
+    response = client.post(
+        reverse("task-review", args=[second.pk]),
+        {"action": "adjudicate", "choice": "A", "next": "1", "rule": "no_majority"},
+    )
+    # The only task without a majority (the first) is settled: none is left under that rule.
+    assert response.url == reverse("conflicts", args=[project.pk]) + "?rule=no_majority"
