@@ -544,6 +544,7 @@ def test_project_payloads_by_role(model_world, role):
         "progress",
         "created_at",
         "updated_at",
+        "conflict_rule",
     }
     if role == "lead":
         (item,) = listed.json()

@@ -1,7 +1,7 @@
 from django.contrib.auth import authenticate
 from rest_framework import serializers
 
-from annotation.models import Pairing, Project, ProjectKind, Role
+from annotation.models import ConflictRule, Pairing, Project, ProjectKind, Role
 from ftapp.api_serializers import StrictSerializer
 
 
@@ -69,6 +69,12 @@ class ProjectSerializer(StrictSerializer):
     )
     rubric = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, default=list, max_length=20
+    )
+    conflict_rule = serializers.ChoiceField(
+        choices=ConflictRule.choices,
+        default=ConflictRule.NO_MAJORITY,
+        help_text="Which disagreements are listed as conflicts: `no_majority` (no verdict has "
+        "more than half the votes) or `not_unanimous`. Ratings within one point agree.",
     )
     role = serializers.ChoiceField(choices=Role.choices, read_only=True)
     archived_at = serializers.DateTimeField(
@@ -139,6 +145,7 @@ def project_representation(project: Project, *, role: str, progress: dict, guide
         "pairing": project.pairing,
         "baseline_model": project.baseline_model,
         "rubric": project.rubric,
+        "conflict_rule": project.conflict_rule,
         "role": role,
         "archived_at": project.archived_at,
         "progress": progress,

@@ -1,5 +1,6 @@
 from annotation.models.data import Prompt, Response
 from annotation.models.project import (
+    ConflictRule,
     Guidelines,
     Membership,
     Pairing,
@@ -29,6 +30,7 @@ __all__ = [
     "Choice",
     "Claim",
     "ClaimStatus",
+    "ConflictRule",
     "Guidelines",
     "Judgment",
     "Membership",

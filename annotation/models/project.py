@@ -18,6 +18,13 @@ class Pairing(models.TextChoices):
     BASELINE = "baseline", "Each model against the baseline"
 
 
+class ConflictRule(models.TextChoices):
+    """When a task's judgments count as a conflict the lead should settle."""
+
+    NO_MAJORITY = "no_majority", "No strict majority"
+    NOT_UNANIMOUS = "not_unanimous", "Not unanimous"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -43,6 +50,12 @@ class Project(models.Model):
         default=list,
         blank=True,
         help_text='Optional rating dimensions, e.g. ["accuracy", "tone"].',
+    )
+    conflict_rule = models.CharField(
+        max_length=16,
+        choices=ConflictRule.choices,
+        default=ConflictRule.NO_MAJORITY,
+        help_text="Which disagreements are listed as conflicts to settle.",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

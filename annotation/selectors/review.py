@@ -1,34 +1,89 @@
 """Reads of the lead's review: tasks whose judgments disagree, and one task's judgments."""
 
-from typing import Any
+from collections import Counter
+from typing import Any, TypedDict
 
+from annotation import choices
 from annotation.choices import task_choice
 from annotation.judgment_rules import Pseudonyms
-from annotation.models import Judgment, Project, Task
+from annotation.models import ConflictRule, Judgment, Project, ProjectKind, Task
+
+CHOICE_WORDS = {choices.A: "A", choices.B: "B", choices.TIE: "tie", choices.BOTH_BAD: "both bad"}
+CONFLICT_SORTS = ("age", "split")
 
 
-def conflicts(*, project: Project, include_adjudicated: bool = False) -> list[dict]:
-    """Tasks whose judgments disagree: ratings two or more apart, or pairwise verdicts that
-    differ (the winner, a tie or both bad)."""
+class ConflictRow(TypedDict):
+    task: Task
+    judgments: list[Judgment]
+    split: Counter
+    summary: str
+
+
+def vote_split(*, kind: str, judgments: list[Judgment]) -> Counter:
+    """How many judgments gave each verdict: ratings by value, pairwise choices in the task's
+    terms (A is ``response_a`` whichever side the annotator saw it on)."""
+    if kind == ProjectKind.RATING:
+        return Counter(j.rating for j in judgments if j.rating is not None)
+    return Counter(task_choice(j.choice, j.swapped) for j in judgments if j.choice)
+
+
+def is_conflict(*, kind: str, split: Counter, rule: str) -> bool:
+    """The project's conflict rule. Pairwise: ``no_majority`` when no verdict has more than
+    half the votes, ``not_unanimous`` when there is more than one verdict. Ratings count as
+    agreeing within one point: a conflict needs ratings two or more apart and, under
+    ``no_majority``, also no rating given by more than half."""
+    if len(split) < 2:
+        return False
+    if kind == ProjectKind.RATING and max(split) - min(split) < 2:
+        return False
+    if rule == ConflictRule.NOT_UNANIMOUS:
+        return True
+    return max(split.values()) * 2 <= sum(split.values())
+
+
+def split_words(*, kind: str, split: Counter) -> str:
+    """The split as a lead reads it: "A 1 · B 1 · tie 1", or "1 ×1 · 5 ×1" for ratings."""
+    if kind == ProjectKind.RATING:
+        return " · ".join(f"{value} ×{split[value]}" for value in sorted(split))
+    return " · ".join(f"{CHOICE_WORDS[c]} {split[c]}" for c in choices.CHOICES if split[c])
+
+
+def conflicts(
+    *,
+    project: Project,
+    include_adjudicated: bool = False,
+    rule: str | None = None,
+    batch_id: int | None = None,
+    sort: str = "age",
+) -> list[ConflictRow]:
+    """Tasks whose judgments disagree under ``rule`` (the project's own by default), oldest
+    first, or with ``sort="split"`` the widest split first (most different verdicts, then
+    the fewest votes for the leading one). Each row has its task, its judgments, the split
+    and the split in words."""
+    rule = rule or project.conflict_rule
     tasks = Task.objects.filter(project=project, judgment_count__gte=2)
     if not include_adjudicated:
         tasks = tasks.filter(adjudication__isnull=True)
-    rows = []
+    if batch_id is not None:
+        tasks = tasks.filter(batch_id=batch_id)
     by_task: dict[int, list[Judgment]] = {}
     for judgment in Judgment.objects.filter(task__in=tasks).order_by("id"):
         by_task.setdefault(judgment.task_id, []).append(judgment)
-    for task in tasks.select_related("prompt").order_by("id"):
+    rows: list[ConflictRow] = []
+    for task in tasks.select_related("prompt", "batch").order_by("id"):
         judged = by_task.get(task.pk, [])
-        if task.kind == "rating":
-            ratings = [j.rating for j in judged if j.rating is not None]
-            disagree = bool(ratings) and max(ratings) - min(ratings) >= 2
-            summary = ", ".join(str(r) for r in ratings)
-        else:
-            verdicts = [j.chosen_response_id or j.choice for j in judged]
-            disagree = len(set(verdicts)) > 1
-            summary = f"{len(set(verdicts))} different verdicts"
-        if disagree:
-            rows.append({"task": task, "judgments": judged, "summary": summary})
+        split = vote_split(kind=task.kind, judgments=judged)
+        if is_conflict(kind=task.kind, split=split, rule=rule):
+            rows.append(
+                {
+                    "task": task,
+                    "judgments": judged,
+                    "split": split,
+                    "summary": split_words(kind=task.kind, split=split),
+                }
+            )
+    if sort == "split":
+        rows.sort(key=lambda row: (-len(row["split"]), max(row["split"].values())))
     return rows
 
 

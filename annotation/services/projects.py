@@ -69,6 +69,7 @@ _EDITABLE = {
     "pairing",
     "baseline_model",
     "rubric",
+    "conflict_rule",
 }
 
 

@@ -202,7 +202,7 @@ def test_conflicts_and_adjudication(lead, team):
             claim = claim_next(user=user, project_id=project.pk)
             judgment_submit(user=user, task_id=claim.task_id, rating=value)
     found = conflicts(project=project)
-    assert len(found) == 1 and found[0]["summary"] == "1, 5"
+    assert len(found) == 1 and found[0]["summary"] == "1 ×1 · 5 ×1"
     task = found[0]["task"]
     adjudication_record(by=lead, task_id=task.pk, rating=2, note="Answer misses the fee.")
     assert Adjudication.objects.get(task=task).rating == 2

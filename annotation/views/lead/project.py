@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.models import Pairing, ProjectKind, Role
+from annotation.models import ConflictRule, Pairing, ProjectKind, Role
 from annotation.selectors import (
     conflicts,
     membership_list,
@@ -72,6 +72,7 @@ def project_settings(request, project):
             "gold_rate": _float(request.POST.get("gold_rate")),
             "pairing": request.POST.get("pairing") or None,
             "baseline_model": request.POST.get("baseline_model", "").strip(),
+            "conflict_rule": request.POST.get("conflict_rule") or None,
         }
         changes = {k: v for k, v in changes.items() if v is not None}
         archived = {"archive": True, "restore": False}.get(request.POST.get("action", ""))
@@ -79,7 +80,11 @@ def project_settings(request, project):
             project_update(by=request.user, project=project, archived=archived, **changes)
             messages.success(request, _SAVED[archived])
         return redirect("project-settings", project_id=project.pk)
-    context = {"project": project, "pairings": Pairing.choices}
+    context = {
+        "project": project,
+        "pairings": Pairing.choices,
+        "conflict_rules": ConflictRule.choices,
+    }
     return render(request, "annotation/lead/settings.html", context)
 
 

@@ -1,20 +1,61 @@
 """Conflicts, and one task as the lead reviews it: adjudication and gold answer."""
 
-from django.contrib import messages
-from django.shortcuts import redirect, render
+from urllib.parse import urlencode
 
-from annotation.models import Choice
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from annotation.models import Choice, ConflictRule, Project
 from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead, task_judgments
+from annotation.selectors.review import CONFLICT_SORTS
 from annotation.services.leads import adjudication_record, task_set_gold
 from ftapp.pages import flash_errors, int_or_none, object_page
+
+CONFLICTS_PER_PAGE = 25
+
+
+def _conflict_filter(params) -> dict:
+    """The conflicts filter from a query string or a form, with unknown values dropped."""
+    rule = params.get("rule")
+    sort = params.get("sort")
+    return {
+        "rule": rule if rule in ConflictRule.values else None,
+        "batch_id": int_or_none(params.get("batch")),
+        "sort": sort if sort in CONFLICT_SORTS else "age",
+    }
+
+
+def _filter_query(chosen: dict) -> str:
+    """The filter as a query string, so that links keep it."""
+    pairs = {"rule": chosen["rule"], "batch": chosen["batch_id"], "sort": chosen["sort"]}
+    return urlencode({k: v for k, v in pairs.items() if v not in (None, "age")})
+
+
+def _redirect_keeping(target: str, chosen: dict):
+    query = _filter_query(chosen)
+    return redirect(f"{target}?{query}" if query else target)
 
 
 @object_page(project_get_for_lead, "project_id")
 def conflict_list(request, project):
+    chosen = _conflict_filter(request.GET)
+    found = conflicts(project=project, **chosen)
+    page = Paginator(found, CONFLICTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "annotation/lead/conflicts.html",
-        {"project": project, "conflicts": conflicts(project=project)},
+        {
+            "project": project,
+            "page": page,
+            "conflicts_left": len(found),
+            "chosen": chosen,
+            "query": _filter_query(chosen),
+            "rule": chosen["rule"] or project.conflict_rule,
+            "rules": ConflictRule.choices,
+            "batches": project.batches.order_by("-id"),
+        },
     )
 
 
@@ -33,6 +74,8 @@ def task_review(request, task):
                     note=request.POST.get("note", ""),
                 )
                 messages.success(request, "Final label saved; exports will use it.")
+                if request.POST.get("next"):
+                    return _next_conflict(request, task.project)
             elif request.POST.get("action") == "gold":
                 task_set_gold(
                     by=request.user,
@@ -43,7 +86,10 @@ def task_review(request, task):
                     choice=request.POST.get("choice", ""),
                 )
                 messages.success(request, "Gold answer saved.")
-        return redirect("task-review", task_id=task.pk)
+        return _redirect_keeping(
+            reverse("task-review", args=[task.pk]), _conflict_filter(request.POST)
+        )
+    chosen = _conflict_filter(request.GET)
     return render(
         request,
         "annotation/lead/task.html",
@@ -52,5 +98,20 @@ def task_review(request, task):
             "task": task,
             **task_judgments(task=task),
             "choices": Choice.choices,
+            "chosen": chosen,
+            "conflicts_left": len(conflicts(project=task.project, **chosen)),
         },
     )
+
+
+def _next_conflict(request, project: Project):
+    """After a verdict: the next unsettled conflict under the filter the lead came with, or the
+    conflicts list when none is left."""
+    chosen = _conflict_filter(request.POST)
+    remaining = conflicts(project=project, **chosen)
+    if not remaining:
+        messages.success(request, "No conflicts left.")
+        target = reverse("conflicts", args=[project.pk])
+    else:
+        target = reverse("task-review", args=[remaining[0]["task"].pk])
+    return _redirect_keeping(target, chosen)
