@@ -73,10 +73,10 @@ def route_of(url: str) -> str | None:
     return match.view_name or match.route
 
 
-def crawl(page, watch: Watch, base: str, starts: list[str]) -> set[str]:
+def crawl(page, watch: Watch, base: str, starts: list[str], on_page=None) -> set[str]:
     """Visits one page of every route reachable by links from ``starts`` (the first link
-    found: a route's other pages, sorted, filtered or paged, use the same templates);
-    returns the route names."""
+    found: a route's other pages, sorted, filtered or paged, use the same templates), calling
+    ``on_page(page)`` on each once it has loaded; returns the route names."""
     seen: set[str] = set()
     queue = deque(base + path for path in starts)
     while queue:
@@ -93,6 +93,8 @@ def crawl(page, watch: Watch, base: str, starts: list[str]) -> set[str]:
         assert response.status == 200, (url, response.status)
         assert "frame-ancestors 'none'" in response.headers.get("content-security-policy", ""), url
         watch.settle()
+        if on_page is not None:
+            on_page(page)
         links = page.eval_on_selector_all(
             "a[href]:not([download])", "links => links.map((a) => a.href.split('#')[0])"
         )

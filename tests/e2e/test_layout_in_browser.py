@@ -1,0 +1,96 @@
+"""No page scrolls sideways, on a phone (390 px) or on a desktop (1440 px): every page a lead,
+an annotator and an admin reach, found by the same crawl as the policy test."""
+
+import pytest
+
+from annotation.models import Project
+from tests.e2e.browser import SCREENSHOTS
+from tests.e2e.test_csp_in_browser import Watch, crawl, demo, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+__all__ = ["demo"]  # the fixture, imported to be used here
+
+WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
+
+# The document's width, and the element whose right edge lies furthest right (the innermost
+# one, as it is the one to fix).
+MEASURE = """() => {
+  let widest = null, right = 0;
+  for (const element of document.body.querySelectorAll("*")) {
+    const edge = element.getBoundingClientRect().right;
+    if (edge >= right) { widest = element; right = edge; }
+  }
+  const name = widest && (widest.tagName.toLowerCase() + (widest.id ? "#" + widest.id : "")
+    + [...widest.classList].map((c) => "." + c).join(""));
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+          widest: name, right: Math.round(right)};
+}"""
+
+
+class Overflows:
+    """Measures every page it is shown at each width and keeps what scrolls sideways."""
+
+    def __init__(self, role: str):
+        self.role = role
+        self.problems: list[str] = []
+
+    def __call__(self, page):
+        for label, size in WIDTHS.items():
+            page.set_viewport_size(size)
+            found = page.evaluate(MEASURE)
+            if found["scrollWidth"] > found["innerWidth"]:
+                self.problems.append(
+                    f"{self.role} {label} {page.url}: {found['scrollWidth']} px wide in "
+                    f"{found['innerWidth']}, widest {found['widest']} to {found['right']} px"
+                )
+
+
+def test_no_page_scrolls_sideways(live_server, browser, demo):
+    base = live_server.url
+    context = browser.new_context(viewport=WIDTHS["desktop"])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    watch = Watch(page)
+    problems: list[str] = []
+
+    log_in(page, base, "/login/", "annotator1")
+    rating = Project.objects.get(name="Support answers — rating")
+    page.goto(f"{base}/projects/{rating.pk}/queue/")
+    page.wait_for_selector("#judge-form")
+    annotator = Overflows("annotator")
+    annotator(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in WIDTHS.items():
+        page.set_viewport_size(size)
+        page.screenshot(path=SCREENSHOTS / f"queue-{label}.png", full_page=True)
+    page.goto(f"{base}/")
+    page.screenshot(path=SCREENSHOTS / "home-annotator-desktop.png", full_page=True)
+    page.set_viewport_size(WIDTHS["phone"])
+    page.screenshot(path=SCREENSHOTS / "home-annotator-phone.png", full_page=True)
+    crawl(page, watch, base, ["/"], on_page=annotator)
+    problems += annotator.problems
+    context.clear_cookies()
+
+    log_in(page, base, "/login/", "lead")
+    lead = Overflows("lead")
+    crawl(page, watch, base, ["/", f"/runs/{demo['run'].pk}/"], on_page=lead)
+    problems += lead.problems
+    judged = demo["judged"].pk
+    for name, path in (
+        ("dashboard", f"/projects/{judged}/"),
+        ("export", f"/projects/{judged}/exports/"),
+    ):
+        for label, size in WIDTHS.items():
+            page.set_viewport_size(size)
+            page.goto(base + path)
+            page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png", full_page=True)
+    context.clear_cookies()
+
+    log_in(page, base, "/admin/login/", "admin")
+    admin = Overflows("admin")
+    crawl(page, watch, base, ["/admin/"], on_page=admin)
+    problems += admin.problems
+
+    context.close()
+    assert not problems, "\n".join(problems)
