@@ -5,11 +5,10 @@ import pytest
 
 from annotation.models import Project
 from tests.e2e.browser import SCREENSHOTS
-from tests.e2e.test_csp_in_browser import Watch, crawl, demo, log_in
+from tests.e2e.crawl import Watch, crawl, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-__all__ = ["demo"]  # the fixture, imported to be used here
 
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
 
