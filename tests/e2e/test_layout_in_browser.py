@@ -1,5 +1,6 @@
 """No page scrolls sideways, on a phone (390 px) or on a desktop (1440 px): every page a lead,
-an annotator and an admin reach, found by the same crawl as the policy test."""
+an annotator and an admin reach, found by the same crawl as the policy test. And the app's own
+pages speak the user's words: no internal name (``both_bad``, ``fresh_batch``) in their text."""
 
 import pytest
 
@@ -27,8 +28,23 @@ MEASURE = """() => {
 }"""
 
 
-class Overflows:
-    """Measures every page it is shown at each width and keeps what scrolls sideways."""
+# The page's text but what quotes data: model output, code, form fields, sample files.
+SNAKE_CASE = """() => {
+  const quoted = "pre, code, textarea, .markdown, .turn, .sample, script";
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  while (walker.nextNode()) {
+    if (!walker.currentNode.parentElement.closest(quoted)) {
+      found.push(...(walker.currentNode.textContent.match(/\\b[a-z]+_[a-z_]+\\b/g) || []));
+    }
+  }
+  return found;
+}"""
+
+
+class PageChecks:
+    """Measures every page it is shown at each width and keeps what scrolls sideways or says
+    an internal name."""
 
     def __init__(self, role: str):
         self.role = role
@@ -43,9 +59,12 @@ class Overflows:
                     f"{self.role} {label} {page.url}: {found['scrollWidth']} px wide in "
                     f"{found['innerWidth']}, widest {found['widest']} to {found['right']} px"
                 )
+        if self.role != "admin":  # Django's admin pages are Django's
+            for word in page.evaluate(SNAKE_CASE):
+                self.problems.append(f"{self.role} {page.url}: says {word!r}")
 
 
-def test_no_page_scrolls_sideways(live_server, browser, demo):
+def test_no_page_scrolls_sideways_or_says_an_internal_name(live_server, browser, demo):
     base = live_server.url
     context = browser.new_context(viewport=WIDTHS["desktop"])
     page = context.new_page()
@@ -57,7 +76,7 @@ def test_no_page_scrolls_sideways(live_server, browser, demo):
     rating = Project.objects.get(name="Support answers — rating")
     page.goto(f"{base}/projects/{rating.pk}/queue/")
     page.wait_for_selector("#judge-form")
-    annotator = Overflows("annotator")
+    annotator = PageChecks("annotator")
     annotator(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, size in WIDTHS.items():
@@ -72,7 +91,7 @@ def test_no_page_scrolls_sideways(live_server, browser, demo):
     context.clear_cookies()
 
     log_in(page, base, "/login/", "lead")
-    lead = Overflows("lead")
+    lead = PageChecks("lead")
     crawl(page, watch, base, ["/", f"/runs/{demo['run'].pk}/"], on_page=lead)
     problems += lead.problems
     judged = demo["judged"].pk
@@ -87,7 +106,7 @@ def test_no_page_scrolls_sideways(live_server, browser, demo):
     context.clear_cookies()
 
     log_in(page, base, "/admin/login/", "admin")
-    admin = Overflows("admin")
+    admin = PageChecks("admin")
     crawl(page, watch, base, ["/admin/"], on_page=admin)
     problems += admin.problems
 
