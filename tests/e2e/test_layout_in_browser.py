@@ -86,6 +86,8 @@ def test_no_page_scrolls_sideways_or_says_an_internal_name(live_server, browser,
     page.screenshot(path=SCREENSHOTS / "home-annotator-desktop.png", full_page=True)
     page.set_viewport_size(WIDTHS["phone"])
     page.screenshot(path=SCREENSHOTS / "home-annotator-phone.png", full_page=True)
+    open_queue = page.get_by_role("link", name="Open queue").first.bounding_box()
+    assert open_queue["x"] + open_queue["width"] <= WIDTHS["phone"]["width"]
     crawl(page, watch, base, ["/"], on_page=annotator)
     problems += annotator.problems
     context.clear_cookies()
