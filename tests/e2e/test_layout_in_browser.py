@@ -5,6 +5,7 @@ pages speak the user's words: no internal name (``both_bad``, ``fresh_batch``) i
 import pytest
 
 from annotation.models import Project
+from evaluation.models import Export, ExportStatus
 from tests.e2e.browser import SCREENSHOTS
 from tests.e2e.crawl import Watch, crawl, log_in
 
@@ -18,7 +19,10 @@ WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "he
 MEASURE = """() => {
   let widest = null, right = 0;
   for (const element of document.body.querySelectorAll("*")) {
-    const edge = element.getBoundingClientRect().right;
+    const box = element.getBoundingClientRect();
+    // What overflows a box (a long line in a <pre>) reaches past the box's own right edge.
+    const overflows = getComputedStyle(element).overflowX === "visible";
+    const edge = overflows ? Math.max(box.right, box.left + element.scrollWidth) : box.right;
     if (edge >= right) { widest = element; right = edge; }
   }
   const name = widest && (widest.tagName.toLowerCase() + (widest.id ? "#" + widest.id : "")
@@ -28,9 +32,11 @@ MEASURE = """() => {
 }"""
 
 
-# The page's text but what quotes data: model output, code, form fields, sample files.
+# The page's text but what quotes data: model output, code, form fields, samples, cards.
 SNAKE_CASE = """() => {
-  const quoted = "pre, code, textarea, .markdown, .turn, .sample, script";
+  // The data card describes a dataset in its own terms (metadata and option values), the
+  // API docs the API in its own.
+  const quoted = "pre, code, textarea, .markdown, .turn, .sample, .data-card, .swagger-ui, script";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const found = [];
   while (walker.nextNode()) {
@@ -94,12 +100,15 @@ def test_no_page_scrolls_sideways_or_says_an_internal_name(live_server, browser,
 
     log_in(page, base, "/login/", "lead")
     lead = PageChecks("lead")
-    crawl(page, watch, base, ["/", f"/runs/{demo['run'].pk}/"], on_page=lead)
+    # The built export, whose page (files, data card) is the wide one, not the waiting one.
+    built = f"/exports/{Export.objects.get(status=ExportStatus.COMPLETED).pk}/"
+    crawl(page, watch, base, ["/", f"/runs/{demo['run'].pk}/", built], on_page=lead)
     problems += lead.problems
     judged = demo["judged"].pk
     for name, path in (
         ("dashboard", f"/projects/{judged}/"),
-        ("export", f"/projects/{judged}/exports/"),
+        ("exports", f"/projects/{judged}/exports/"),
+        ("export", built),
     ):
         for label, size in WIDTHS.items():
             page.set_viewport_size(size)
