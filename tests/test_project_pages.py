@@ -9,8 +9,13 @@ from django.urls import reverse
 from annotation.models import Task
 from evaluation.exports.services.build import export_build
 from evaluation.exports.services.jobs import export_start
-from evaluation.models import GenerationRun, ModelEndpoint, Round
-from tests.factories import AnnotatorFactory, LeadFactory, assign, make_project
+from tests.factories import (
+    AnnotatorFactory,
+    LeadFactory,
+    assign,
+    make_project,
+    make_run_and_round,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,21 +44,9 @@ def urls(client):
     lead = LeadFactory()
     project = make_project(lead, prompts=2, name="Triage pilot")
     batch = assign(project, [AnnotatorFactory()], tasks=Task.objects.filter(project=project))
-    endpoint = ModelEndpoint.objects.create(
-        name="m2", base_url="http://127.0.0.1:9/v1", model="m2", created_by=lead
-    )
-    run = GenerationRun.objects.create(project=project, created_by=lead, status="running")
-    run.endpoints.set([endpoint])
     export = export_start(by=lead, project_id=project.pk, kind="sft", format="trl")
     export_build(export_id=export.pk)
-    rnd = Round.objects.create(
-        project=project,
-        number=1,
-        model=endpoint,
-        previous_model="m1",
-        export=export,
-        created_by=lead,
-    )
+    run, rnd = make_run_and_round(lead, project, model="m2", previous_model="m1", export=export)
     client.force_login(lead)
     args = {
         "batch": batch.pk,

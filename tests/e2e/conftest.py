@@ -12,9 +12,8 @@ from django.core.management import call_command
 from annotation.models import Project
 from evaluation.exports.services.build import export_build
 from evaluation.exports.services.jobs import export_start
-from evaluation.models import GenerationRun, ModelEndpoint, Round
 from ftapp.actors import SYSTEM
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_run_and_round
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -67,20 +66,10 @@ def demo(settings, tmp_path):
         user.save()
     judged = Project.objects.get(name="Support answers — already judged")
     lead = users["lead"]
-    endpoint = ModelEndpoint.objects.create(
-        name="ft-r3", base_url="http://127.0.0.1:9/v1", model="ft-r3", created_by=lead
-    )
-    run = GenerationRun.objects.create(project=judged, created_by=lead, status="running")
-    run.endpoints.set([endpoint])
     finished = export_start(by=SYSTEM, project=judged, kind="dpo", format="trl")
     export_build(export_id=finished.pk)
     export_start(by=SYSTEM, project=judged, kind="sft", format="trl")
-    Round.objects.create(
-        project=judged,
-        number=1,
-        model=endpoint,
-        previous_model="ft-r2",
-        export=finished,
-        created_by=lead,
+    run, _ = make_run_and_round(
+        lead, judged, model="ft-r3", previous_model="ft-r2", export=finished
     )
     return {"judged": judged, "run": run}
