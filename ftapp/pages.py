@@ -75,8 +75,16 @@ def error_text(error: PageError, *, shown_beside: Collection[str] = ()) -> str:
     """The error as one text: its message, then each field's messages after the field's name,
     but for the fields in ``shown_beside``, whose messages the form shows beside them."""
     error = _domain_error(error)
-    rest = {name: found for name, found in error.fields.items() if name not in shown_beside}
+    rest = {
+        in_words(name): found for name, found in error.fields.items() if name not in shown_beside
+    }
     return str(DomainError(error.message, fields=rest))
+
+
+def in_words(name: str) -> str:
+    """An internal name (a field, an option's value) as a person reads it: ``fresh_batch`` is
+    "fresh batch"."""
+    return name.replace("_", " ").replace(".", " ")
 
 
 def field_errors(error: PageError, *, fields: Collection[str]) -> dict[str, list[str]]:

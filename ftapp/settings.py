@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Inside the user and messages middleware: the page it shows has the site's navigation.
+    "ftapp.not_found.NotFoundPageMiddleware",
     "ftapp.database.DatabaseUnavailableMiddleware",
     # Last, as axes asks: it turns a refused login into the lock-out page.
     "axes.middleware.AxesMiddleware",

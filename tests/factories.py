@@ -22,6 +22,7 @@ from evaluation.exports.services.build import export_build
 from evaluation.exports.services.files import export_dir
 from evaluation.exports.services.jobs import export_start
 from evaluation.generation.services.endpoints import model_endpoint_create
+from evaluation.models import GenerationRun, ModelEndpoint, Round
 from ftapp.actors import SYSTEM
 from tests.workers import TEST_MODEL_KEY_ENV
 
@@ -300,3 +301,22 @@ def make_endpoint(lead, server, name="fake-a", **extra):
         api_key_env=TEST_MODEL_KEY_ENV,
         **extra,
     )
+
+
+def make_run_and_round(lead, project, *, model: str, previous_model: str, export):
+    """An endpoint nobody serves (port 9), a run on it still going, and round 1 of its model
+    trained on ``export``: what the run and round pages show."""
+    endpoint = ModelEndpoint.objects.create(
+        name=model, base_url="http://127.0.0.1:9/v1", model=model, created_by=lead
+    )
+    run = GenerationRun.objects.create(project=project, created_by=lead, status="running")
+    run.endpoints.set([endpoint])
+    round_ = Round.objects.create(
+        project=project,
+        number=1,
+        model=endpoint,
+        previous_model=previous_model,
+        export=export,
+        created_by=lead,
+    )
+    return run, round_

@@ -8,7 +8,7 @@ from django.urls import reverse
 from annotation.models import Batch, Task
 from ftapp.errors import InvalidInput
 from ftapp.pages import form_errors
-from tests.factories import AnnotatorFactory, add_member, make_project
+from tests.factories import AnnotatorFactory, add_member, build, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +86,18 @@ def test_an_object_a_page_cannot_find_is_a_404_and_one_it_may_not_show_a_403(cli
     assert client.get(reverse("task-review", args=[task.pk])).status_code == 403
     client.force_login(AnnotatorFactory())
     assert client.get(reverse("task-review", args=[task.pk])).status_code == 404
+
+
+def test_a_field_named_in_a_message_is_named_in_words():
+    context: dict = {}
+    with form_errors(context):
+        raise InvalidInput("No such batch.", fields={"fresh_batch": ["Not a batch here."]})
+    assert context["error"] == "No such batch. fresh batch: Not a batch here."
+
+
+def test_the_lists_name_kinds_formats_and_statuses_in_words(client, lead):
+    project = _signed_in_lead(client, lead)
+    build(project, "dpo", fmt="openai")
+    html = client.get(reverse("export-new", args=[project.pk])).content.decode()
+    assert "<td>DPO / reward</td><td>OpenAI fine-tuning</td><td>completed</td>" in html
+    assert '<option value="best_vs_worst">best vs worst</option>' in html
