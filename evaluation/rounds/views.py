@@ -12,7 +12,7 @@ from annotation.selectors import (
 from evaluation.exports.selectors import export_list
 from evaluation.generation.selectors import generation_run_progress, model_endpoint_list
 from evaluation.leaderboard import charts, leaderboard_figures
-from evaluation.models import ExportStatus, RunStatus
+from evaluation.models import ExportStatus
 from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result, round_results
 from evaluation.rounds.services import round_start
 from ftapp.pages import flash_errors, int_or_none, object_page
@@ -58,7 +58,7 @@ def round_detail(request, rnd):
         "round": rnd,
         "run": run,
         "progress": generation_run_progress(run=run) if run else None,
-        "generating": run is not None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
+        "generating": run is not None and not run.ended,
         "result": result,
         "interval": charts.win_rate_interval(result),
     }

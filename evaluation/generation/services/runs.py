@@ -139,9 +139,10 @@ def generation_run_tasks_create(*, run: GenerationRun, responses: list[Response]
 
 @transaction.atomic
 def generation_run_finish_if_done(*, run_id: int) -> bool:
-    """Completes the run once no item is pending, or fails it when not one item succeeded;
-    creates its tasks if that waits for the end. Safe to call from every chunk: the run row
-    is locked."""
+    """Ends the run once no item is pending: ``completed`` when every item succeeded,
+    ``completed_with_failures`` when some failed, ``failed`` when not one succeeded; creates
+    its tasks if that waits for the end. Safe to call from every chunk: the run row is
+    locked."""
     run = GenerationRun.objects.select_for_update().select_related("project").get(pk=run_id)
     if run.status != RunStatus.RUNNING:
         return False
@@ -158,7 +159,8 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
             )
         )
         generation_run_tasks_create(run=run, responses=responses)
-    run.status = RunStatus.COMPLETED
+    failed = run.items.filter(status=ItemStatus.FAILED).exists()
+    run.status = RunStatus.COMPLETED_WITH_FAILURES if failed else RunStatus.COMPLETED
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "finished_at"])
     return True
@@ -167,7 +169,7 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
 def generation_run_cancel(*, by: User, run_id: int) -> GenerationRun:
     """Stops further calls; items already answered keep their responses."""
     run = generation_run_get_for_lead(user=by, run_id=run_id)
-    if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED):
+    if run.ended:
         raise Conflict(f"The run is already {run.status}.")
     GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
     run.refresh_from_db()
