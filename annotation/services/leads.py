@@ -157,8 +157,8 @@ def batch_set_status(*, by: User, batch_id: int, status: str) -> Batch:
     if status not in BatchStatus.values:
         raise InvalidInput("Unknown status.", fields={"status": [f"Use {BatchStatus.values}."]})
     batch = batch_get_for_lead(user=by, batch_id=batch_id)
-    batch.status = status
-    batch.save(update_fields=["status"])
+    batch.status, batch.closed_reason = status, ""
+    batch.save(update_fields=["status", "closed_reason"])
     return batch
 
 

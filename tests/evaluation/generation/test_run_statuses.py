@@ -3,6 +3,7 @@ shown per item, and its page stops polling once it has ended."""
 
 import pytest
 
+from annotation.services.projects import batch_create
 from evaluation.generation.selectors import generation_run_progress
 from evaluation.generation.services.runs import (
     generation_run_finish_if_done,
@@ -100,3 +101,20 @@ def test_a_run_with_some_failed_requests_says_so_with_its_counts(celery_worker, 
     client.force_login(lead)
     page = client.get(f"/runs/{run.pk}/").content.decode()
     assert "2 done · 1 failed" in page and "1 of 3 requests failed" in page
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_run_stopped_early_closes_the_empty_batch_it_was_to_fill(celery_worker, lead):
+    project = make_project(lead, prompts=8, models=())
+    batch = batch_create(by=lead, project=project, name="to fill", tasks=[])
+    with FakeModelServer() as server:
+        server.script.extend([("reply", 400, {"error": "no such model"})] * 8)
+        endpoint = make_endpoint(lead, server, max_concurrency=1)
+        run = generation_run_start(
+            by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk], target_batch_id=batch.pk
+        )
+        wait_for_run(run)
+    batch.refresh_from_db()
+    assert run.status == "failed" and batch.status == "closed"
+    assert batch.closed_reason.startswith(f"Generation run {run.pk} ended failed without")

@@ -71,3 +71,14 @@ def test_a_round_whose_generation_failed_says_so_and_what_to_do(
     assert f'action="/runs/{run.pk}/"' in page and "Start a new round" in page
     shown = client_for(lead).get(f"/api/v1/rounds/{rnd.pk}/").json()["generation"]
     assert problem in shown["problem"] and shown["failed"] == (len(items) if failed == "all" else 1)
+    # No task came of it (no response was stored): the round's batch is not left open empty.
+    batch = rnd.batch
+    batch.refresh_from_db()
+    assert batch.status == "closed" and not batch.tasks.exists()
+    assert batch.closed_reason.startswith(f"Generation run {run.pk} ended {status} without")
+    assert batch.closed_reason in client.get(f"/batches/{batch.pk}/").content.decode()
+    listed = client_for(lead).get(f"/api/v1/projects/{project.pk}/batches/").json()
+    assert [b["closed_reason"] for b in listed if b["id"] == batch.pk] == [batch.closed_reason]
+    client.post(f"/runs/{run.pk}/", {"action": "resume", "retry": "1"})
+    batch.refresh_from_db()
+    assert (batch.status, batch.closed_reason) == ("open", "")
