@@ -77,6 +77,8 @@ def test_the_run_page_polls_while_the_run_works_and_stops_once_it_has_ended(clie
     partial = client.get(f"/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert 'id="run-status">completed with failures' in page
     assert POLLING not in page and "hx-trigger" not in partial
+    listed = client.get(f"/projects/{run.project_id}/generate/").content.decode()
+    assert f"Run {run.pk}</a> · completed with failures ·" in listed
 
 
 @pytest.mark.worker
