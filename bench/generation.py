@@ -100,7 +100,7 @@ def main() -> None:
                 time.sleep(0.2)
             started = time.perf_counter()
             run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
-            while GenerationRun.objects.get(pk=run.pk).status != "completed":
+            while not GenerationRun.objects.get(pk=run.pk).ended:
                 time.sleep(0.1)
             managed = time.perf_counter() - started
         finally:

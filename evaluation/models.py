@@ -95,8 +95,18 @@ class RunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     COMPLETED = "completed", "Completed"
+    COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed with failures"
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed"
+
+
+# A run in one of these is at rest: no worker sends its requests until it is resumed.
+RUN_ENDED = (
+    RunStatus.COMPLETED,
+    RunStatus.COMPLETED_WITH_FAILURES,
+    RunStatus.CANCELLED,
+    RunStatus.FAILED,
+)
 
 
 class TaskCreation(models.TextChoices):
@@ -128,7 +138,7 @@ class GenerationRun(models.Model):
         help_text="Pairwise: pair the new responses only with these models' (empty: the "
         "project's pairing).",
     )
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    status = models.CharField(max_length=32, choices=RunStatus.choices, default=RunStatus.QUEUED)
     tasks_created = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(
         null=True,
@@ -147,6 +157,10 @@ class GenerationRun(models.Model):
 
     def __str__(self) -> str:
         return f"generation run {self.pk}"
+
+    @property
+    def ended(self) -> bool:
+        return self.status in RUN_ENDED
 
 
 class ItemStatus(models.TextChoices):

@@ -320,3 +320,16 @@ def make_run_and_round(lead, project, *, model: str, previous_model: str, export
         created_by=lead,
     )
     return run, round_
+
+
+def make_trained_project(lead, kind="pairwise", prompts=16):
+    """Prompts answered by ``base`` and ``other``, judged, exported with half held out."""
+    project = make_project(lead, kind=kind, prompts=prompts, models=("base", "other"))
+    annotators = [AnnotatorFactory(), AnnotatorFactory()]
+    assign(project, annotators, overlap=2)
+    if kind == "pairwise":
+        judge_all(project, annotators, lambda i, task: {"choice": "A"})
+    else:
+        judge_all(project, annotators, lambda i, task: {"rating": 4})
+    export = build(project, "dpo" if kind == "pairwise" else "kto", test_fraction=0.5, seed=4)
+    return project, annotators, export

@@ -44,7 +44,7 @@ from evaluation.exports.services.build import export_build
 from evaluation.exports.services.jobs import export_start
 from evaluation.generation.services.endpoints import model_endpoint_create
 from evaluation.generation.services.runs import generation_run_start
-from evaluation.models import GenerationRun
+from evaluation.models import RUN_ENDED, GenerationRun
 from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory, assign, make_project
 from tests.fake_model_server import FakeModelServer
@@ -276,7 +276,7 @@ def _worker_quiet(timeout: float = 30) -> None:
         return
     from ftapp.celery import app
 
-    GenerationRun.objects.exclude(status="completed").update(status="cancelled")
+    GenerationRun.objects.exclude(status__in=RUN_ENDED).update(status="cancelled")
     app.control.purge()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -189,7 +189,7 @@ def wait_for_run(run, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run.refresh_from_db()
-        if run.status in ("completed", "cancelled", "failed"):
+        if run.ended:
             return run
         time.sleep(0.2)
     pytest.fail(f"run {run.pk} still {run.status}")

@@ -40,6 +40,10 @@ class BatchSerializer(serializers.Serializer):
     overlap = serializers.IntegerField()
     due_at = serializers.DateTimeField(allow_null=True)
     status = serializers.CharField()
+    closed_reason = serializers.CharField(
+        help_text="Why ftapp closed the batch itself (a round's whose generation created no "
+        "task); else empty."
+    )
     tasks = serializers.IntegerField()
     annotators = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
@@ -54,6 +58,7 @@ def batch_data(batch: "WithAnnotations[Batch, BatchTaskCount]") -> dict:
         "overlap": batch.overlap,
         "due_at": batch.due_at,
         "status": batch.status,
+        "closed_reason": batch.closed_reason,
         "tasks": batch.task_count,
         "annotators": sorted(a.annotator.username for a in batch.assignments.all()),
         "created_at": batch.created_at,

@@ -29,6 +29,9 @@ class Batch(models.Model):
     )
     due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.OPEN)
+    closed_reason = models.TextField(
+        blank=True, help_text="Why ftapp closed the batch itself (a lead's close gives none)."
+    )
     annotators: "models.ManyToManyField[User, BatchAssignment]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="BatchAssignment", related_name="assigned_batches"
     )

@@ -69,6 +69,18 @@ def tasks_matching(*, project: Project, filters: dict[str, Any]) -> QuerySet[Tas
     return tasks.order_by("id")
 
 
+def _filters_described(filters: dict[str, Any]) -> str:
+    """A batch filter in the lead's words: ``topic = 'cards', model 'm1', gold only``."""
+    parts = [f"{key} = {value!r}" for key, value in (filters.get("metadata") or {}).items()]
+    if filters.get("model"):
+        parts.append(f"model {filters['model']!r}")
+    if filters.get("unjudged"):
+        parts.append("not judged yet")
+    if filters.get("gold") is not None:
+        parts.append("gold only" if filters["gold"] else "no gold")
+    return ", ".join(parts)
+
+
 @transaction.atomic
 def batch_cut(
     *,
@@ -92,9 +104,14 @@ def batch_cut(
         .values_list("id", flat=True)[:size]
     )
     if not ids:
-        raise InvalidInput(
-            "No unbatched task matches.", fields={"filter": ["No unbatched task matches."]}
+        unbatched = Task.objects.filter(project=project, batch__isnull=True).count()
+        problem = (
+            f"No unbatched task matches {_filters_described(filters)} "
+            f"(the project has {unbatched} unbatched task{'s' if unbatched != 1 else ''})."
+            if filters
+            else "The project has no unbatched task: every task is in a batch already."
         )
+        raise InvalidInput("The batch would have no task.", fields={"filter": [problem]})
     batch = batch_create(
         project=project,
         by=by,
@@ -140,8 +157,8 @@ def batch_set_status(*, by: User, batch_id: int, status: str) -> Batch:
     if status not in BatchStatus.values:
         raise InvalidInput("Unknown status.", fields={"status": [f"Use {BatchStatus.values}."]})
     batch = batch_get_for_lead(user=by, batch_id=batch_id)
-    batch.status = status
-    batch.save(update_fields=["status"])
+    batch.status, batch.closed_reason = status, ""
+    batch.save(update_fields=["status", "closed_reason"])
     return batch
 
 

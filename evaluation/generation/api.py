@@ -122,8 +122,14 @@ class FailureSerializer(serializers.Serializer):
 class RunSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     project = serializers.IntegerField(source="project_id")
-    status = serializers.CharField(help_text="queued, running, completed, cancelled or failed.")
-    error = serializers.SerializerMethodField(help_text="Why a failed run failed; else empty.")
+    status = serializers.CharField(
+        help_text="queued, running, completed (every request answered), "
+        "completed_with_failures (some failed: see failures), cancelled, or failed (not one "
+        "request answered)."
+    )
+    error = serializers.SerializerMethodField(
+        help_text="Why a failed run failed, or how many of a run's requests failed; else empty."
+    )
     models = serializers.SerializerMethodField()
     samples = serializers.IntegerField()
     params = serializers.DictField()

@@ -77,13 +77,15 @@ NO_ITEMS = {
     "failed": 0,
     "tokens_in": None,
     "tokens_out": None,
-    "retries": None,
+    "attempts_sum": None,
+    "sent": 0,
 }
 
 
 def generation_runs_progress(*, runs: Sequence[GenerationRun]) -> dict[int, dict]:
     """Each run's done / failed / remaining, tokens, elapsed seconds and an ETA from the pace
     so far, in one query however many runs."""
+    ended = Q(status__in=[ItemStatus.DONE, ItemStatus.FAILED])
     counted = {
         row.pop("run_id"): row
         for row in GenerationItem.objects.filter(run__in=[run.pk for run in runs])
@@ -94,7 +96,8 @@ def generation_runs_progress(*, runs: Sequence[GenerationRun]) -> dict[int, dict
             failed=Count("id", filter=Q(status=ItemStatus.FAILED)),
             tokens_in=Sum("tokens_in"),
             tokens_out=Sum("tokens_out"),
-            retries=Sum("attempts", filter=Q(status=ItemStatus.DONE)),
+            attempts_sum=Sum("attempts", filter=ended),
+            sent=Count("id", filter=ended & Q(attempts__gt=0)),
         )
     }
     return {run.pk: _progress(run, counted.get(run.pk, dict(NO_ITEMS))) for run in runs}
@@ -108,7 +111,9 @@ def _progress(run: GenerationRun, figures: dict) -> dict:
     figures["remaining"] = figures["total"] - figures["done"] - figures["failed"]
     figures["tokens_in"] = figures["tokens_in"] or 0
     figures["tokens_out"] = figures["tokens_out"] or 0
-    figures["retries"] = max((figures["retries"] or 0) - figures["done"], 0)
+    # One rule with the attempts shown per item: an ended item's retries are its attempts
+    # after the first, whether it is done or failed; an item refused unsent has none.
+    figures["retries"] = (figures.pop("attempts_sum") or 0) - figures.pop("sent")
     end = run.finished_at or timezone.now()
     elapsed = (end - run.started_at).total_seconds() if run.started_at else 0.0
     finished = figures["done"] + figures["failed"]
@@ -134,11 +139,18 @@ def generation_run_figures(*, run: GenerationRun) -> dict[str, Any]:
 
 
 def generation_run_error(*, run: GenerationRun) -> str:
-    """Why a failed run failed, in a sentence with the server's first answer; empty for a
-    run that did not fail."""
-    if run.status != RunStatus.FAILED:
+    """Why a failed run failed, or which of a run's requests failed, in a sentence with the
+    server's first answer; empty for a run none of whose requests failed."""
+    if run.status not in (RunStatus.FAILED, RunStatus.COMPLETED_WITH_FAILURES):
         return ""
     first = run.items.filter(status=ItemStatus.FAILED).order_by("id").first()
+    if run.status == RunStatus.COMPLETED_WITH_FAILURES and first is not None:
+        failed = run.items.filter(status=ItemStatus.FAILED).count()
+        total = run.items.count()
+        return (
+            f"{failed} of {total} requests failed: their prompts have no new answer. Resume "
+            f"and retry failures once the cause is fixed. The first error: {first.error}"
+        )
     if first is None:
         return "The run failed."
     failed = run.items.filter(status=ItemStatus.FAILED).count()

@@ -13,7 +13,7 @@ from annotation.selectors import in_led_project
 from evaluation.generation.selectors import generation_runs_progress
 from evaluation.leaderboard.games import battles, settled_ratings
 from evaluation.leaderboard.loading import Judgments, judgments_load
-from evaluation.models import Round
+from evaluation.models import Round, RunStatus
 from evaluation.stats import round_verdict
 
 
@@ -118,6 +118,29 @@ def round_result(*, rnd: Round) -> dict[str, Any]:
     return round_results(rounds=[rnd])[rnd.pk]
 
 
+def round_generation_problem(*, status: str, progress: dict[str, Any]) -> str:
+    """What went wrong with a round's generation and what the lead can do, in a sentence;
+    empty while it works or once every request was answered."""
+    if status == RunStatus.FAILED:
+        return (
+            f"Generation failed: not one of its {progress['total']} requests was answered, so "
+            "the round has nothing to judge. Once the model answers (see the run's errors), "
+            "resume the run retrying its failures, or start a new round."
+        )
+    if status == RunStatus.COMPLETED_WITH_FAILURES:
+        return (
+            f"Generation answered {progress['done']} of {progress['total']} requests; the "
+            f"{progress['failed']} that failed have no task to judge. Resume the run retrying "
+            "its failures to add them, or judge the round on the answered ones."
+        )
+    if status == RunStatus.CANCELLED:
+        return (
+            f"Generation was cancelled with {progress['remaining']} of {progress['total']} "
+            "requests not answered. Resume the run to finish it, or start a new round."
+        )
+    return ""
+
+
 def rounds_figures(*, rounds: Sequence[Round]) -> dict[int, dict[str, Any]]:
     """What the API shows of each round beside its fields: its generation run's status and
     progress (``None`` without a run) and its result, in the queries of one round however
@@ -130,7 +153,13 @@ def rounds_figures(*, rounds: Sequence[Round]) -> dict[int, dict[str, Any]]:
         rnd.pk: {
             "generation": None
             if rnd.generation_run is None
-            else {"status": rnd.generation_run.status, **progress[rnd.generation_run.pk]},
+            else {
+                "status": rnd.generation_run.status,
+                "problem": round_generation_problem(
+                    status=rnd.generation_run.status, progress=progress[rnd.generation_run.pk]
+                ),
+                **progress[rnd.generation_run.pk],
+            },
             "result": results[rnd.pk],
         }
         for rnd in rounds

@@ -72,6 +72,14 @@ def round_start(
         errors["previous_model"] = ["Compare the new model with another one."]
     if errors or model is None or export is None:
         raise InvalidInput("The round cannot start.", fields=errors)
+    rows = {split: export.files.get(split, {}).get("rows", 0) for split in ("train", "test")}
+    if not rows["test"] and fresh_batch_id is None:
+        problem = (
+            f"The export's test split has 0 rows (train {rows['train']}): there is no held-out "
+            "prompt to compare the models on. Build an export with a test fraction above 0, "
+            "or name a fresh batch."
+        )
+        raise InvalidInput("The round cannot start.", fields={"export": [problem]})
     prompt_ids = set(round_test_prompt_ids(export=export))
     if fresh_batch_id is not None:
         batch = project.batches.filter(pk=fresh_batch_id).first()

@@ -12,8 +12,14 @@ from annotation.selectors import (
 from evaluation.exports.selectors import export_list
 from evaluation.generation.selectors import generation_run_progress, model_endpoints_offered
 from evaluation.leaderboard import charts, leaderboard_figures
-from evaluation.models import ExportStatus, RunStatus
-from evaluation.rounds.selectors import round_get_for_lead, round_list, round_result, round_results
+from evaluation.models import ExportStatus
+from evaluation.rounds.selectors import (
+    round_generation_problem,
+    round_get_for_lead,
+    round_list,
+    round_result,
+    round_results,
+)
 from evaluation.rounds.services import round_start
 from ftapp.pages import flash_errors, int_or_none, object_page
 
@@ -53,12 +59,16 @@ def round_new(request, project):
 def round_detail(request, rnd):
     run = rnd.generation_run
     result = round_result(rnd=rnd)
+    progress = generation_run_progress(run=run) if run else None
     context = {
         "project": rnd.project,
         "round": rnd,
         "run": run,
-        "progress": generation_run_progress(run=run) if run else None,
-        "generating": run is not None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
+        "progress": progress,
+        "generating": run is not None and not run.ended,
+        "problem": round_generation_problem(status=run.status, progress=progress)
+        if run and progress
+        else "",
         "result": result,
         "interval": charts.win_rate_interval(result),
     }

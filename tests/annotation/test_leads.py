@@ -234,6 +234,46 @@ def test_exclusion_is_recorded(lead, team):
     assert Membership.objects.get(user__username="alice").set_aside
 
 
+def test_a_batch_that_would_have_no_task_is_refused_naming_its_filter(client, lead, team):
+    project = tagged_project(lead, team)
+    matches = "No unbatched task matches topic = 'cards', model 'zz'"
+    with pytest.raises(InvalidInput) as refused:
+        batch_cut(
+            by=lead,
+            project_id=project.pk,
+            name="none",
+            size=5,
+            filters={"metadata": {"topic": "cards"}, "model": "zz", "gold": True},
+        )
+    assert refused.value.fields["filter"] == [
+        f"{matches}, gold only (the project has 6 unbatched tasks)."
+    ]
+    answer = client_for(lead).post(
+        f"/api/v1/projects/{project.pk}/batches/",
+        {"name": "none", "size": 5, "filter": {"metadata": {"topic": "cards"}, "model": "zz"}},
+        format="json",
+    )
+    assert answer.status_code == 400 and answer.json()["error"]["fields"]["filter"] == [
+        f"{matches} (the project has 6 unbatched tasks)."
+    ]
+    client.force_login(lead)
+    page = client.post(
+        f"/projects/{project.pk}/batches/new/",
+        {
+            "name": "none",
+            "size": "5",
+            "metadata_key": "topic",
+            "metadata_value": "cards",
+            "model": "zz",
+        },
+    ).content.decode()
+    assert "model &#x27;zz&#x27; (the project has 6 unbatched tasks)" in page
+    batch_cut(by=lead, project_id=project.pk, name="all", size=10)
+    with pytest.raises(InvalidInput, match="every task is in a batch already"):
+        batch_cut(by=lead, project_id=project.pk, name="none", size=1)
+    assert not Batch.objects.filter(name="none").exists()
+
+
 def test_batches_api(lead, team):
     project = tagged_project(lead, team)
     client = client_for(lead)

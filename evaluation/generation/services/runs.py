@@ -5,10 +5,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from annotation.models import Prompt, Response
+from annotation.models import Batch, BatchStatus, Prompt, Response, Task
 from annotation.selectors import metadata_matching, project_get_for_lead
 from annotation.services.tasks import tasks_add_to_batch, tasks_create_for_responses
 from evaluation.generation.model_keys import key_variable_problem
@@ -143,9 +143,10 @@ def generation_run_tasks_create(*, run: GenerationRun, responses: list[Response]
 
 @transaction.atomic
 def generation_run_finish_if_done(*, run_id: int) -> bool:
-    """Completes the run once no item is pending, or fails it when not one item succeeded;
-    creates its tasks if that waits for the end. Safe to call from every chunk: the run row
-    is locked."""
+    """Ends the run once no item is pending: ``completed`` when every item succeeded,
+    ``completed_with_failures`` when some failed, ``failed`` when not one succeeded; creates
+    its tasks if that waits for the end. Safe to call from every chunk: the run row is
+    locked."""
     run = GenerationRun.objects.select_for_update().select_related("project").get(pk=run_id)
     if run.status != RunStatus.RUNNING:
         return False
@@ -154,6 +155,7 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
     if not run.items.filter(status=ItemStatus.DONE).exists():
         run.status, run.finished_at = RunStatus.FAILED, timezone.now()
         run.save(update_fields=["status", "finished_at"])
+        generation_run_batch_close_if_empty(run=run)
         return True
     if run.create_tasks == TaskCreation.ON_FINISH:
         responses = list(
@@ -162,19 +164,37 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
             )
         )
         generation_run_tasks_create(run=run, responses=responses)
-    run.status = RunStatus.COMPLETED
+    failed = run.items.filter(status=ItemStatus.FAILED).exists()
+    run.status = RunStatus.COMPLETED_WITH_FAILURES if failed else RunStatus.COMPLETED
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "finished_at"])
+    generation_run_batch_close_if_empty(run=run)
     return True
+
+
+def generation_run_batch_close_if_empty(*, run: GenerationRun) -> None:
+    """A run that ended without putting a task into the batch it fills (a round's) would
+    leave that batch open with nothing in it: it is closed, saying why. Resuming the run
+    opens it again."""
+    if run.target_batch_id is None:
+        return
+    reason = (
+        f"Generation run {run.pk} ended {run.get_status_display().lower()} without creating "
+        "a task for this batch. Resume the run (retrying its failures) to fill it."
+    )
+    Batch.objects.filter(pk=run.target_batch_id, status=BatchStatus.OPEN).exclude(
+        Exists(Task.objects.filter(batch=OuterRef("pk")))
+    ).update(status=BatchStatus.CLOSED, closed_reason=reason)
 
 
 def generation_run_cancel(*, by: User, run_id: int) -> GenerationRun:
     """Stops further calls; items already answered keep their responses."""
     run = generation_run_get_for_lead(user=by, run_id=run_id)
-    if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED):
+    if run.ended:
         raise Conflict(f"The run is already {run.status}.")
     GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
     run.refresh_from_db()
+    generation_run_batch_close_if_empty(run=run)
     return run
 
 
@@ -188,6 +208,10 @@ def generation_run_resume(*, by: User, run_id: int, retry_failed: bool = False):
         if retry_failed:
             run.items.filter(status=ItemStatus.FAILED).update(status=ItemStatus.PENDING, error="")
         GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
+        if run.target_batch_id is not None:
+            Batch.objects.filter(pk=run.target_batch_id, status=BatchStatus.CLOSED).exclude(
+                closed_reason=""
+            ).update(status=BatchStatus.OPEN, closed_reason="")
         # Unsent, the run is stopped again, its items still to do.
         enqueue_on_commit(
             lambda: _dispatch(run.pk),

@@ -13,7 +13,10 @@ from annotation.services.tasks import response_add
 from evaluation.generation.client import ModelCallFailed, chat_completion
 from evaluation.generation.limiter import endpoint_slot
 from evaluation.generation.services.endpoints import params_check
-from evaluation.generation.services.runs import generation_run_tasks_create
+from evaluation.generation.services.runs import (
+    generation_run_batch_close_if_empty,
+    generation_run_tasks_create,
+)
 from evaluation.models import (
     GenerationItem,
     GenerationRun,
@@ -142,6 +145,8 @@ def _item_fail(item: GenerationItem, *, error: str, attempts: int, refused: bool
         and figures["other_errors"] == 0
         and figures["failed"] >= STOP_AFTER_IDENTICAL_REFUSALS
     ):
-        GenerationRun.objects.filter(pk=item.run_id, status=RunStatus.RUNNING).update(
+        stopped = GenerationRun.objects.filter(pk=item.run_id, status=RunStatus.RUNNING).update(
             status=RunStatus.FAILED, finished_at=timezone.now()
         )
+        if stopped:
+            generation_run_batch_close_if_empty(run=GenerationRun.objects.get(pk=item.run_id))

@@ -297,7 +297,7 @@ class TestSweepOfGenerationRuns:
                 assert generation_item_begin(item_id=chunk[0])
             process_chunk(run.pk, chunk)
         run.refresh_from_db()
-        assert run.status == RunStatus.COMPLETED
+        assert run.status == RunStatus.COMPLETED_WITH_FAILURES
         poison = GenerationItem.objects.get(pk=chunk[0])
         assert poison.status == ItemStatus.FAILED
         assert f"stopped {settings.JOB_MAX_ATTEMPTS} times" in poison.error

@@ -23,7 +23,7 @@ from tests.factories import (
     client_for,
     judge_all,
     make_endpoint,
-    make_project,
+    make_trained_project,
     queries,
     rows,
 )
@@ -33,22 +33,9 @@ from tests.workers import wait_for_run
 PROMPTS = 16
 
 
-def _trained_project(lead, kind="pairwise"):
-    """Prompts answered by ``base`` and ``other``, judged, exported with half held out."""
-    project = make_project(lead, kind=kind, prompts=PROMPTS, models=("base", "other"))
-    annotators = [AnnotatorFactory(), AnnotatorFactory()]
-    assign(project, annotators, overlap=2)
-    if kind == "pairwise":
-        judge_all(project, annotators, lambda i, task: {"choice": "A"})
-    else:
-        judge_all(project, annotators, lambda i, task: {"rating": 4})
-    export = build(project, "dpo" if kind == "pairwise" else "kto", test_fraction=0.5, seed=4)
-    return project, annotators, export
-
-
 @pytest.mark.django_db
 def test_the_held_out_prompts_are_the_exports_test_split(lead):
-    project, _, export = _trained_project(lead)
+    project, _, export = make_trained_project(lead)
     held_out = round_test_prompt_ids(export=export)
     expected = [
         p.pk for p in project.prompts.order_by("id")
@@ -64,7 +51,7 @@ def test_the_held_out_prompts_are_the_exports_test_split(lead):
 def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdict(
     celery_worker, lead
 ):
-    project, annotators, export = _trained_project(lead)
+    project, annotators, export = make_trained_project(lead)
     with FakeModelServer() as server:
         tuned = make_endpoint(lead, server, "tuned-r1")
         response = client_for(lead).post(
@@ -103,7 +90,7 @@ def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdi
 
 def _round_one(lead, kind="rating"):
     """A project's round 1, its tuned answers loaded as the worker would store them."""
-    project, annotators, export = _trained_project(lead, kind=kind)
+    project, annotators, export = make_trained_project(lead, kind=kind)
     with FakeModelServer() as server:
         tuned = make_endpoint(lead, server, "tuned-r1")
     rnd = round_start(by=lead, project_id=project.pk, model_id=tuned.pk, export_id=export.pk,
@@ -202,7 +189,7 @@ def test_a_dawid_skene_consensus_of_a_round_is_fitted_on_that_rounds_judgments(l
 
 @pytest.mark.django_db
 def test_round_start_refuses_what_cannot_be_compared(lead):
-    project, _, export = _trained_project(lead)
+    project, _, export = make_trained_project(lead)
     with FakeModelServer() as server:
         tuned = make_endpoint(lead, server, "tuned-r1")
 
