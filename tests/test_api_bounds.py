@@ -135,7 +135,9 @@ def test_json_within_the_bounds_still_passes(lead, world):
     for value in ("[" * 61 + "1" + "]" * 61, "1.7e308", "-" + "9" * 300):
         body = BATCH.replace("@", value)
         response = client.post(url, data=body, content_type="application/json")
-        assert response.json()["error"]["message"] == "No unbatched task matches.", value
+        error = response.json()["error"]
+        assert error["message"] == "The batch would have no task.", value
+        assert error["fields"]["filter"][0].startswith("No unbatched task matches"), value
 
 
 @pytest.mark.parametrize("key", ["k__in", "k__regex", "k__contains", "a__b", "k__isnull"])
@@ -149,7 +151,8 @@ def test_a_metadata_filter_key_is_a_key_never_a_lookup(lead, world, key):
         {"name": "b2", "size": 5, "filter": {"metadata": {key: "("}}},
         format="json",
     )
-    assert batch.status_code == 400 and "No unbatched task" in batch.json()["error"]["message"]
+    assert batch.status_code == 400
+    assert batch.json()["error"]["fields"]["filter"][0].startswith("No unbatched task matches")
     Task.objects.filter(project_id=world["p"]).update(batch=None)
     batch = client.post(
         f"/api/v1/projects/{world['p']}/batches/",

@@ -40,6 +40,17 @@ def _local_model_note() -> dict[str, str]:
     return {"local_model_id": local_model.MODEL_ID, "local_model_label": local_model.LABEL}
 
 
+def _endpoint_fields(post) -> dict:
+    """A model's server, model id, key variable and concurrency as its form gives them."""
+    return {
+        "name": post.get("name", "").strip(),
+        "base_url": post.get("base_url", "").strip(),
+        "model": post.get("model", "").strip(),
+        "api_key_env": post.get("api_key_env", "").strip(),
+        "max_concurrency": int_or_none(post.get("max_concurrency")) or 4,
+    }
+
+
 @login_required
 def model_list(request):
     endpoints = list(for_page(model_endpoint_list, user=request.user))
@@ -65,13 +76,7 @@ def model_list(request):
             return redirect("models")
         with flash_errors(request):
             endpoint = model_endpoint_create(
-                by=request.user,
-                name=request.POST.get("name", "").strip(),
-                base_url=request.POST.get("base_url", "").strip(),
-                model=request.POST.get("model", "").strip(),
-                api_key_env=request.POST.get("api_key_env", "").strip(),
-                max_concurrency=int_or_none(request.POST.get("max_concurrency")) or 4,
-                params=params,
+                by=request.user, params=params, **_endpoint_fields(request.POST)
             )
             messages.success(request, f"Registered {endpoint.name}. Test its connection below.")
         return redirect("models")
@@ -108,13 +113,7 @@ def model_edit(request, endpoint_id: int):
     if request.method == "POST":
         with form_errors(context, fields=("name", "base_url", "model", "api_key_env")):
             model_endpoint_update(
-                by=request.user,
-                endpoint_id=endpoint.pk,
-                name=request.POST.get("name", "").strip(),
-                base_url=request.POST.get("base_url", "").strip(),
-                model=request.POST.get("model", "").strip(),
-                api_key_env=request.POST.get("api_key_env", "").strip(),
-                max_concurrency=int_or_none(request.POST.get("max_concurrency")) or 4,
+                by=request.user, endpoint_id=endpoint.pk, **_endpoint_fields(request.POST)
             )
             messages.success(request, "Model saved. Test its connection below.")
             return redirect("models")

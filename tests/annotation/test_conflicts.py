@@ -74,9 +74,9 @@ def test_the_list_shows_the_prompt_the_split_and_the_count_left(lead, client):
     url = reverse("conflicts", args=[project.pk])
     page = client.get(url).content.decode()
     assert "Question 2?" in page and "A 1 · B 1 · both bad 1" in page
-    assert "Question 0?" not in page and "1 left" in page
+    assert "Question 0?" not in page and "1 conflict left" in page
     wide = client.get(url, {"rule": "not_unanimous", "sort": "split"}).content.decode()
-    assert "3 left" in wide and wide.index("Question 2?") < wide.index("Question 0?")
+    assert "3 conflicts left" in wide and wide.index("Question 2?") < wide.index("Question 0?")
     assert "No open conflicts" in client.get(url, {"batch": 999}).content.decode()
 
 
@@ -88,7 +88,7 @@ def test_the_list_pages_by_25(lead, client):
     client.force_login(lead)
     url = reverse("conflicts", args=[project.pk])
     first = client.get(url).content.decode()
-    assert first.count(">Settle</a>") == 25 and "27 left" in first
+    assert first.count(">Settle</a>") == 25 and "27 conflicts left" in first
     assert client.get(url, {"page": 2}).content.decode().count(">Settle</a>") == 2
 
 
