@@ -10,7 +10,7 @@ from django.utils import timezone
 from annotation.models import Membership, Project, Role
 from annotation.selectors import in_led_project
 from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint, RunStatus
-from ftapp.errors import Forbidden
+from ftapp.errors import Forbidden, NotFound
 
 
 def model_endpoints_visible(*, user) -> bool:
@@ -47,6 +47,17 @@ def model_endpoint_list(*, user) -> QuerySet[ModelEndpoint]:
 def model_endpoints_offered(*, user) -> QuerySet[ModelEndpoint]:
     """The models a new run or round may use: those not retired."""
     return model_endpoint_list(user=user).filter(retired_at__isnull=True)
+
+
+def model_endpoint_get_for_manager(*, user, endpoint_id: int) -> ModelEndpoint:
+    """The model endpoint, for someone who may change it (a lead of any project, or a user
+    given the permission): 403 for anyone else, 404 when there is no such model."""
+    if not model_endpoints_manageable(user=user):
+        raise Forbidden("Models are changed by project leads.")
+    endpoint = ModelEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound("No such model.")
+    return endpoint
 
 
 def generation_run_list(*, project: Project) -> QuerySet[GenerationRun]:

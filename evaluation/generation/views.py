@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,6 +14,7 @@ from evaluation.generation.selectors import (
     generation_run_figures,
     generation_run_get_for_lead,
     generation_run_list,
+    model_endpoint_get_for_manager,
     model_endpoint_list,
     model_endpoints_manageable,
     model_endpoints_offered,
@@ -101,14 +101,9 @@ def model_test(request, endpoint_id: int):
     return redirect("models")
 
 
-@login_required
-def model_edit(request, endpoint_id: int):
+@object_page(model_endpoint_get_for_manager, "endpoint_id")
+def model_edit(request, endpoint):
     """A registered model's server, model id, key variable and limits, changed in place."""
-    if not model_endpoints_manageable(user=request.user):
-        raise PermissionDenied("Models are changed by project leads.")
-    endpoint = for_page(model_endpoint_list, user=request.user).filter(pk=endpoint_id).first()
-    if endpoint is None:
-        raise Http404
     context: dict = {"endpoint": endpoint, "key_prefix": PREFIX}
     if request.method == "POST":
         with form_errors(context, fields=("name", "base_url", "model", "api_key_env")):

@@ -9,7 +9,10 @@ from django.utils import timezone
 
 from evaluation.generation import local_model
 from evaluation.generation.client import ModelCallFailed, chat_completion, excerpt, list_models
-from evaluation.generation.selectors import model_endpoints_manageable
+from evaluation.generation.selectors import (
+    model_endpoint_get_for_manager,
+    model_endpoints_manageable,
+)
 from evaluation.models import ModelEndpoint
 from ftapp.errors import Forbidden, InvalidInput, NotFound
 
@@ -99,11 +102,7 @@ def model_endpoint_update(
 ) -> ModelEndpoint:
     """Changes a model endpoint, or retires it (``retired``): a retired model is offered for no
     new run or round, and everything made with it stays. ``False`` brings it back."""
-    if not model_endpoints_manageable(user=by):
-        raise Forbidden("Models are changed by project leads.")
-    endpoint = ModelEndpoint.objects.filter(pk=endpoint_id).first()
-    if endpoint is None:
-        raise NotFound("No such model.")
+    endpoint = model_endpoint_get_for_manager(user=by, endpoint_id=endpoint_id)
     unknown = sorted(set(changes) - EDITABLE)
     if unknown:
         raise InvalidInput(
