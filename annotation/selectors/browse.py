@@ -5,7 +5,8 @@ The page ``/projects/{id}/data/``, ``GET /api/v1/projects/{id}/tasks/``, the bul
 a filter means the same thing everywhere."""
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import TypedDict
 
 from django.db.models import QuerySet
 
@@ -51,6 +52,66 @@ def tasks_matching(*, project: Project, task_filter: TaskFilter) -> QuerySet[Tas
     if task_filter.batch_id is not None:
         tasks = tasks.filter(batch_id=task_filter.batch_id)
     return tasks
+
+
+class TaskRow(TypedDict):
+    """One row of the browser. ``task`` has its prompt, batch and responses fetched."""
+
+    task: Task
+    excerpt: str
+    models: list[str]
+    judgments: int
+    overlap: int | None
+    state: str
+    skips: int
+    rewrites: int
+    comments: int
+    last_activity: datetime | None
+
+
+@dataclass(frozen=True)
+class BrowsePage:
+    """A page of rows and the cursors around it. ``count`` is exact unless
+    ``count_is_estimate``, when there are at least that many matches."""
+
+    rows: list[TaskRow]
+    next_cursor: str | None
+    previous_cursor: str | None
+    count: int
+    count_is_estimate: bool
+
+
+def tasks_browse(
+    *, project: Project, task_filter: TaskFilter, cursor: str | None = None, limit: int = 50
+) -> BrowsePage:
+    """One page of the filter's tasks in its sort order, starting after ``cursor``."""
+    tasks = tasks_matching(project=project, task_filter=task_filter).select_related(
+        "prompt", "batch", "response_a", "response_b"
+    )
+    after = int(cursor) if cursor else 0
+    page = list(tasks.filter(pk__gt=after).order_by("pk")[: limit + 1])
+    rows: list[TaskRow] = [
+        {
+            "task": task,
+            "excerpt": (task.prompt.text or str(task.prompt.messages))[:120],
+            "models": [r.model_name for r in (task.response_a, task.response_b) if r],
+            "judgments": task.judgment_count,
+            "overlap": task.batch.overlap if task.batch else None,
+            "state": "unjudged" if task.judgment_count == 0 else "partial",
+            "skips": 0,
+            "rewrites": 0,
+            "comments": 0,
+            "last_activity": None,
+        }
+        for task in page[:limit]
+    ]
+    return BrowsePage(
+        rows=rows,
+        next_cursor=str(page[limit - 1].pk) if len(page) > limit else None,
+        previous_cursor=None,
+        count=tasks.count(),
+        count_is_estimate=False,
+    )
 
 
 def task_neighbours(
