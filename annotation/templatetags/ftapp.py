@@ -14,3 +14,9 @@ def markdown_filter(text: str, style: str = "chat"):
 @register.filter(name="in_words")
 def in_words_filter(name: str) -> str:
     return in_words(name)
+
+
+@register.filter(name="percent")
+def percent_filter(share: float | None) -> str:
+    """A share from 0 to 1 as a whole percentage ("87%"); "—" where there is none."""
+    return "—" if share is None else f"{share:.0%}"

@@ -196,8 +196,17 @@ class AnnotatorSerializer(serializers.Serializer):
     drift = DriftSerializer(allow_null=True)
 
 
+RAW_AGREEMENT_HELP = (
+    "Raw agreement: the share of pairs of judgments of the same task that agree exactly (the "
+    "same choice, or the very same rating); unlike alpha, not corrected for chance. null "
+    "without pairs."
+)
+
+
 class AlphaGroupSerializer(serializers.Serializer):
     alpha = _float(help_text="null where undefined (nothing to pair, or no variation).")
+    raw_agreement = _float(help_text=RAW_AGREEMENT_HELP)
+    pairs = serializers.IntegerField(help_text="Pairs of judgments of the same task.")
     judgments = serializers.IntegerField()
 
 
@@ -212,6 +221,8 @@ class VersionAlphaSerializer(AlphaGroupSerializer):
 
 class AlphaSerializer(serializers.Serializer):
     overall = _float()
+    raw_agreement = _float(help_text=RAW_AGREEMENT_HELP)
+    pairs = serializers.IntegerField(help_text="Pairs of judgments of the same task.")
     by_batch = BatchAlphaSerializer(many=True)
     by_version = VersionAlphaSerializer(many=True)
 

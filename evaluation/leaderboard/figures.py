@@ -102,7 +102,10 @@ def _pairwise_board(data: Judgments, n_boot: int, seed: int) -> dict:
         return empty
     fought = battles(data)
     model_a, model_b, score, judgments = (
-        fought.model_a, fought.model_b, fought.score, fought.judgments
+        fought.model_a,
+        fought.model_b,
+        fought.score,
+        fought.judgments,
     )
     fit = stats.bradley_terry(
         model_a,
@@ -219,15 +222,25 @@ def _alpha_groups(
     data: Judgments, value: np.ndarray, group: np.ndarray, level: Level, key: str
 ) -> list[dict]:
     alphas = stats.alpha_by_group(data.task, value, group, level=level)
+    raw = stats.pair_agreement_by_group(data.task, value, group)
     codes, counts = np.unique(group, return_counts=True)
     return [
         {
             key: None if code == NO_GROUP else code,
             "alpha": _number(alphas.get(code)),
+            **_raw(raw.get(code)),
             "judgments": count,
         }
         for code, count in zip(codes.tolist(), counts.tolist(), strict=True)
     ]
+
+
+def _raw(found: stats.PairAgreement | None) -> dict:
+    """Raw agreement beside an alpha: the share of pairs of judgments of a task that agree
+    exactly, and the number of pairs."""
+    if found is None:
+        return {"raw_agreement": None, "pairs": 0}
+    return {"raw_agreement": _number(found.share), "pairs": found.pairs}
 
 
 def agreement_figures(
@@ -239,7 +252,9 @@ def agreement_figures(
     window_days: float = WINDOW_DAYS,
 ) -> dict:
     """How reliable the judgments are: Krippendorff's alpha (ordinal for ratings, nominal for
-    choices in the task's terms) overall, per batch and per guideline version; per annotator,
+    choices in the task's terms) overall, per batch and per guideline version, each beside
+    its raw agreement (the share of pairs of judgments of a task that agree exactly); per
+    annotator,
     agreement with the others left-one-out, gold accuracy, Dawid–Skene reliability, drift of
     their agreement over windows of ``window_days``, position bias (pairwise) and their rating
     histogram (ratings); and the project's position and length bias."""
@@ -281,7 +296,13 @@ def agreement_figures(
         "judgments": n,
         "tasks": len(np.unique(data.task)),
         "annotators": [],
-        "alpha": {"overall": None, "by_batch": [], "by_version": []},
+        "alpha": {
+            "overall": None,
+            "raw_agreement": None,
+            "pairs": 0,
+            "by_batch": [],
+            "by_version": [],
+        },
         "over_time": {
             "window_days": window_days,
             "slope_per_day": None,
@@ -326,6 +347,7 @@ def _agreement(
         group["name"] = batch_names.get(group["batch"], "")
     figures["alpha"] = {
         "overall": _number(stats.alpha(data.task, value, level=level)),
+        **_raw(stats.pair_agreement(data.task, value)),
         "by_batch": by_batch,
         "by_version": _alpha_groups(data, value, data.version, level, "version"),
     }

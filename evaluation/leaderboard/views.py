@@ -90,13 +90,15 @@ def agreement(request, project):
                 "histogram_chart": charts.histogram(histogram, RATING_SCALE) if histogram else None,
             }
         )
-    over_time = figures["over_time"]["windows"]
+    # A line needs two points: with one window there is a figure but no trend yet.
+    over_time = [w for w in figures["over_time"]["windows"] if w["agreement"] is not None]
     context = {
         **_filter_context(project, batch_ids),
         "figures": figures,
         "annotators": annotators,
         "window_days": window_days,
-        "over_time_chart": charts.line_chart(over_time) if over_time else None,
+        "over_time_points": len(over_time),
+        "over_time_chart": charts.line_chart(over_time) if len(over_time) >= 2 else None,
         "histogram_chart": charts.histogram(
             figures["rating_histogram"], RATING_SCALE, width=200, height=60
         )

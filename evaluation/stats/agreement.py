@@ -15,14 +15,20 @@ from evaluation.stats.metrics import Coincidences
 Level = Literal["nominal", "ordinal", "interval"]
 
 
-def alpha_by_group(
-    unit: ArrayLike, value: ArrayLike, group: ArrayLike, *, level: Level
-) -> dict[Hashable, float | None]:
-    """Krippendorff's alpha per group (project, batch, guideline version): ``ordinal`` for
-    ratings, ``nominal`` for choices. Only values in the same unit *and* group are paired, so
-    a task judged under two guideline versions counts as one unit in each. The coincidence
-    matrices are summed with numpy and handed to the validated ``Coincidences.alpha``;
-    ``None`` where alpha is undefined (nothing to pair, or no variation)."""
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """The judgments counted per (group, unit) cell and value, for the cells holding two or
+    more: ``counts[cell, value]``, ``group[cell]`` the cell's index into ``groups``."""
+
+    values: np.ndarray
+    groups: np.ndarray
+    counts: np.ndarray
+    group: np.ndarray
+
+
+def _pairable_cells(unit: ArrayLike, value: ArrayLike, group: ArrayLike) -> _Cells:
+    """The one pairing rule of agreement: two judgments pair when they are of the same unit
+    (task) in the same group (batch, guideline version)."""
     unit, value, group = np.asarray(unit), np.asarray(value), np.asarray(group)
     same_length(unit, value, group)
     values, value_codes = factorize(value)
@@ -33,10 +39,27 @@ def alpha_by_group(
     width = len(values)
     counts = np.bincount(cell_codes * width + value_codes, minlength=len(cells) * width)
     counts = counts.reshape(len(cells), width).astype(float)
-    pairable = counts.sum(axis=1)
-    kept = pairable >= 2
-    counts, cell_group = counts[kept], (cells[kept] // max(n_units, 1)).astype(np.intp)
-    weight = 1.0 / (pairable[kept] - 1)
+    kept = counts.sum(axis=1) >= 2
+    return _Cells(
+        values=values,
+        groups=groups,
+        counts=counts[kept],
+        group=(cells[kept] // max(n_units, 1)).astype(np.intp),
+    )
+
+
+def alpha_by_group(
+    unit: ArrayLike, value: ArrayLike, group: ArrayLike, *, level: Level
+) -> dict[Hashable, float | None]:
+    """Krippendorff's alpha per group (project, batch, guideline version): ``ordinal`` for
+    ratings, ``nominal`` for choices. Only values in the same unit *and* group are paired, so
+    a task judged under two guideline versions counts as one unit in each. The coincidence
+    matrices are summed with numpy and handed to the validated ``Coincidences.alpha``;
+    ``None`` where alpha is undefined (nothing to pair, or no variation)."""
+    cells = _pairable_cells(unit, value, group)
+    values, groups, counts, cell_group = cells.values, cells.groups, cells.counts, cells.group
+    width = len(values)
+    weight = 1.0 / (counts.sum(axis=1) - 1)
     # Krippendorff (2011): o_ck = sum over units of n_uc * (n_uk - [c == k]) / (m_u - 1).
     matrix = np.zeros((len(groups), width, width))
     for c in range(width):
@@ -59,6 +82,43 @@ def alpha(unit: ArrayLike, value: ArrayLike, *, level: Level) -> float | None:
     """Krippendorff's alpha over all the judgments (see ``alpha_by_group``)."""
     unit = np.asarray(unit)
     return alpha_by_group(unit, value, np.zeros(len(unit), dtype=np.int8), level=level).get(0)
+
+
+@dataclass(frozen=True, slots=True)
+class PairAgreement:
+    """Raw (percent) agreement: of the ``pairs`` of judgments of the same unit in the same
+    group, ``agreeing`` give the very same value (for ratings: the same rating, exactly)."""
+
+    agreeing: int
+    pairs: int
+
+    @property
+    def share(self) -> float | None:
+        return self.agreeing / self.pairs if self.pairs else None
+
+
+def pair_agreement_by_group(
+    unit: ArrayLike, value: ArrayLike, group: ArrayLike
+) -> dict[Hashable, PairAgreement]:
+    """Per group, the share of pairs of judgments that agree exactly, pairing as
+    ``alpha_by_group`` does. Unlike alpha it does not discount the agreement chance alone
+    would give: when nearly every judgment says the same, it is high while alpha is near 0."""
+    cells = _pairable_cells(unit, value, group)
+    size = cells.counts.sum(axis=1)
+    pairs = np.bincount(cells.group, weights=size * (size - 1) / 2, minlength=len(cells.groups))
+    same = (cells.counts * (cells.counts - 1) / 2).sum(axis=1)
+    agreeing = np.bincount(cells.group, weights=same, minlength=len(cells.groups))
+    return {
+        name: PairAgreement(agreeing=round(agreeing[g]), pairs=round(pairs[g]))
+        for g, name in enumerate(cells.groups)
+    }
+
+
+def pair_agreement(unit: ArrayLike, value: ArrayLike) -> PairAgreement:
+    """Raw agreement over all the judgments (see ``pair_agreement_by_group``)."""
+    unit = np.asarray(unit)
+    found = pair_agreement_by_group(unit, value, np.zeros(len(unit), dtype=np.int8))
+    return found.get(0, PairAgreement(agreeing=0, pairs=0))
 
 
 def plurality_agreement(unit: ArrayLike, value: ArrayLike) -> np.ndarray:

@@ -239,9 +239,19 @@ class TestAgreement:
         assert figures["judgments"] == 15 and figures["tasks"] == 5
         (batch,) = figures["alpha"]["by_batch"]
         assert batch["name"] == "b" and batch["alpha"] == pytest.approx(expected.alpha())
+        # Raw agreement, pairs agreeing: A A B 1 of 3, B tie tie 1, none in A B both_bad,
+        # 3 in both_bad x 3, none in A B tie: 5 of 15.
+        assert (figures["alpha"]["raw_agreement"], figures["alpha"]["pairs"]) == (1 / 3, 15)
         assert figures["alpha"]["by_version"] == [
-            {"version": 1, "alpha": pytest.approx(expected.alpha()), "judgments": 15}
+            {
+                "version": 1,
+                "alpha": pytest.approx(expected.alpha()),
+                "raw_agreement": 1 / 3,
+                "pairs": 15,
+                "judgments": 15,
+            }
         ]
+        assert (batch["raw_agreement"], batch["pairs"]) == (1 / 3, 15)
 
     def test_leave_one_out_agreement_and_agreement_over_time(self, lead):
         project = make_pairwise_project(lead)
@@ -463,10 +473,32 @@ class TestPages:
         assert html.count('<g class="interval">') == 3
         agreement = client.get(f"/projects/{project.pk}/agreement/").content.decode()
         assert agreement.count('class="chart histogram"') == 3  # two annotators and overall
-        assert 'class="chart line-chart"' in agreement
+        # Everything was judged within one week: one point, no line yet.
+        assert 'class="chart line-chart"' not in agreement
+        assert "the trend appears once the judgments span a second window of 7 days" in agreement
         assert "u1" in agreement and "u2" in agreement
         pseudonym = Membership.objects.get(project=project, user__username="u1").pseudonym
         assert pseudonym in agreement
+
+    def test_agreement_over_time_is_drawn_from_the_second_window(self, client, lead):
+        project = make_rated_project(lead)
+        earlier = Judgment.objects.filter(
+            task__project=project, task__prompt__external_id__in=["q0", "q1"]
+        )
+        earlier.update(created_at=earlier.first().created_at - timedelta(days=8))
+        client.force_login(lead)
+        html = client.get(f"/projects/{project.pk}/agreement/").content.decode()
+        assert 'class="chart line-chart"' in html and 'id="trend-waits"' not in html
+
+    def test_raw_agreement_stands_beside_each_alpha_with_why_they_differ(self, client, lead):
+        project = make_pairwise_project(lead)
+        client.force_login(lead)
+        page = client.get(f"/projects/{project.pk}/agreement/")
+        html = page.content.decode()
+        # 5 of the 15 pairs agree (see test_pairwise_alpha_reads_choices_in_the_tasks_terms).
+        assert '<strong id="raw-agreement-overall">33%</strong> of 15 pairs' in html
+        assert html.count('33% <small class="muted">of 15 pairs</small>') == 2  # batch, version
+        assert "Alpha can be near 0, or below, while raw agreement is high" in html
 
     def test_pages_filter_by_batch_and_report_a_bad_one(self, client, lead):
         project = make_rated_project(lead)

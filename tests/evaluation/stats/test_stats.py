@@ -24,6 +24,8 @@ from evaluation.stats import (
     mean_ratings,
     outcome_scores,
     overlapping_pairs,
+    pair_agreement,
+    pair_agreement_by_group,
     plurality_agreement,
     position_bias,
     position_bias_by_annotator,
@@ -187,6 +189,34 @@ def test_a_unit_judged_under_two_groups_is_not_paired_across_them():
 
 def test_alpha_is_none_when_nothing_can_be_paired():
     assert alpha_by_group([1, 2], [3, 4], ["g", "g"], level="ordinal") == {"g": None}
+
+
+def test_raw_agreement_counts_the_pairs_of_a_task_that_agree_exactly():
+    # Task 1: A, A, B gives three pairs, one agreeing; task 2: B, B one agreeing pair; task 3
+    # is alone (no pair); task 4 pairs 4 with 5, which is no exact agreement.
+    unit = [1, 1, 1, 2, 2, 3, 4, 4]
+    value = ["A", "A", "B", "B", "B", "A", "4", "5"]
+    found = pair_agreement(unit, value)
+    assert (found.agreeing, found.pairs) == (2, 5) and found.share == pytest.approx(0.4)
+    assert pair_agreement([1, 2], ["A", "A"]).share is None
+
+
+def test_raw_agreement_pairs_within_a_group_as_alpha_does():
+    unit = [1, 1, 2, 2, 1, 1, 2, 2]
+    value = ["A", "A", "B", "B", "A", "B", "B", "A"]
+    version = ["v1"] * 4 + ["v2"] * 4
+    found = pair_agreement_by_group(unit, value, version)
+    assert (found["v1"].agreeing, found["v1"].pairs) == (2, 2)
+    assert (found["v2"].agreeing, found["v2"].pairs) == (0, 2)
+
+
+def test_raw_agreement_is_high_where_alpha_is_zero_when_one_label_dominates():
+    # Ten tasks rated twice: nine times 5 and 5, once 5 and 4. Nine pairs in ten agree, but
+    # with 19 fives in 20 ratings chance alone agrees as often: alpha is 1 - 0.1 / 0.1 = 0.
+    unit = [u for u in range(10) for _ in range(2)]
+    value = [5] * 19 + [4]
+    assert pair_agreement(unit, value).share == pytest.approx(0.9)
+    assert alpha(unit, value, level="nominal") == pytest.approx(0.0)
 
 
 def simulate_labels(rng, n_units, accuracies, classes=3):
