@@ -3,14 +3,17 @@ stream by (memory bounded by the number of categories, never by the number of ro
 as JSON and Markdown beside the files."""
 
 import json
+import re
 import unicodedata
 from collections import Counter
 from typing import Any
 
 from annotation.choices import SIDES
 from evaluation.exports.examples import Example
+from evaluation.exports.options import LABELS, split_warnings
 from evaluation.exports.source import PromptData, TaskData
 from evaluation.stats.metrics import Coincidences
+from ftapp.pages import in_words
 
 METADATA_KEYS = 20
 METADATA_VALUES = 1000
@@ -86,7 +89,12 @@ class CardStats:
                 if len(self.metadata) >= METADATA_KEYS:
                     continue
                 values = self.metadata[key] = Counter()
-            shown = value if isinstance(value, str) else repr(value)
+            # JSON, as the value was imported: true, null, {"a": 1}; never a Python repr.
+            shown = (
+                value
+                if isinstance(value, str)
+                else json.dumps(value, ensure_ascii=False, sort_keys=True)
+            )
             if shown in values or len(values) < METADATA_VALUES:
                 values[shown[:200]] += 1
             else:
@@ -228,18 +236,25 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- annotators: {stats['annotators']}",
         f"- guideline versions (judgments): {_pairs(stats['guideline_versions'])}",
         f"- rating histogram: {_pairs(stats['rating_histogram'])}",
-        f"- Krippendorff's alpha, ratings (ordinal): {agreement['ratings_alpha_ordinal']} "
+        f"- Krippendorff's alpha, ratings (ordinal): "
+        f"{_figure(agreement['ratings_alpha_ordinal'])} "
         f"over {agreement['rating_tasks_with_2_plus']} tasks judged twice or more",
-        f"- Krippendorff's alpha, pairwise (nominal): {agreement['choices_alpha_nominal']} "
+        f"- Krippendorff's alpha, pairwise (nominal): "
+        f"{_figure(agreement['choices_alpha_nominal'])} "
         f"over {agreement['pairwise_tasks_with_2_plus']} tasks",
-        f"- position bias: left chosen in {position['left_share']} of "
+        f"- position bias: left chosen in {_figure(position['left_share'])} of "
         f"{position['judgments']} A/B judgments",
-        f"- length bias: chosen longer than rejected in {length['chosen_longer_share']} of "
-        f"{length['pairs']} pairs",
+        f"- length bias: chosen longer than rejected in "
+        f"{_figure(length['chosen_longer_share'])} of {length['pairs']} pairs",
         f"- PII redactions: {_pairs(card['redactions'])}",
         "",
     ]
     return "\n".join(lines)
+
+
+def _figure(value: float | None) -> str:
+    """A figure of the card; "—" where it is undefined (nothing to measure it on)."""
+    return "—" if value is None else str(value)
 
 
 def _table(title: str, counts: dict[str, Any]) -> list[str]:
@@ -247,3 +262,120 @@ def _table(title: str, counts: dict[str, Any]) -> list[str]:
     rows = [f"**{title}**", "", "| value | count |", "|---|---|"]
     rows += [f"| {md(k)} | {v} |" for k, v in counts.items()]
     return [*rows, ""]
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def option_in_words(name: str, value: Any) -> str:
+    """An export option's value as a person reads it: yes or no, "all" for an empty list of
+    batches or models, "none" where there is no minimum, choice values in words. Names (of
+    models, dates) are kept as they are."""
+    if isinstance(value, bool):
+        return _yes_no(value)
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        if not value:
+            return "all"
+        shown = [in_words(v) if name == "pairs_from" else str(v) for v in value]
+        return ", ".join(shown)
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:g}"
+    if name in WORDED_CHOICES:
+        return in_words(str(value))
+    return str(value)
+
+
+WORDED_CHOICES = {"consensus", "rating_pairs", "tie_policy"}
+_OPTION_NAME = re.compile(r"\b(" + "|".join(sorted(LABELS, key=len, reverse=True)) + r")\b")
+
+
+def reason_in_words(reason: str) -> str:
+    """Why examples were left out ("rated below sft_min_rating") with the option named as on
+    the form ("rated below min. mean rating")."""
+    parts = _OPTION_NAME.split(reason)  # the names matched are at the odd places
+    return "".join(LABELS[p].lower() if i % 2 else in_words(p) for i, p in enumerate(parts))
+
+
+def _share(value: float | None) -> str | None:
+    return None if value is None else f"{value:.0%}"
+
+
+def card_for_page(card: dict[str, Any], *, project_kind: str) -> dict[str, Any]:
+    """The data card as the export's page shows it: sentences and small tables in words,
+    only the figures that mean something for the project's kind of judgments (no rating
+    histogram or ordinal alpha from pairwise choices, no position bias from ratings) and a
+    warning beside each split too small to fine-tune on."""
+    stats = card.get("stats", {})
+    prompts = stats.get("prompts", {})
+    agreement = stats.get("agreement", {})
+    rows = {split: int(info.get("rows", 0)) for split, info in card.get("files", {}).items()}
+    warnings = split_warnings(rows, test_fraction=card.get("test_fraction") or 0)
+    per_split_prompts = prompts.get("per_split", {})
+    rating = project_kind == "rating"
+    if rating:
+        alpha = {
+            "value": agreement.get("ratings_alpha_ordinal"),
+            "level": "ordinal, ratings",
+            "tasks": agreement.get("rating_tasks_with_2_plus", 0),
+        }
+    else:
+        alpha = {
+            "value": agreement.get("choices_alpha_nominal"),
+            "level": "nominal, choices",
+            "tasks": agreement.get("pairwise_tasks_with_2_plus", 0),
+        }
+    position = stats.get("position_bias", {})
+    length = stats.get("length_bias", {})
+    return {
+        "splits": [
+            {
+                "split": split,
+                "rows": count,
+                "prompts": per_split_prompts.get(split, 0),
+                "warning": warnings.get(split, ""),
+            }
+            for split, count in rows.items()
+        ],
+        "warned": bool(warnings),
+        "options": [
+            (LABELS.get(name, in_words(name)), option_in_words(name, value))
+            for name, value in card.get("options", {}).items()
+        ],
+        "sources": [(in_words(k), v) for k, v in stats.get("examples_by_source", {}).items()],
+        "kto_labels": list(stats.get("kto_labels", {}).items()),
+        "models": list(stats.get("models", {}).items()),
+        "dropped": [(reason_in_words(k), v) for k, v in stats.get("dropped", {}).items()],
+        "prompts": {
+            "distinct": prompts.get("distinct", 0),
+            "records": prompts.get("records", 0),
+        },
+        "metadata": [
+            (key, list(values.items())) for key, values in prompts.get("metadata", {}).items()
+        ],
+        "tasks": stats.get("tasks", 0),
+        "adjudicated": stats.get("adjudicated_tasks", 0),
+        "judgments_used": stats.get("judgments_used", 0),
+        "annotators": stats.get("annotators", 0),
+        "excluded_annotators": list(card.get("excluded_annotators", {}).items()),
+        "guideline_versions": [
+            (f"v{k}" if k != "none" else "unknown", v)
+            for k, v in stats.get("guideline_versions", {}).items()
+        ],
+        "rating_histogram": list(stats.get("rating_histogram", {}).items()) if rating else [],
+        "alpha": alpha,
+        "position_bias": None
+        if rating
+        else {"share": _share(position.get("left_share")), "n": position.get("judgments", 0)},
+        "length_bias": {
+            "share": _share(length.get("chosen_longer_share")),
+            "n": length.get("pairs", 0),
+        }
+        if length.get("pairs")
+        else None,
+        "redactions": [(in_words(k), v) for k, v in card.get("redactions", {}).items()],
+        "rounds": card.get("rounds", []),
+        "dataset_sha256": card.get("dataset_sha256", ""),
+    }

@@ -34,10 +34,73 @@ PER_KIND: dict[str, dict[str, Any]] = {
     "kto": {"kto_desirable_min": 4.0, "kto_undesirable_max": 2.0, "include_rewrites": True},
     "judgments": {},
 }
+# What each option is called where people read it: the export form and the data card.
+LABELS: dict[str, str] = {
+    "min_judgments": "Min. judgments per task",
+    "min_agreement": "Min. agreement",
+    "exclude_gold": "Leave gold tasks out",
+    "min_gold_accuracy": "Min. annotator gold accuracy",
+    "batches": "Batches",
+    "rounds": "Rounds",
+    "models": "Models",
+    "judged_after": "Judged after",
+    "judged_before": "Judged before",
+    "dedupe": "Identical prompts count as one",
+    "redact_pii": "Redact PII",
+    "consensus": "Consensus",
+    "sft_min_rating": "Min. mean rating",
+    "per_prompt": "Examples per prompt",
+    "include_rewrites": "Use expert rewrites",
+    "pairs_from": "Pairs from",
+    "margin": "Rating margin",
+    "rating_pairs": "Rating pairs",
+    "tie_policy": "Tie and both-bad votes",
+    "kto_desirable_min": "Desirable from",
+    "kto_undesirable_max": "Undesirable up to",
+}
+# The kind a new export starts from: what the project's judgments are most directly for.
+# Pairwise choices are preference pairs; ratings select the good answers to imitate (SFT),
+# KTO being the other choice for them.
+DEFAULT_KIND = {"pairwise": "dpo", "rating": "sft"}
+# OpenAI's fine-tuning refuses a file of fewer examples.
+MIN_SPLIT_ROWS = 10
 NULLABLE = {"min_gold_accuracy", "judged_after", "judged_before"}
 PAIR_SOURCES = ("pairwise", "ratings", "rewrites")
 RATING_PAIRS = ("best_vs_each", "best_vs_worst")
 TIE_POLICIES = ("count", "drop")
+
+
+def kind_default(project_kind: str) -> str:
+    return DEFAULT_KIND.get(project_kind, "sft")
+
+
+def option_groups() -> list[tuple[tuple[str, ...], list[str]]]:
+    """The options of particular kinds, grouped by the kinds that have them, in ``PER_KIND``'s
+    order: ``[(("sft",), ["sft_min_rating", "per_prompt"]), (("sft", "kto"),
+    ["include_rewrites"]), ...]``. A form shows the groups of the chosen kind."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for options in PER_KIND.values():
+        for name in options:
+            kinds = tuple(kind for kind, known in PER_KIND.items() if name in known)
+            if name not in groups.setdefault(kinds, []):
+                groups[kinds].append(name)
+    return list(groups.items())
+
+
+def split_warnings(rows: dict[str, int], *, test_fraction: float) -> dict[str, str]:
+    """Per split, what is wrong with its number of rows: none at all, or fewer than OpenAI's
+    fine-tuning takes. A test split is only expected when some fraction goes to it."""
+    warnings = {}
+    for split, count in rows.items():
+        if split == "test" and not test_fraction:
+            continue
+        if count == 0:
+            warnings[split] = "Empty: no example would be written to this split."
+        elif count < MIN_SPLIT_ROWS:
+            warnings[split] = (
+                f"Only {count}: OpenAI fine-tuning needs at least {MIN_SPLIT_ROWS} examples."
+            )
+    return warnings
 
 
 def export_options_clean(*, kind: str, format: str, filters: dict[str, Any] | None) -> dict:
@@ -56,8 +119,9 @@ def export_options_clean(*, kind: str, format: str, filters: dict[str, Any] | No
     given = dict(filters or {})
     errors: dict[str, list[str]] = {}
     for key in sorted(set(given) - set(defaults)):
-        errors[f"filters.{key}"] = [f"Unknown filter for a {kind} export; known: "
-                                    f"{', '.join(sorted(defaults))}."]
+        errors[f"filters.{key}"] = [
+            f"Unknown filter for a {kind} export; known: {', '.join(sorted(defaults))}."
+        ]
     options: dict[str, Any] = {}
     for key, default in defaults.items():
         value = given.get(key, default)
@@ -131,8 +195,9 @@ def _choice(allowed: tuple[str, ...]):
 def _moment(value: Any) -> str:
     parsed = parse_datetime(value) if isinstance(value, str) else None
     if not isinstance(parsed, datetime) or parsed.tzinfo is None:
-        raise ValueError("Expected an ISO 8601 date and time with its offset, e.g. "
-                         "2026-01-31T00:00:00Z.")
+        raise ValueError(
+            "Expected an ISO 8601 date and time with its offset, e.g. 2026-01-31T00:00:00Z."
+        )
     return parsed.isoformat()
 
 

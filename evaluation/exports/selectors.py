@@ -62,15 +62,6 @@ def export_preview(*, export: Export, rows: int = 5) -> list[dict[str, Any]]:
     return []
 
 
-def export_card(*, export: Export) -> str:
-    """A finished export's dataset card (Markdown); empty before then, or when its files
-    are gone."""
-    if export.status != ExportStatus.COMPLETED:
-        return ""
-    path = export_dir(export) / "card.md"
-    return path.read_text(encoding="utf-8") if path.exists() else ""
-
-
 def export_progress(*, export: Export) -> dict[str, Any]:
     total, done = export.progress_total, export.progress_done
     return {

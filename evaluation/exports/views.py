@@ -6,18 +6,30 @@ import json
 from django.shortcuts import redirect, render
 
 from annotation.selectors import batch_choices, project_get_for_lead
-from evaluation.exports.options import COMMON, PER_KIND, RATING_PAIRS, TIE_POLICIES
+from evaluation.exports.card import card_for_page
+from evaluation.exports.options import (
+    COMMON,
+    LABELS,
+    PAIR_SOURCES,
+    PER_KIND,
+    RATING_PAIRS,
+    TIE_POLICIES,
+    export_options_clean,
+    kind_default,
+    option_groups,
+    split_warnings,
+)
 from evaluation.exports.selectors import (
-    export_card,
     export_get_for_lead,
     export_list,
     export_preview,
     export_progress,
 )
+from evaluation.exports.services.build import export_rows_expected
 from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import InvalidInput
-from ftapp.pages import flash_errors, form_errors, object_page
+from ftapp.pages import flash_errors, form_errors, in_words, object_page
 
 CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites"}
 NUMBERS = {
@@ -78,17 +90,70 @@ def export_new(request, project):
                 raise InvalidInput("The test fraction and the seed must be numbers.") from None
             return redirect("export", export_id=export.pk)
         return redirect("export-new", project_id=project.pk)
+    defaults = {**COMMON, **{k: v for d in PER_KIND.values() for k, v in d.items()}}
+    kind_names = dict(ExportKind.choices)
     context = {
         "project": project,
         "exports": export_list(project=project)[:50],
         "kinds": ExportKind.choices,
+        "kind": kind_default(project.kind),
         "formats": ExportFormat.choices,
         "batches": batch_choices(project=project),
-        "rating_pairs": RATING_PAIRS,
-        "tie_policies": TIE_POLICIES,
-        "defaults": {**COMMON, **{k: v for d in PER_KIND.values() for k, v in d.items()}},
+        "defaults": defaults,
+        "labels": LABELS,
+        "kind_groups": [
+            {
+                "kinds": " ".join(kinds),
+                "legend": " and ".join(kind_names[k] for k in kinds),
+                "fields": [_field(name, defaults[name]) for name in names],
+            }
+            for kinds, names in option_groups()
+        ],
+        "expected": _rows_expected(project),
     }
     return render(request, "evaluation/export_new.html", context)
+
+
+# How the form asks for each option of a particular kind (the options and their kinds are
+# evaluation.exports.options's).
+FIELDS: dict[str, dict] = {
+    "sft_min_rating": {"input": "number", "min": 1, "max": 5, "step": 0.5},
+    "per_prompt": {"input": "number", "min": 1, "max": 100, "step": 1},
+    "include_rewrites": {"input": "checkbox"},
+    "pairs_from": {"input": "checkboxes", "choices": PAIR_SOURCES},
+    "margin": {"input": "number", "min": 0, "max": 4, "step": 0.5},
+    "rating_pairs": {"input": "select", "choices": RATING_PAIRS},
+    "tie_policy": {"input": "select", "choices": TIE_POLICIES},
+    "kto_desirable_min": {"input": "number", "min": 1, "max": 5, "step": 0.5},
+    "kto_undesirable_max": {"input": "number", "min": 1, "max": 5, "step": 0.5},
+}
+PAIR_SOURCE_WORDS = {
+    "pairwise": "pairwise majority",
+    "ratings": "rating margins",
+    "rewrites": "rewrites over originals",
+}
+
+
+def _field(name: str, default) -> dict:
+    field = {"name": name, "label": LABELS[name], "default": default, **FIELDS[name]}
+    if "choices" in field:
+        words = PAIR_SOURCE_WORDS if name == "pairs_from" else {}
+        field["choices"] = [(c, words.get(c, in_words(c))) for c in field["choices"]]
+    return field
+
+
+def _rows_expected(project) -> list[dict]:
+    """What the judgments as they are now would give per kind, with the default options, the
+    default test fraction and seed: counted by the build's own reading and selection."""
+    expected = []
+    for kind, label in ExportKind.choices:
+        options = export_options_clean(kind=kind, format="trl", filters={})
+        rows = export_rows_expected(
+            project=project, kind=kind, options=options, test_fraction=0.1, seed=0
+        )
+        warnings = split_warnings(rows, test_fraction=0.1)
+        expected.append({"kind": kind, "label": label, "rows": rows, "warnings": warnings})
+    return expected
 
 
 ACTIONS = {"cancel": export_cancel, "retry": export_retry}
@@ -113,7 +178,9 @@ def export_detail(request, export):
         "finished": finished,
         "action_error": failed.get("error", ""),
         "progress": export_progress(export=export),
-        "card_md": export_card(export=export),
+        "card": card_for_page(export.card, project_kind=export.project.kind)
+        if export.status == ExportStatus.COMPLETED and export.card
+        else None,
         "preview": [
             json.dumps(row, ensure_ascii=False, indent=1) for row in export_preview(export=export)
         ],

@@ -20,8 +20,8 @@ class _Cells:
     """The judgments counted per (group, unit) cell and value, for the cells holding two or
     more: ``counts[cell, value]``, ``group[cell]`` the cell's index into ``groups``."""
 
-    values: np.ndarray
-    groups: np.ndarray
+    values: list
+    groups: list
     counts: np.ndarray
     group: np.ndarray
 

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -25,9 +26,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.judgment_rules import Pseudonyms
+from annotation.models import Project
 from evaluation.exports.card import CardStats, card_markdown
 from evaluation.exports.consensus import consensus_fit
-from evaluation.exports.examples import group_examples
+from evaluation.exports.examples import Example, group_examples
 from evaluation.exports.formats import ROWS
 from evaluation.exports.services.files import (
     JUDGMENTS_FILE,
@@ -219,6 +221,60 @@ def _groups(prompts: Iterable[PromptData], dedupe: bool) -> Iterator[list[Prompt
         yield group
 
 
+def split_examples(
+    *,
+    project: Project,
+    kind: str,
+    options: dict[str, Any],
+    seed: int,
+    test_fraction: float,
+    excluded: dict[int, str],
+    dropped: Counter,
+) -> Iterator[tuple[int, list[PromptData], str, list[Example]]]:
+    """The examples of an export as its build reads, selects and splits them: per group of
+    identical prompts, the tasks read so far, the group, its split and its examples (none
+    when the group gave none; ``dropped`` counts why)."""
+    consensus = None
+    if options.get("consensus") == "dawid_skene":
+        consensus = consensus_fit(project=project, options=options, excluded=sorted(excluded))
+    prompts = prompts_read(
+        project_id=project.pk,
+        options=options,
+        excluded=sorted(excluded),
+        details=kind == "judgments",
+    )
+    done = 0
+    for group in _groups(prompts, options["dedupe"]):
+        done += sum(len(p.tasks) for p in group)
+        examples = group_examples(group, kind, options, dropped, consensus)
+        split = split_of(group[0].content_hash, seed=seed, test_fraction=test_fraction)
+        yield done, group, split, examples
+
+
+def export_rows_expected(
+    *, project: Project, kind: str, options: dict[str, Any], test_fraction: float, seed: int
+) -> dict[str, int]:
+    """The rows per split a build with these (cleaned) options would write from the
+    judgments as they are now, counted by the build's own reading, selection and split
+    without writing anything."""
+    excluded = excluded_annotators(
+        project_id=project.pk, min_gold_accuracy=options["min_gold_accuracy"]
+    )
+    rows = dict.fromkeys(SPLITS, 0)
+    with transaction.atomic():
+        for _done, _group, split, examples in split_examples(
+            project=project,
+            kind=kind,
+            options=options,
+            seed=seed,
+            test_fraction=test_fraction,
+            excluded=excluded,
+            dropped=Counter(),
+        ):
+            rows[split] += len(examples)
+    return rows
+
+
 def _build(export: Export, progress: _Progress) -> None:
     options, kind, fmt = export.options, export.kind, export.format
     partial = partial_dir(export)
@@ -236,29 +292,20 @@ def _build(export: Export, progress: _Progress) -> None:
                 project_id=export.project_id, min_gold_accuracy=options["min_gold_accuracy"]
             )
             pseudonyms = Pseudonyms(project_id=export.project_id)
-            consensus = None
-            if options.get("consensus") == "dawid_skene":
-                consensus = consensus_fit(
-                    project=export.project, options=options, excluded=sorted(excluded)
-                )
             total = tasks_to_read(project_id=export.project_id, options=options)
-            done = 0
-            progress.report(done, total, force=True)
-            prompts = prompts_read(
-                project_id=export.project_id,
+            progress.report(0, total, force=True)
+            for done, group, split, examples in split_examples(
+                project=export.project,
+                kind=kind,
                 options=options,
-                excluded=sorted(excluded),
-                details=kind == "judgments",
-            )
-            for group in _groups(prompts, options["dedupe"]):
-                done += sum(len(p.tasks) for p in group)
+                seed=export.seed,
+                test_fraction=export.test_fraction,
+                excluded=excluded,
+                dropped=stats.dropped,
+            ):
                 progress.report(done, total)
-                examples = group_examples(group, kind, options, stats.dropped, consensus)
                 if not examples:
                     continue
-                split = split_of(
-                    group[0].content_hash, seed=export.seed, test_fraction=export.test_fraction
-                )
                 used_tasks = list({t.id: t for e in examples for t in e.tasks}.values())
                 stats.group(group, split, used_tasks)
                 writer = writers[split]
