@@ -1,6 +1,6 @@
 """A lead cancels an export and retries it from its page in a real browser: the buttons post
 through htmx (with the CSRF token) and the status swaps in place, then follows the build the
-worker makes."""
+worker makes. And the new-export form shows the chosen kind's options only, by keyboard."""
 
 import pytest
 
@@ -8,11 +8,12 @@ from evaluation.exports.services.jobs import export_start
 from evaluation.models import Export
 from ftapp.actors import SYSTEM
 from tests.e2e.browser import log_in
-from tests.factories import make_rated_project
+from tests.factories import make_pairwise_project, make_rated_project
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.worker
 def test_cancel_then_retry_an_export_from_its_page(celery_worker, live_server, page, lead):
     project = make_rated_project(lead)
     # Recorded as the command line records it, so no worker takes it before the click.
@@ -30,3 +31,26 @@ def test_cancel_then_retry_an_export_from_its_page(celery_worker, live_server, p
     assert page.text_content("#export-state") == "completed"
     assert page.evaluate("window.notReloaded === true")
     assert Export.objects.get(pk=export.pk).attempts == 1
+
+
+def test_the_form_shows_the_chosen_kinds_options_only(live_server, page, lead):
+    project = make_pairwise_project(lead)
+    log_in(page, live_server.url, lead)
+    page.goto(f"{live_server.url}/projects/{project.pk}/exports/")
+    kind = page.locator("#kind")
+    assert kind.input_value() == "dpo"  # a pairwise project's kind
+    assert page.is_visible("input[name=margin]")
+    assert not page.is_visible("input[name=per_prompt]")
+    assert page.is_disabled("input[name=kto_desirable_min]")
+    kind.focus()
+    page.keyboard.press("ArrowDown")  # DPO → KTO, from the keyboard
+    assert kind.input_value() == "kto"
+    assert page.is_visible("input[name=kto_desirable_min]")
+    assert page.is_visible("input[name=include_rewrites]")  # SFT's and KTO's
+    assert not page.is_visible("input[name=margin]") and page.is_disabled("input[name=margin]")
+    assert page.get_attribute('#rows-expected tr[data-export-kind="kto"]', "class") == "current"
+    page.fill("input[name=kto_desirable_min]", "5")
+    page.locator("input[name=kto_desirable_min]").press("Enter")
+    page.wait_for_url(f"{live_server.url}/exports/*/")
+    export = Export.objects.get()
+    assert export.kind == "kto" and export.options["kto_desirable_min"] == 5.0

@@ -34,9 +34,9 @@ MEASURE = """() => {
 
 # The page's text but what quotes data: model output, code, form fields, samples, cards.
 SNAKE_CASE = """() => {
-  // The data card describes a dataset in its own terms (metadata and option values), the
-  // API docs the API in its own.
-  const quoted = "pre, code, textarea, .markdown, .turn, .sample, .data-card, .swagger-ui, script";
+  // The data card quotes the dataset's own names (models, metadata) in <code>; the API docs
+  // describe the API in its own terms.
+  const quoted = "pre, code, textarea, .markdown, .turn, .sample, .swagger-ui, script";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const found = [];
   while (walker.nextNode()) {
