@@ -27,6 +27,7 @@ from evaluation.exports.selectors import (
 )
 from evaluation.exports.services.build import export_rows_expected
 from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
+from evaluation.exports.source import tasks_to_read
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import InvalidInput
 from ftapp.pages import flash_errors, form_errors, in_words, object_page
@@ -142,9 +143,18 @@ def _field(name: str, default) -> dict:
     return field
 
 
-def _rows_expected(project) -> list[dict]:
+# Counting the rows reads what a build reads, once per kind: past this many judged tasks it
+# would slow every visit of the page down, and the card warns once the export is built.
+EXPECTED_ROWS_MAX_TASKS = 20_000
+
+
+def _rows_expected(project) -> list[dict] | None:
     """What the judgments as they are now would give per kind, with the default options, the
-    default test fraction and seed: counted by the build's own reading and selection."""
+    default test fraction and seed: counted by the build's own reading and selection. None
+    for a project too large to count on every visit."""
+    common = export_options_clean(kind="judgments", format="trl", filters={})
+    if tasks_to_read(project_id=project.pk, options=common) > EXPECTED_ROWS_MAX_TASKS:
+        return None
     expected = []
     for kind, label in ExportKind.choices:
         options = export_options_clean(kind=kind, format="trl", filters={})

@@ -191,3 +191,12 @@ def test_option_values_and_reasons_in_words():
     assert option_in_words("margin", 1.0) == "1"
     assert reason_in_words("rated below sft_min_rating") == "rated below min. mean rating"
     assert reason_in_words("pairwise verdict both_bad") == "pairwise verdict both bad"
+
+
+def test_a_project_too_large_to_count_on_each_visit_is_not_counted(client, lead, monkeypatch):
+    monkeypatch.setattr("evaluation.exports.views.EXPECTED_ROWS_MAX_TASKS", 3)
+    project = make_rated_project(lead)
+    client.force_login(lead)
+    page = client.get(f"/projects/{project.pk}/exports/")
+    assert page.context["expected"] is None
+    assert "too many judged tasks to count the rows" in page.content.decode()
