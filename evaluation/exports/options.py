@@ -62,12 +62,18 @@ LABELS: dict[str, str] = {
 # Pairwise choices are preference pairs; ratings select the good answers to imitate (SFT),
 # KTO being the other choice for them.
 DEFAULT_KIND = {"pairwise": "dpo", "rating": "sft"}
+FORMATS = ("trl", "openai")
 # OpenAI's fine-tuning refuses a file of fewer examples.
 MIN_SPLIT_ROWS = 10
 NULLABLE = {"min_gold_accuracy", "judged_after", "judged_before"}
 PAIR_SOURCES = ("pairwise", "ratings", "rewrites")
 RATING_PAIRS = ("best_vs_each", "best_vs_worst")
 TIE_POLICIES = ("count", "drop")
+
+
+def kind_formats(kind: str) -> tuple[str, ...]:
+    """The formats a kind is written in: OpenAI's fine-tuning has no KTO format."""
+    return ("trl",) if kind == "kto" else FORMATS
 
 
 def kind_default(project_kind: str) -> str:
@@ -108,9 +114,9 @@ def export_options_clean(*, kind: str, format: str, filters: dict[str, Any] | No
     so a misspelt filter never silently exports more than was meant."""
     if kind not in PER_KIND:
         raise InvalidInput("Unknown kind.", fields={"kind": [f"One of {sorted(PER_KIND)}."]})
-    if format not in ("trl", "openai"):
+    if format not in FORMATS:
         raise InvalidInput("Unknown format.", fields={"format": ["trl or openai."]})
-    if kind == "kto" and format == "openai":
+    if format not in kind_formats(kind):
         raise InvalidInput(
             "OpenAI fine-tuning has no KTO format.",
             fields={"format": ["KTO is written in TRL's format only: use trl."]},

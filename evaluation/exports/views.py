@@ -16,6 +16,7 @@ from evaluation.exports.options import (
     TIE_POLICIES,
     export_options_clean,
     kind_default,
+    kind_formats,
     option_groups,
     split_warnings,
 )
@@ -98,7 +99,10 @@ def export_new(request, project):
         "exports": export_list(project=project)[:50],
         "kinds": ExportKind.choices,
         "kind": kind_default(project.kind),
-        "formats": ExportFormat.choices,
+        "formats": [
+            (value, label, " ".join(k for k in PER_KIND if value in kind_formats(k)))
+            for value, label in ExportFormat.choices
+        ],
         "batches": batch_choices(project=project),
         "defaults": defaults,
         "labels": LABELS,

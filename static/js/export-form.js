@@ -14,6 +14,15 @@
       group.hidden = !mine;
       group.disabled = !mine;
     }
+    // A format the kind is not written in (OpenAI has no KTO) can't be chosen with it.
+    const format = form.querySelector("#format");
+    for (const option of format ? format.options : []) {
+      option.disabled = !option.dataset.exportKinds.split(" ").includes(kind.value);
+    }
+    if (format && format.selectedOptions[0] && format.selectedOptions[0].disabled) {
+      const allowed = [...format.options].find((option) => !option.disabled);
+      if (allowed) format.value = allowed.value;
+    }
     for (const row of form.querySelectorAll("#rows-expected tr[data-export-kind]")) {
       row.classList.toggle("current", row.dataset.exportKind === kind.value);
     }

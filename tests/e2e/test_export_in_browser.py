@@ -39,6 +39,7 @@ def test_the_form_shows_the_chosen_kinds_options_only(live_server, page, lead):
     page.goto(f"{live_server.url}/projects/{project.pk}/exports/")
     kind = page.locator("#kind")
     assert kind.input_value() == "dpo"  # a pairwise project's kind
+    page.select_option("#format", "openai")
     assert page.is_visible("input[name=margin]")
     assert not page.is_visible("input[name=per_prompt]")
     assert page.is_disabled("input[name=kto_desirable_min]")
@@ -49,6 +50,9 @@ def test_the_form_shows_the_chosen_kinds_options_only(live_server, page, lead):
     assert page.is_visible("input[name=include_rewrites]")  # SFT's and KTO's
     assert not page.is_visible("input[name=margin]") and page.is_disabled("input[name=margin]")
     assert page.get_attribute('#rows-expected tr[data-export-kind="kto"]', "class") == "current"
+    # OpenAI's fine-tuning has no KTO format: the form went back to TRL's.
+    assert page.input_value("#format") == "trl"
+    assert page.is_disabled('#format option[value="openai"]')
     page.fill("input[name=kto_desirable_min]", "5")
     page.locator("input[name=kto_desirable_min]").press("Enter")
     page.wait_for_url(f"{live_server.url}/exports/*/")

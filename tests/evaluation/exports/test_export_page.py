@@ -73,6 +73,14 @@ def test_each_kinds_options_are_grouped_by_the_kinds_of_the_options_table(client
             assert html.count(f'name="{name}"') == (3 if name == "pairs_from" else 1)
 
 
+def test_each_format_names_the_kinds_written_in_it(client, lead):
+    project = make_rated_project(lead)
+    client.force_login(lead)
+    html = client.get(f"/projects/{project.pk}/exports/").content.decode()
+    assert '<option value="trl" data-export-kinds="sft dpo kto judgments">' in html
+    assert '<option value="openai" data-export-kinds="sft dpo judgments">' in html
+
+
 def test_a_form_without_script_sends_every_group_and_only_the_kinds_options_are_used(client, lead):
     project = make_rated_project(lead)
     client.force_login(lead)
