@@ -3,6 +3,8 @@
 from collections import Counter
 from typing import Any, TypedDict
 
+from django.db.models import Q
+
 from annotation import choices
 from annotation.choices import task_choice
 from annotation.judgment_rules import Pseudonyms
@@ -17,6 +19,7 @@ class ConflictRow(TypedDict):
     judgments: list[Judgment]
     split: Counter
     summary: str
+    sent_for_review: bool
 
 
 def vote_split(*, kind: str, judgments: list[Judgment]) -> Counter:
@@ -59,9 +62,12 @@ def conflicts(
     """Tasks whose judgments disagree under ``rule`` (the project's own by default), oldest
     first, or with ``sort="split"`` the widest split first (most different verdicts, then
     the fewest votes for the leading one). Each row has its task, its judgments, the split
-    and the split in words."""
+    and the split in words. A task a lead sent for review is listed until it is adjudicated,
+    whatever its judgments."""
     rule = rule or project.conflict_rule
-    tasks = Task.objects.filter(project=project, judgment_count__gte=2)
+    tasks = Task.objects.filter(
+        Q(judgment_count__gte=2) | Q(review_requested_at__isnull=False), project=project
+    )
     if not include_adjudicated:
         tasks = tasks.filter(adjudication__isnull=True)
     if batch_id is not None:
@@ -70,20 +76,22 @@ def conflicts(
     for judgment in Judgment.objects.filter(task__in=tasks).order_by("id"):
         by_task.setdefault(judgment.task_id, []).append(judgment)
     rows: list[ConflictRow] = []
-    for task in tasks.select_related("prompt", "batch").order_by("id"):
+    for task in tasks.select_related("prompt", "batch", "adjudication").order_by("id"):
         judged = by_task.get(task.pk, [])
         split = vote_split(kind=task.kind, judgments=judged)
-        if is_conflict(kind=task.kind, split=split, rule=rule):
+        sent = task.review_requested_at is not None and not hasattr(task, "adjudication")
+        if sent or is_conflict(kind=task.kind, split=split, rule=rule):
             rows.append(
                 {
                     "task": task,
                     "judgments": judged,
                     "split": split,
-                    "summary": split_words(kind=task.kind, split=split),
+                    "summary": split_words(kind=task.kind, split=split) or "no judgments",
+                    "sent_for_review": sent,
                 }
             )
     if sort == "split":
-        rows.sort(key=lambda row: (-len(row["split"]), max(row["split"].values())))
+        rows.sort(key=lambda row: (-len(row["split"]), max(row["split"].values(), default=0)))
     return rows
 
 
