@@ -92,7 +92,8 @@ def tasks_chosen(
     found = tasks.count()
     if found != len(ids):
         missing = len(ids) - found
-        message = f"{_plural(missing)} of the choice {'is' if missing == 1 else 'are'} not in this project."
+        verb = "is" if missing == 1 else "are"
+        message = f"{_plural(missing)} of the choice {verb} not in this project."
         raise InvalidInput(message, fields={"task": [message]})
     return tasks
 
@@ -239,9 +240,7 @@ def tasks_bulk_send_for_review(
         )
     ).update(review_requested_at=timezone.now())
     left, clause = _left_out([(adjudicated, "already adjudicated"), (already, "already sent")])
-    return BulkResult(
-        done=done, left_out=left, message=f"{_plural(done)} sent for review{clause}."
-    )
+    return BulkResult(done=done, left_out=left, message=f"{_plural(done)} sent for review{clause}.")
 
 
 def tasks_bulk_act(
