@@ -86,15 +86,19 @@ def tasks_chosen(
             "Choose at least one task.", fields={"task": ["Tick the tasks to act on."]}
         )
     if len(ids) > MAX_SELECTED:
-        message = f"At most {MAX_SELECTED:,} tasks at a time; act on every match instead."
-        raise InvalidInput(message, fields={"task": [message]})
+        raise InvalidInput(
+            "Too many tasks ticked.",
+            fields={"task": [f"At most {MAX_SELECTED:,}; act on every match instead."]},
+        )
     tasks = Task.objects.filter(project=project, pk__in=ids)
     found = tasks.count()
     if found != len(ids):
         missing = len(ids) - found
         verb = "is" if missing == 1 else "are"
-        message = f"{_plural(missing)} of the choice {verb} not in this project."
-        raise InvalidInput(message, fields={"task": [message]})
+        raise InvalidInput(
+            "Unknown task.",
+            fields={"task": [f"{_plural(missing)} of the choice {verb} not in this project."]},
+        )
     return tasks
 
 
@@ -125,11 +129,16 @@ def tasks_bulk_add_to_new_batch(
     )
     batched = chosen.filter(batch__isnull=False).count()
     if not free:
-        message = (
-            f"All {_plural(batched)} chosen {'is' if batched == 1 else 'are'} in a batch "
-            "already; only tasks in no batch can go into a new one."
+        verb = "is" if batched == 1 else "are"
+        raise InvalidInput(
+            "The batch would have no task.",
+            fields={
+                "task": [
+                    f"All {_plural(batched)} chosen {verb} in a batch already; only tasks in "
+                    "no batch can go into a new one."
+                ]
+            },
         )
-        raise InvalidInput(message, fields={"task": [message]})
     users = annotators_by_username(project, list(annotators))
     batch = batch_create(
         by=by,
