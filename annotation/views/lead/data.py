@@ -2,7 +2,7 @@
 actions on the ticked tasks or on every match."""
 
 from django.contrib import messages
-from django.http import HttpRequest, QueryDict
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -74,7 +74,7 @@ def _page_url(project_id: int, query: str) -> str:
 
 
 @object_page(project_get_for_lead, "project_id")
-def data(request: HttpRequest, project):
+def data(request, project):
     context: dict = {"project": project, "chosen": _chosen(request.GET), "rows": []}
     try:
         task_filter = task_filter_from_query(request.GET)
@@ -113,7 +113,7 @@ def data(request: HttpRequest, project):
 
 @require_POST
 @object_page(project_get_for_lead, "project_id")
-def data_bulk(request: HttpRequest, project):
+def data_bulk(request, project):
     """A bulk action; back to the browser with the filter kept and what it did in numbers."""
     query = ""
     with flash_errors(request):
