@@ -36,6 +36,23 @@ from annotation.services.leads import _annotators as annotators_by_username
 from annotation.services.projects import batch_create
 from ftapp.errors import InvalidInput
 
+# The filter's names in a query string or a form, as ``task_filter_from_query`` reads them
+# ("meta", repeatable "key=value", aside): what the page's form and the API's ``filter`` carry.
+FILTER_NAMES = (
+    "batch",
+    "model",
+    "state",
+    "annotator",
+    "gold",
+    "rewrite",
+    "comment",
+    "skipped",
+    "late",
+    "from",
+    "to",
+    "q",
+    "sort",
+)
 BULK_ACTIONS = ("add_to_batch", "gold", "ungold", "adjudicate")
 BULK_SCOPES = ("selected", "all")
 MAX_SELECTED = 10_000

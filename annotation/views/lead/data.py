@@ -21,26 +21,10 @@ from annotation.selectors.browse import (
     task_filter_from_query,
     tasks_browse,
 )
-from annotation.services.bulk import tasks_bulk_act
+from annotation.services.bulk import FILTER_NAMES, tasks_bulk_act
 from ftapp.errors import InvalidInput
 from ftapp.pages import error_text, flash_errors, in_words, int_or_none, object_page
 
-# The query-string names of the filter, as ``task_filter_from_query`` reads them.
-FILTER_NAMES = (
-    "batch",
-    "model",
-    "state",
-    "annotator",
-    "gold",
-    "rewrite",
-    "comment",
-    "skipped",
-    "late",
-    "from",
-    "to",
-    "q",
-    "sort",
-)
 YES_NO = (
     ("gold", "Gold"),
     ("rewrite", "Rewrite"),
