@@ -93,6 +93,7 @@ def test_from_the_data_browser_it_links_to_the_neighbours_in_the_view(client, le
     assert f'href="/tasks/{tasks[3].pk}/review/?{back}" id="next-task"' in page
     assert f'href="/projects/{project.pk}/data/?batch={batch.pk}">Back to the data' in page
     assert "<kbd>j</kbd>" in page and "<kbd>k</kbd>" in page
+    assert f'href="/projects/{project.pk}/data/" aria-current="true">Data<' in page
     assert re.search(r'<script src="[^"]*js/review\.js"', page)
     # Browsing, the verdict list does not take the focus, so j and k work at once.
     assert "autofocus" not in page
