@@ -62,15 +62,15 @@ def data(request, project):
     context: dict = {"project": project, "chosen": _chosen(request.GET), "rows": []}
     try:
         task_filter = task_filter_from_query(request.GET)
-    except InvalidInput as error:
-        context.update(error=error_text(error), page=None, query="")
-    else:
         page = tasks_browse(
             project=project,
             task_filter=task_filter,
             cursor=request.GET.get("cursor") or None,
             limit=ROWS_PER_PAGE,
         )
+    except InvalidInput as error:
+        context.update(error=error_text(error), page=None, query="")
+    else:
         query = task_filter.query_string()
         context.update(
             page=page,
