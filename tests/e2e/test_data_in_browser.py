@@ -1,12 +1,15 @@
 """A lead browses a project's data in a real browser: filters by batch, ticks rows, sends them
 for review, puts every unbatched match into a new batch, then opens a task and walks the view
-with j and k."""
+with j and k; searches the text and combines two filters."""
 
 import pytest
 
 from annotation.models import Batch, Task
+from annotation.selectors.browse import task_filter_from_query
+from annotation.services import prompt_records_load
+from ftapp.actors import SYSTEM
 from tests.e2e.browser import SCREENSHOTS, log_in
-from tests.factories import AnnotatorFactory, assign, make_project
+from tests.factories import AnnotatorFactory, ProjectFactory, assign, make_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,3 +81,60 @@ def test_filter_select_bulk_and_walk_the_view_by_keyboard(live_server, page, lea
     page.keyboard.press("j")
     assert page.input_value("input[name=note]") == "j"
     assert f"/tasks/{tasks[3].pk}/review/" in page.url
+
+
+def _filter_reads_search_and_models() -> bool:
+    """Whether the browser's filter reads text search and models (its first reading read a
+    batch id only): the test below needs both."""
+    found = task_filter_from_query({"q": "savings", "model": "m1"})
+    return found.q == "savings" and found.model == "m1"
+
+
+@pytest.mark.skipif(
+    not _filter_reads_search_and_models(), reason="the filter reading has no search yet"
+)
+def test_text_search_and_two_filters_together(live_server, page, lead):
+    project = ProjectFactory(created_by=lead, kind="rating", name="Bank answers")
+    questions = [
+        "How do I open a savings account?",
+        "How do I close my current account?",
+        "What is the interest on a savings bond?",
+        "Where is the nearest branch?",
+    ]
+    prompt_records_load(
+        by=SYSTEM,
+        project=project,
+        records=[
+            {
+                "id": f"q{i}",
+                "prompt": text,
+                "responses": [{"model": m, "text": f"Answer {i} by {m}."} for m in ("m1", "m2")],
+            }
+            for i, text in enumerate(questions)
+        ],
+    )
+    tasks = list(Task.objects.filter(project=project).order_by("pk"))
+    batch = assign(project, [], name="Early", tasks=tasks[:4])  # q0 and q1, both models
+    base = live_server.url
+    page.set_viewport_size({"width": 1440, "height": 900})
+    log_in(page, base, lead)
+    page.goto(f"{base}/projects/{project.pk}/data/")
+    assert page.inner_text("#task-count") == "8 tasks"
+
+    page.fill("#filters input[name=q]", "savings")
+    page.select_option("#filters select[name=model]", "m1")
+    with page.expect_navigation():
+        page.click("#filters button[type=submit]")
+    assert page.inner_text("#task-count") == "2 tasks"
+    shown = page.inner_text("table.data-table tbody")
+    assert "savings account" in shown and "savings bond" in shown and "branch" not in shown
+
+    page.goto(f"{base}/projects/{project.pk}/data/")
+    page.select_option("#filters select[name=batch]", str(batch.pk))
+    page.select_option("#filters select[name=model]", "m2")
+    with page.expect_navigation():
+        page.click("#filters button[type=submit]")
+    assert page.inner_text("#task-count") == "2 tasks"
+    rows = page.locator("input.select-task")
+    expected = {t.pk for t in tasks[:4] if t.response_a.model_name == "m2"}
+    assert {int(rows.nth(i).get_attribute("value")) for i in range(rows.count())} == expected
