@@ -56,6 +56,7 @@ FILTER_NAMES = (
 BULK_ACTIONS = ("add_to_batch", "gold", "ungold", "adjudicate")
 BULK_SCOPES = ("selected", "all")
 MAX_SELECTED = 10_000
+UPDATE_CHUNK = 500  # ids per UPDATE: SQLite bounds a statement's parameters
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,10 @@ def tasks_bulk_add_to_new_batch(
     if not name:
         raise InvalidInput("Name the new batch.", fields={"batch_name": ["Give it a name."]})
     chosen = tasks_chosen(project=project, task_ids=task_ids, task_filter=task_filter)
+    # Locked by id: a filter's query may join or group, which a row lock cannot take.
     free = list(
-        chosen.filter(batch__isnull=True)
-        .select_for_update(of=("self",))
+        Task.objects.filter(pk__in=chosen.values("pk"), batch__isnull=True)
+        .select_for_update()
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -174,11 +176,11 @@ def tasks_bulk_add_to_new_batch(
     )
 
 
-def _expected_answers(*, project: Project, tasks: list[Task]) -> dict[int, tuple[str, object]]:
+def _expected_answers(*, project: Project, tasks: QuerySet[Task]) -> dict[int, tuple[str, object]]:
     """Each task's expected answer where it has one: ``("rating", 4)`` or ``("choice", "A")``
     (the task's terms), from its adjudication, else from agreeing judgments (two or more,
     none different)."""
-    ids = [t.pk for t in tasks]
+    ids = tasks.values("pk")
     found: dict[int, tuple[str, object]] = {}
     for adjudication in Adjudication.objects.filter(task_id__in=ids):
         if adjudication.rating is not None:
@@ -191,11 +193,10 @@ def _expected_answers(*, project: Project, tasks: list[Task]) -> dict[int, tuple
         "task_id", "rating", "choice", "swapped"
     ):
         verdicts[task_id].append(rating if rating is not None else task_choice(choice, swapped))
-    kinds = {t.pk: t.kind for t in tasks}
     for task_id, given in verdicts.items():
         if task_id in found or len(given) < 2 or len(set(given)) != 1:
             continue
-        field = "rating" if kinds[task_id] == ProjectKind.RATING else "choice"
+        field = "rating" if project.kind == ProjectKind.RATING else "choice"
         found[task_id] = (field, given[0])
     return found
 
@@ -223,8 +224,9 @@ def tasks_bulk_set_gold(
             done=done, left_out=left, message=f"{_plural(done)} no longer gold{clause}."
         )
     already = chosen.filter(is_gold=True).count()
-    candidates = list(chosen.filter(is_gold=False).only("pk", "kind"))
+    candidates = chosen.filter(is_gold=False)
     answers = _expected_answers(project=project, tasks=candidates)
+    unanswered = candidates.count() - len(answers)
     by_answer: dict[tuple[str, object], list[int]] = defaultdict(list)
     for task_id, answer in answers.items():
         by_answer[answer].append(task_id)
@@ -235,12 +237,13 @@ def tasks_bulk_set_gold(
             fields = {"gold_rating_min": value, "gold_rating_max": value}
         else:
             fields = {"gold_choice": value}
-        done += Task.objects.filter(pk__in=ids, is_gold=False).update(
-            is_gold=True, is_complete=False, **fields
-        )
+        for start in range(0, len(ids), UPDATE_CHUNK):
+            done += Task.objects.filter(
+                pk__in=ids[start : start + UPDATE_CHUNK], is_gold=False
+            ).update(is_gold=True, is_complete=False, **fields)
     left, clause = _left_out(
         [
-            (len(candidates) - len(answers), "with no adjudication nor agreeing judgments"),
+            (unanswered, "with no adjudication nor agreeing judgments"),
             (already, "already gold"),
         ]
     )
