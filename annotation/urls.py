@@ -30,6 +30,8 @@ urlpatterns = [
         lead.member_exclusion,
         name="member-exclusion",
     ),
+    path("projects/<int:project_id>/data/", lead.data, name="data"),
+    path("projects/<int:project_id>/data/bulk/", lead.data_bulk, name="data-bulk"),
     path("projects/<int:project_id>/conflicts/", lead.conflict_list, name="conflicts"),
     path("tasks/<int:task_id>/review/", lead.task_review, name="task-review"),
     path("projects/<int:project_id>/guidelines/", lead.guidelines_edit, name="guidelines"),

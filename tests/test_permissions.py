@@ -115,6 +115,18 @@ API = {
         {"rating": 3},
         {"anonymous": 401, "outsider": 404, "annotator": 201, "lead": 403},
     ),
+    "api-task": (
+        "get",
+        "/api/v1/tasks/{t}/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-project-tasks-bulk": (
+        "post",
+        "/api/v1/projects/{p}/tasks/bulk/",
+        {"action": "adjudicate", "scope": "all"},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
     "api-skip": (
         "post",
         "/api/v1/tasks/{t}/skip/",
@@ -306,6 +318,13 @@ PAGES = {
         "post",
         "/projects/{p}/members/spare/exclusion/",
         {"excluded": "1"},
+        LEAD_ACTION,
+    ),
+    "data": ("get", "/projects/{p}/data/", None, LEAD_PAGE),
+    "data-bulk": (
+        "post",
+        "/projects/{p}/data/bulk/",
+        {"action": "adjudicate", "scope": "all"},
         LEAD_ACTION,
     ),
     "conflicts": ("get", "/projects/{p}/conflicts/", None, LEAD_PAGE),

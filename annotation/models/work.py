@@ -105,6 +105,12 @@ class Task(models.Model):
     gold_rating_min = models.PositiveSmallIntegerField(null=True, blank=True)
     gold_rating_max = models.PositiveSmallIntegerField(null=True, blank=True)
     gold_choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    review_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A lead sent the task for review: it is listed among the conflicts "
+        "until a lead adjudicates it, even when its judgments agree.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -38,7 +38,7 @@ from annotation.selectors.projects import (
     metadata_matching,
     response_model_names,
 )
-from annotation.selectors.review import conflicts, task_judgments
+from annotation.selectors.review import conflicts, task_detail
 
 __all__ = [
     "BatchTaskCount",
@@ -72,8 +72,8 @@ __all__ = [
     "projects_archived_led",
     "projects_progress",
     "response_model_names",
+    "task_detail",
     "task_get_for_lead",
-    "task_judgments",
     "task_project_id",
     "usernames_by_pseudonym",
 ]

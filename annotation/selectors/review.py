@@ -1,12 +1,25 @@
 """Reads of the lead's review: tasks whose judgments disagree, and one task's judgments."""
 
+import difflib
+import re
 from collections import Counter
 from typing import Any, TypedDict
+
+from django.db.models import Q
 
 from annotation import choices
 from annotation.choices import task_choice
 from annotation.judgment_rules import Pseudonyms
-from annotation.models import ConflictRule, Judgment, Project, ProjectKind, Task
+from annotation.models import (
+    Adjudication,
+    ClaimStatus,
+    ConflictRule,
+    Judgment,
+    Project,
+    ProjectKind,
+    Response,
+    Task,
+)
 
 CHOICE_WORDS = {choices.A: "A", choices.B: "B", choices.TIE: "tie", choices.BOTH_BAD: "both bad"}
 CONFLICT_SORTS = ("age", "split")
@@ -17,6 +30,7 @@ class ConflictRow(TypedDict):
     judgments: list[Judgment]
     split: Counter
     summary: str
+    sent_for_review: bool
 
 
 def vote_split(*, kind: str, judgments: list[Judgment]) -> Counter:
@@ -59,9 +73,12 @@ def conflicts(
     """Tasks whose judgments disagree under ``rule`` (the project's own by default), oldest
     first, or with ``sort="split"`` the widest split first (most different verdicts, then
     the fewest votes for the leading one). Each row has its task, its judgments, the split
-    and the split in words."""
+    and the split in words. A task a lead sent for review is listed until it is adjudicated,
+    whatever its judgments."""
     rule = rule or project.conflict_rule
-    tasks = Task.objects.filter(project=project, judgment_count__gte=2)
+    tasks = Task.objects.filter(
+        Q(judgment_count__gte=2) | Q(review_requested_at__isnull=False), project=project
+    )
     if not include_adjudicated:
         tasks = tasks.filter(adjudication__isnull=True)
     if batch_id is not None:
@@ -70,33 +87,163 @@ def conflicts(
     for judgment in Judgment.objects.filter(task__in=tasks).order_by("id"):
         by_task.setdefault(judgment.task_id, []).append(judgment)
     rows: list[ConflictRow] = []
-    for task in tasks.select_related("prompt", "batch").order_by("id"):
+    for task in tasks.select_related("prompt", "batch", "adjudication").order_by("id"):
         judged = by_task.get(task.pk, [])
         split = vote_split(kind=task.kind, judgments=judged)
-        if is_conflict(kind=task.kind, split=split, rule=rule):
+        sent = task.review_requested_at is not None and not hasattr(task, "adjudication")
+        if sent or is_conflict(kind=task.kind, split=split, rule=rule):
             rows.append(
                 {
                     "task": task,
                     "judgments": judged,
                     "split": split,
-                    "summary": split_words(kind=task.kind, split=split),
+                    "summary": split_words(kind=task.kind, split=split) or "no judgments",
+                    "sent_for_review": sent,
                 }
             )
     if sort == "split":
-        rows.sort(key=lambda row: (-len(row["split"]), max(row["split"].values())))
+        rows.sort(key=lambda row: (-len(row["split"]), max(row["split"].values(), default=0)))
     return rows
 
 
-def task_judgments(*, task: Task) -> dict[str, Any]:
-    """A task as the lead reviews it: every judgment with its annotator's pseudonym and its
-    choice in the task's terms, and the lead's adjudication if there is one."""
+class DiffSegment(TypedDict):
+    """A piece of a rewrite against what it rewrites: ``op`` is "same", "ins" or "del". The
+    text is as written (model text, untrusted): templates escape it like any other value."""
+
+    op: str
+    text: str
+
+
+def text_diff(*, original: str, changed: str) -> list[DiffSegment]:
+    """``changed`` against ``original`` word by word (spaces kept), as runs of kept, inserted
+    and deleted text."""
+    before, after = re.split(r"(\s+)", original), re.split(r"(\s+)", changed)
+    segments: list[DiffSegment] = []
+
+    def add(op: str, words: list[str]) -> None:
+        text = "".join(words)
+        if not text:
+            return
+        if segments and segments[-1]["op"] == op:
+            segments[-1]["text"] += text
+        else:
+            segments.append({"op": op, "text": text})
+
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            add("same", before[i1:i2])
+        else:
+            add("del", before[i1:i2])
+            add("ins", after[j1:j2])
+    return segments
+
+
+def duration_words(duration_ms: int | None) -> str:
+    """Time on a task as a lead reads it: "45 s", "3 min 5 s", "1 h 2 min"."""
+    if duration_ms is None:
+        return ""
+    seconds = round(duration_ms / 1000)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def _verdict_words(task: Task, rating: int | None, choice: str | None) -> str:
+    """A rating, or a choice in the task's terms naming the model it favours."""
+    if rating is not None:
+        return str(rating)
+    if choice == choices.A:
+        return f"A ({task.response_a.model_name}) is better"
+    if choice == choices.B and task.response_b is not None:
+        return f"B ({task.response_b.model_name}) is better"
+    return CHOICE_WORDS.get(choice or "", "").capitalize()
+
+
+def task_detail(*, task: Task) -> dict[str, Any]:
+    """One task as its lead reviews it, for the task page and ``GET /api/v1/tasks/{id}/``: the
+    conversation, the responses with their models, every judgment (annotator's pseudonym,
+    verdict in the task's terms and which side each response was shown on, rubric scores,
+    comment, rewrite with its diff against the response it rewrites, time on task, late flag,
+    guidelines version), the skips with their reasons, the adjudication and the gold answer.
+    ``task`` comes from ``task_get_for_lead`` (prompt and responses fetched)."""
     pseudonyms = Pseudonyms(project_id=task.project_id)
-    judgments = [
+    a, b = task.response_a, task.response_b
+    responses = [{"side": choices.A, "response": a}]
+    if b is not None:
+        responses.append({"side": choices.B, "response": b})
+    judgments = []
+    for j in task.judgments.select_related("annotator").order_by("id"):
+        choice = task_choice(j.choice, j.swapped)
+        shown = ""
+        sides: list[tuple[str, Response]] = [(choices.A, a)]
+        if b is not None:
+            sides = (
+                [(choices.B, b), (choices.A, a)] if j.swapped else [(choices.A, a), (choices.B, b)]
+            )
+            (left, left_r), (right, right_r) = sides
+            shown = (
+                f"{left} ({left_r.model_name}) on the left, "
+                f"{right} ({right_r.model_name}) on the right"
+            )
+        # The rewrite replaces the response rated, or in a pair the one chosen; after a tie
+        # or "both bad", the one shown on the left.
+        rewritten = None
+        if j.rewrite:
+            chosen = [side for side in sides if side[1].pk == j.chosen_response_id]
+            rewritten = chosen[0] if chosen else sides[0]
+        judgments.append(
+            {
+                "judgment": j,
+                "pseudonym": pseudonyms.name(j.annotator_id),
+                "choice": choice,
+                "verdict": _verdict_words(task, j.rating, choice),
+                "shown": shown,
+                "left": sides[0][0],
+                "rubric_scores": sorted((j.rubric_scores or {}).items()),
+                "rewrite_of": rewritten[0] if rewritten else "",
+                "rewrite_of_model": rewritten[1].model_name if rewritten else "",
+                "rewrite_diff": (
+                    text_diff(original=rewritten[1].text, changed=j.rewrite) if rewritten else []
+                ),
+                "time_on_task": duration_words(j.duration_ms),
+            }
+        )
+    skips = [
         {
-            "judgment": j,
-            "pseudonym": pseudonyms.name(j.annotator_id),
-            "choice": task_choice(j.choice, j.swapped),
+            "pseudonym": pseudonyms.name(claim.annotator_id),
+            "reason": claim.skip_reason,
+            "at": claim.updated_at,
         }
-        for j in task.judgments.select_related("annotator").order_by("id")
+        for claim in task.claims.filter(status=ClaimStatus.SKIPPED).order_by("updated_at", "id")
     ]
-    return {"judgments": judgments, "adjudication": getattr(task, "adjudication", None)}
+    adjudication = Adjudication.objects.filter(task=task).select_related("lead").first()
+    gold = None
+    if task.is_gold:
+        gold = {
+            "rating_min": task.gold_rating_min,
+            "rating_max": task.gold_rating_max,
+            "choice": task.gold_choice,
+            "words": (
+                f"{task.gold_rating_min} to {task.gold_rating_max}"
+                if task.kind == ProjectKind.RATING and task.gold_rating_min != task.gold_rating_max
+                else _verdict_words(task, task.gold_rating_min, task.gold_choice or None)
+            ),
+        }
+    return {
+        "conversation": task.prompt.conversation(),
+        "responses": responses,
+        "judgments": judgments,
+        "skips": skips,
+        "adjudication": adjudication,
+        "adjudication_words": (
+            _verdict_words(task, adjudication.rating, adjudication.choice or None)
+            if adjudication
+            else ""
+        ),
+        "gold": gold,
+    }

@@ -242,6 +242,8 @@ def adjudication_record(
             "note": note.strip(),
         },
     )
+    if task.review_requested_at is not None:
+        Task.objects.filter(pk=task.pk).update(review_requested_at=None)
     return adjudication
 
 

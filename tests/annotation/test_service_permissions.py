@@ -7,6 +7,7 @@ import pytest
 
 from annotation.models import Role, Task
 from annotation.selectors import batch_get_for_lead, task_get_for_lead
+from annotation.selectors.browse import TaskFilter
 from annotation.services import (
     batch_create,
     guidelines_publish,
@@ -15,6 +16,7 @@ from annotation.services import (
     project_update,
     prompts_import,
 )
+from annotation.services.bulk import BULK_ACTIONS, tasks_bulk_act
 from evaluation.exports.services.jobs import export_start
 from ftapp.actors import SYSTEM
 from ftapp.errors import Forbidden, NotFound
@@ -53,6 +55,12 @@ def test_the_system_creates_a_project_for_a_named_lead(db):
         lambda p, by: prompts_import(by=by, project=p, stream=io.BytesIO(RECORD)),
         lambda p, by: batch_create(by=by, project=p, name="b", tasks=[]),
         lambda p, by: export_start(by=by, project_id=p.pk, kind="sft", format="trl"),
+        *(
+            lambda p, by, action=action: tasks_bulk_act(
+                by=by, project_id=p.pk, action=action, batch_name="b", task_filter=TaskFilter()
+            )
+            for action in BULK_ACTIONS
+        ),
     ],
     ids=[
         "project_update",
@@ -61,6 +69,7 @@ def test_the_system_creates_a_project_for_a_named_lead(db):
         "prompts_import",
         "batch_create",
         "export_start",
+        *(f"tasks_bulk_act {action}" for action in BULK_ACTIONS),
     ],
 )
 def test_an_annotator_cannot_do_a_leads_work_through_any_service(rating_project, member, call):

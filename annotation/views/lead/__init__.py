@@ -2,6 +2,7 @@
 gold tasks, guidelines. Thin: selectors to read, services to write."""
 
 from annotation.views.lead.batches import batch_detail, batch_new
+from annotation.views.lead.data import data, data_bulk
 from annotation.views.lead.guidelines import guidelines_edit
 from annotation.views.lead.imports import import_prompts
 from annotation.views.lead.project import (
@@ -20,6 +21,8 @@ __all__ = [
     "batch_new",
     "conflict_list",
     "dashboard",
+    "data",
+    "data_bulk",
     "guidelines_edit",
     "import_prompts",
     "member_exclusion",

@@ -8,9 +8,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from annotation.models import Choice, ConflictRule, Project
-from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead, task_judgments
-from annotation.selectors.review import CONFLICT_SORTS
+from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead
+from annotation.selectors.browse import task_filter_from_query, task_neighbours
+from annotation.selectors.review import CONFLICT_SORTS, task_detail
 from annotation.services.leads import adjudication_record, task_set_gold
+from ftapp.errors import InvalidInput
 from ftapp.pages import flash_errors, int_or_none, object_page
 
 CONFLICTS_PER_PAGE = 25
@@ -59,10 +61,34 @@ def conflict_list(request, project):
     )
 
 
+def _browsing(request, task) -> dict:
+    """When the lead came from the data browser (``?from=data`` and its filter): the filter's
+    query, and the tasks before and after this one in it, for previous / next links."""
+    if request.GET.get("from") != "data":
+        return {"browsing": False}
+    try:
+        task_filter = task_filter_from_query(request.GET)
+    except InvalidInput:
+        return {"browsing": False}
+    query = task_filter.query_string()
+    previous_task, next_task = task_neighbours(
+        project=task.project, task_filter=task_filter, task_id=task.pk
+    )
+    return {
+        "browsing": True,
+        "browse_query": query,
+        "browse_link": f"from=data&{query}" if query else "from=data",
+        "previous_task": previous_task,
+        "next_task": next_task,
+    }
+
+
 @object_page(task_get_for_lead, "task_id")
 def task_review(request, task):
-    """A task as the lead sees it: model names, every judgment with its annotator and
-    comment; the adjudication and gold forms."""
+    """A task as the lead sees it: the conversation, the responses with their models, every
+    judgment, skips, the adjudication and gold forms. Reached from the data browser, it links
+    to the previous and next task of the browser's view."""
+    browsing = _browsing(request, task)
     if request.method == "POST":
         with flash_errors(request):
             if request.POST.get("action") == "adjudicate":
@@ -86,6 +112,8 @@ def task_review(request, task):
                     choice=request.POST.get("choice", ""),
                 )
                 messages.success(request, "Gold answer saved.")
+        if browsing["browsing"]:
+            return redirect(f"{reverse('task-review', args=[task.pk])}?{browsing['browse_link']}")
         return _redirect_keeping(
             reverse("task-review", args=[task.pk]), _conflict_filter(request.POST)
         )
@@ -96,7 +124,8 @@ def task_review(request, task):
         {
             "project": task.project,
             "task": task,
-            **task_judgments(task=task),
+            **task_detail(task=task),
+            **browsing,
             "choices": Choice.choices,
             "chosen": chosen,
             "conflicts_left": len(conflicts(project=task.project, **chosen)),
