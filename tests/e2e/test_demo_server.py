@@ -1,5 +1,6 @@
 """The README's run command, end to end: with no DATABASE_URL or REDIS_URL the demo serves on
-SQLite with in-process Celery, and the lead and an annotator can log in and see projects."""
+SQLite with in-process Celery, the lead and an annotator can log in and see projects, and a run
+is worked on in the background while its page shows how it goes."""
 
 import http.cookiejar
 import json
