@@ -127,7 +127,7 @@ def test_the_run_page_says_why_nothing_was_started(client, lead, gone):
 
 
 def test_a_round_on_a_server_that_does_not_answer_is_not_started(client, lead, gone):
-    project, annotators, export = make_trained_project(lead)
+    project, _, export = make_trained_project(lead)
     arguments = {"model": gone.pk, "export": export.pk, "previous_model": "base"}
     with pytest.raises(InvalidInput) as refused:
         round_start(
