@@ -18,8 +18,8 @@ class FakeModelServer:
     it to be set (at most a minute). ``GET /models`` lists ``models``, or answers
     ``models_status`` when that is not 200. ``max_in_flight`` is the most requests seen at
     once; ``answered`` how many chat completions were answered; ``authorizations`` the
-    Authorization headers received, on every request (``requests`` holds the chat-completion
-    bodies only)."""
+    Authorization headers of the chat completions (whose bodies ``requests`` holds),
+    ``listings`` those of the model listings."""
 
     def __init__(
         self,
@@ -38,6 +38,7 @@ class FakeModelServer:
         self.max_in_flight = 0
         self.requests: list[dict] = []
         self.authorizations: list[str] = []
+        self.listings: list[str] = []
         self.models: list = ["fake-model"]
         server = self
 
@@ -55,7 +56,7 @@ class FakeModelServer:
 
             def do_GET(self):
                 with server.lock:
-                    server.authorizations.append(self.headers.get("Authorization", ""))
+                    server.listings.append(self.headers.get("Authorization", ""))
                 if self.path.endswith("/models") and server.models_status != 200:
                     self._send(server.models_status, {"error": "scripted"})
                 elif self.path.endswith("/models"):

@@ -198,16 +198,14 @@ def model_endpoint_test(*, by: User, endpoint_id: int) -> dict[str, Any]:
 def _unanswered(endpoint: ModelEndpoint) -> str | None:
     """Why the endpoint's server does not answer, or None when it answers anything at all."""
     try:
-        list_models(
-            base_url=endpoint.base_url,
-            api_key_env=endpoint.api_key_env,
-            timeout=settings.MODEL_PROBE_TIMEOUT_SECONDS,
-        )
+        # Sent without the key, which the workers hold and the web process need not: a 401
+        # is an answer too.
+        list_models(base_url=endpoint.base_url, timeout=settings.MODEL_PROBE_TIMEOUT_SECONDS)
     except ModelCallFailed as failure:
         # An answer, even an error or no model list, means the server is there: its
         # generations may still succeed, and a failing one fails the run's items, not its
-        # start. A request not sent (a refused key variable) is the key check's to refuse.
-        if failure.status is None and failure.attempts > 0:
+        # start.
+        if failure.status is None:
             return f"{endpoint.name} does not answer at {endpoint.base_url}: {_answer(failure)}"
     return None
 

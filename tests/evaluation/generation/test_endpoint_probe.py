@@ -14,6 +14,7 @@ from evaluation.rounds.services import round_start
 from ftapp.errors import InvalidInput
 from tests.factories import client_for, make_endpoint, make_project, make_trained_project
 from tests.fake_model_server import FakeModelServer
+from tests.workers import TEST_MODEL_KEY, TEST_MODEL_KEY_ENV
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +161,14 @@ def test_a_round_checks_its_choices_before_asking_the_server(lead, gone):
             previous_model="nobody",
         )
     assert set(refused.value.fields) == {"previous_model"}
+
+
+def test_the_probe_sends_no_key(lead, monkeypatch):
+    """The key is the workers' to send with the generations; the web process's probe is
+    answered without it."""
+    monkeypatch.setenv(TEST_MODEL_KEY_ENV, TEST_MODEL_KEY)
+    project = make_project(lead, prompts=1, models=())
+    with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
+        endpoint = make_endpoint(lead, server)
+        generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+    assert server.listings == [""]
