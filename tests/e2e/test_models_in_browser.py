@@ -21,8 +21,9 @@ def register(page, base, *, name, base_url, model="fake-model"):
     page.fill("#model", model)
     page.fill("#max_concurrency", "2")
     page.fill("#params", '{"temperature": 0.2}')
-    page.click("#register button[type=submit]")
-    page.wait_for_url(f"{base}/models/")
+    with page.expect_navigation():
+        page.click("#register button[type=submit]")
+    assert page.url == f"{base}/models/"
     assert f"Registered {name}." in page.inner_text(".messages")
 
 
@@ -40,8 +41,9 @@ def test_a_lead_registers_tests_and_edits_a_model(live_server, page, lead):
         assert server.base_url in row.inner_text()
 
         row.locator("button", has_text="Test connection").focus()
-        page.keyboard.press("Enter")
-        page.wait_for_url(f"{base}/models/")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == f"{base}/models/"
         message = page.inner_text(".messages")
         assert "the server offers fake-model, fake-model-instruct" in message
         assert "“Answer to: Say hello in one word." in message
