@@ -73,9 +73,9 @@ def _background_loop() -> None:
 
 
 def run_in_background(send: Callable[[], object]) -> None:
-    """Runs ``send`` in one of the process's background threads, in the order given. They
-    are daemon threads: stopping the server does not wait for them, and a run they leave
-    half-done is taken up again by cancelling and resuming it on its page."""
+    """Runs ``send`` in one of the process's background threads, which take work in the
+    order it came. They are daemon threads: stopping the server does not wait for them, and
+    a run they leave half-done is taken up again by cancelling and resuming it on its page."""
     with _background_lock:
         if not _background_threads:
             for number in range(BACKGROUND_THREADS):
