@@ -106,8 +106,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A busy timeout lets the demo's web requests and in-process tasks share the file.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # The demo's web requests and its background thread (ftapp/queueing.py) write the same
+    # file: a busy timeout makes a writer wait for the other's commit, transactions take the
+    # write lock as they begin (a read that later writes cannot deadlock with another such),
+    # and the write-ahead log lets pages read while the background thread writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -272,8 +279,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ProjectKindEnum": "annotation.models.ProjectKind"},
 }
 
-# Celery. With REDIS_URL unset, tasks run in-process (eagerly) so the app works alone.
+# Celery. With REDIS_URL unset, tasks run in-process (eagerly) so the app works alone: by
+# default in a background thread of the server process (ftapp/queueing.py), so that no request
+# waits for a run or an export; "inline" runs them within the request, after its commit, which
+# the test suite's quick loop (no Redis) relies on.
 REDIS_URL = env_str("REDIS_URL") or None
+BACKGROUND_WORK = "thread"
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
@@ -307,6 +318,9 @@ JOB_MAX_ATTEMPTS = env_int("FTAPP_JOB_MAX_ATTEMPTS", 3)
 if STALE_JOB_SECONDS < 1 or JOB_MAX_ATTEMPTS < 1:
     raise ImproperlyConfigured("FTAPP_STALE_JOB_SECONDS and FTAPP_JOB_MAX_ATTEMPTS must be >= 1")
 JOB_SWEEP_SECONDS = max(1.0, STALE_JOB_SECONDS / 4)
+# Starting a run or a round first asks each model's server for its model list, waiting this
+# long for an answer: a server that does not answer at all refuses the start.
+MODEL_PROBE_TIMEOUT_SECONDS = 5.0
 CELERY_BEAT_SCHEDULE = {
     "recover-stale-jobs": {
         "task": "ops.recover_stale_jobs",

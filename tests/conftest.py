@@ -27,6 +27,10 @@ settings.STORAGES = {
     **settings.STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Without Redis (the quick loop) tasks run eagerly: within the request that sends them, after
+# its commit, so a test reads their outcome right after; the background thread the demo runs
+# them in has its tests of its own (tests/test_background_work.py, tests/e2e/test_demo_server.py).
+settings.BACKGROUND_WORK = "inline"
 # Throttle counts live in the cache (Redis): a prefix of this session's own keeps another
 # test run in the same minute from sharing them.
 settings.CACHES = {

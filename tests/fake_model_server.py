@@ -14,19 +14,31 @@ class FakeModelServer:
     retry_after)``, ``("hang", seconds)``, ``("echo_auth", code)`` (an error that quotes the
     Authorization header back, as some APIs do with a wrong key), ``("reply", code, payload)``
     (that JSON, as it is); when it is empty a request is answered. Every answer waits
-    ``delay`` seconds first. ``GET /models`` lists ``models``. ``max_in_flight`` is the most
-    requests seen at once; ``authorizations`` the Authorization headers received, on every
-    request (``requests`` holds the chat-completion bodies only)."""
+    ``delay`` seconds first; with a ``gate`` (an Event), every chat completion also waits for
+    it to be set (at most a minute). ``GET /models`` lists ``models``, or answers
+    ``models_status`` when that is not 200. ``max_in_flight`` is the most requests seen at
+    once; ``answered`` how many chat completions were answered; ``authorizations`` the
+    Authorization headers of the chat completions (whose bodies ``requests`` holds),
+    ``listings`` those of the model listings."""
 
-    def __init__(self, delay: float = 0.0, require_key: str | None = None):
+    def __init__(
+        self,
+        delay: float = 0.0,
+        require_key: str | None = None,
+        gate: threading.Event | None = None,
+    ):
         self.delay = delay
         self.require_key = require_key
+        self.gate = gate
+        self.models_status = 200
+        self.answered = 0
         self.script: deque = deque()
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests: list[dict] = []
         self.authorizations: list[str] = []
+        self.listings: list[str] = []
         self.models: list = ["fake-model"]
         server = self
 
@@ -44,8 +56,10 @@ class FakeModelServer:
 
             def do_GET(self):
                 with server.lock:
-                    server.authorizations.append(self.headers.get("Authorization", ""))
-                if self.path.endswith("/models"):
+                    server.listings.append(self.headers.get("Authorization", ""))
+                if self.path.endswith("/models") and server.models_status != 200:
+                    self._send(server.models_status, {"error": "scripted"})
+                elif self.path.endswith("/models"):
                     data = [{"id": m} for m in server.models]
                     self._send(200, {"object": "list", "data": data})
                 else:
@@ -60,10 +74,13 @@ class FakeModelServer:
                     server.authorizations.append(self.headers.get("Authorization", ""))
                     step = server.script.popleft() if server.script else None
                 try:
+                    if server.gate is not None:
+                        server.gate.wait(timeout=60)
                     self._answer(body, step)
                 finally:
                     with server.lock:
                         server.in_flight -= 1
+                        server.answered += 1
 
             def _answer(self, body, step):
                 if server.require_key and self.headers.get("Authorization") != (

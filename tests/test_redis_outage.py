@@ -28,6 +28,7 @@ from evaluation.models import (
 )
 from ftapp import throttling
 from tests.factories import AnnotatorFactory, LeadFactory, assign, make_project
+from tests.fake_model_server import FakeModelServer
 from tests.served import gunicorn
 from tests.workers import RedisServer
 
@@ -75,12 +76,19 @@ def served_with_full_redis(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture
-def world(db):
+def model_server():
+    """The model's server answers: starting a run gets past its probe to the queue."""
+    with FakeModelServer() as server:
+        yield server
+
+
+@pytest.fixture
+def world(db, model_server):
     lead, annotator = LeadFactory(), AnnotatorFactory()
     project = make_project(lead, prompts=3)
     assign(project, [annotator])
     endpoint = ModelEndpoint.objects.create(
-        name="m-outage", base_url="http://127.0.0.1:9/v1", model="m", created_by=lead
+        name="m-outage", base_url=model_server.base_url, model="m", created_by=lead
     )
     stopped = GenerationRun.objects.create(
         project=project, status=RunStatus.CANCELLED, created_by=lead

@@ -1,16 +1,19 @@
 """Writes of rounds: start the next one."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 
-from annotation.models import Judgment, Prompt, Response
+from annotation.models import Judgment, Project, Prompt, Response
 from annotation.selectors import project_get_for_lead
 from annotation.services.projects import annotators_require, batch_create
 from evaluation.exports.services.build import split_of
 from evaluation.exports.services.files import JUDGMENTS_FILE, export_dir
-from evaluation.generation.services.runs import generation_run_start
+from evaluation.generation.services.endpoints import model_endpoints_probe
+from evaluation.generation.services.runs import generation_run_create
 from evaluation.models import Export, ExportStatus, ModelEndpoint, Round, TaskCreation
 from ftapp.errors import InvalidInput
 
@@ -39,7 +42,6 @@ def round_test_prompt_ids(*, export: Export) -> list[int]:
     )
 
 
-@transaction.atomic
 def round_start(
     *,
     by: User,
@@ -55,7 +57,73 @@ def round_start(
     """Starts the next round: the fine-tuned ``model`` answers the export's held-out test
     prompts (and those of ``fresh_batch``, if given) that ``previous_model`` answered, and each
     new answer becomes a task against the previous model's answer (pairwise projects) or a
-    rating task (rating projects), in a new batch assigned to ``annotators``."""
+    rating task (rating projects), in a new batch assigned to ``annotators``. Once the choices
+    are checked, the model's server is asked whether it answers (``model_endpoints_probe``):
+    if it does not, nothing is created."""
+    plan = _round_plan(
+        by=by,
+        project_id=project_id,
+        model_id=model_id,
+        export_id=export_id,
+        previous_model=previous_model,
+        annotators=annotators,
+        fresh_batch_id=fresh_batch_id,
+    )
+    model_endpoints_probe(endpoints=[plan.model], field="model")
+    with transaction.atomic():
+        project = plan.project
+        number = (project.rounds.aggregate(top=Max("number"))["top"] or 0) + 1
+        batch = batch_create(
+            project=project,
+            by=by,
+            name=f"Round {number}: {plan.model.name} against {previous_model}",
+            tasks=[],
+            annotators=plan.users,
+            overlap=overlap,
+        )
+        run = generation_run_create(
+            by=by,
+            project_id=project.pk,
+            endpoint_ids=[plan.model.pk],
+            selection={"scope": "ids", "prompt_ids": plan.compared},
+            create_tasks=TaskCreation.ON_FINISH,
+            target_batch_id=batch.pk,
+            pair_with=[previous_model],
+        )
+        return Round.objects.create(
+            project=project,
+            number=number,
+            name=name or f"Round {number}",
+            model=plan.model,
+            previous_model=previous_model,
+            export=plan.export,
+            generation_run=run,
+            batch=batch,
+            prompt_ids=plan.compared,
+            created_by=by,
+        )
+
+
+@dataclass(frozen=True)
+class _RoundPlan:
+    project: Project
+    model: ModelEndpoint
+    export: Export
+    compared: list[int]
+    users: list[User]
+
+
+def _round_plan(
+    *,
+    by: User,
+    project_id: int,
+    model_id: int,
+    export_id: int,
+    previous_model: str,
+    annotators: list[str] | None,
+    fresh_batch_id: int | None,
+) -> _RoundPlan:
+    """What the round would be, every choice checked: reads only."""
     project = project_get_for_lead(user=by, project_id=project_id)
     errors: dict[str, list[str]] = {}
     model = ModelEndpoint.objects.filter(pk=model_id).first()
@@ -109,33 +177,4 @@ def round_start(
     if unknown:
         raise InvalidInput("Unknown users.", fields={"annotators": [f"No user {unknown}."]})
     annotators_require(project=project, users=users)
-    number = (project.rounds.aggregate(top=Max("number"))["top"] or 0) + 1
-    batch = batch_create(
-        project=project,
-        by=by,
-        name=f"Round {number}: {model.name} against {previous_model}",
-        tasks=[],
-        annotators=users,
-        overlap=overlap,
-    )
-    run = generation_run_start(
-        by=by,
-        project_id=project.pk,
-        endpoint_ids=[model.pk],
-        selection={"scope": "ids", "prompt_ids": compared},
-        create_tasks=TaskCreation.ON_FINISH,
-        target_batch_id=batch.pk,
-        pair_with=[previous_model],
-    )
-    return Round.objects.create(
-        project=project,
-        number=number,
-        name=name or f"Round {number}",
-        model=model,
-        previous_model=previous_model,
-        export=export,
-        generation_run=run,
-        batch=batch,
-        prompt_ids=compared,
-        created_by=by,
-    )
+    return _RoundPlan(project, model, export, compared, users)

@@ -1,5 +1,6 @@
 """The README's run command, end to end: with no DATABASE_URL or REDIS_URL the demo serves on
-SQLite with in-process Celery, and the lead and an annotator can log in and see projects."""
+SQLite with in-process Celery, the lead and an annotator can log in and see projects, and a run
+is worked on in the background while its page shows how it goes."""
 
 import http.cookiejar
 import json
@@ -8,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -15,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.fake_model_server import FakeModelServer
 
 pytestmark = pytest.mark.slow
 
@@ -63,15 +67,23 @@ def demo_server(tmp_path_factory):
     process.wait(timeout=30)
 
 
-def _login(base: str, username: str, password: str) -> tuple[str, str]:
+def _post_form(opener, url: str, fields: dict, *, timeout: float = 30):
+    """Posts ``fields`` with the CSRF token of the form page at ``url``; follows the redirect."""
+    form = opener.open(url, timeout=timeout).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": token}, doseq=True).encode()
+    return opener.open(urllib.request.Request(url, data=data), timeout=timeout)
+
+
+def _session(base: str, username: str, password: str):
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    form = opener.open(f"{base}/login/").read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
-    data = urllib.parse.urlencode(
-        {"username": username, "password": password, "csrfmiddlewaretoken": token}
-    ).encode()
-    response = opener.open(urllib.request.Request(f"{base}/login/", data=data))
+    response = _post_form(opener, f"{base}/login/", {"username": username, "password": password})
+    return opener, response
+
+
+def _login(base: str, username: str, password: str) -> tuple[str, str]:
+    _, response = _session(base, username, password)
     return response.geturl(), response.read().decode()
 
 
@@ -94,3 +106,46 @@ def test_lead_and_annotator_log_in_and_see_their_projects(demo_server, username)
     else:
         assert len(queue_links) == 2
         assert "0 judged," in page
+
+
+def test_a_run_on_the_demo_returns_at_once_and_its_page_shows_it_failing(demo_server):
+    """No worker and no Redis: the run is worked on in a background thread of the server.
+    The model's server answers its model list but holds every completion until the request
+    that started the run has returned, then answers each with a body that is no completion."""
+    base = demo_server["base"]
+    passwords = json.loads((demo_server["var_dir"] / "demo_credentials.json").read_text())
+    lead, home = _session(base, "lead", passwords["lead"])
+    project_id = re.search(r'href="/projects/(\d+)/"', home.read().decode()).group(1)
+    gate = threading.Event()
+    with FakeModelServer(gate=gate) as server:
+        server.script.extend([("reply", 200, {"choices": []})] * 500)
+        models = (
+            _post_form(
+                lead,
+                f"{base}/models/",
+                {"name": "never-right", "base_url": server.base_url, "model": "m", "params": "{}"},
+            )
+            .read()
+            .decode()
+        )
+        endpoint_id = re.search(r'href="/models/(\d+)/">Edit never-right', models).group(1)
+        started = _post_form(
+            lead, f"{base}/projects/{project_id}/generate/", {"models": [endpoint_id]}
+        )
+        # The request has returned, and the model's server has not answered once.
+        assert server.answered == 0
+        run_url = started.geturl()
+        assert re.fullmatch(rf"{base}/runs/\d+/", run_url)
+        assert re.search(r'id="run-status">(queued|running)<', started.read().decode())
+        gate.set()
+        deadline = time.monotonic() + 60
+        while True:
+            page = lead.open(run_url, timeout=30).read().decode()
+            if 'id="run-status">failed<' in page or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert 'id="run-status">failed<' in page
+    # It stopped once its first requests were all refused alike (the rest left unsent).
+    done, failed = re.search(r"· (\d+) done · (\d+) failed · \d+ remaining", page).groups()
+    assert done == "0" and 0 < int(failed) <= server.answered
+    assert "Unexpected response body" in page and 'hx-trigger="every 2s"' not in page

@@ -2,8 +2,10 @@
 them checked, and testing one before a run."""
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
@@ -191,3 +193,35 @@ def model_endpoint_test(*, by: User, endpoint_id: int) -> dict[str, Any]:
         return result
     result.update(ok=True, sample=excerpt(completion.text), latency_ms=completion.latency_ms)
     return result
+
+
+def _unanswered(endpoint: ModelEndpoint) -> str | None:
+    """Why the endpoint's server does not answer, or None when it answers anything at all."""
+    try:
+        # Sent without the key, which the workers hold and the web process need not: a 401
+        # is an answer too.
+        list_models(base_url=endpoint.base_url, timeout=settings.MODEL_PROBE_TIMEOUT_SECONDS)
+    except ModelCallFailed as failure:
+        # An answer, even an error or no model list, means the server is there: its
+        # generations may still succeed, and a failing one fails the run's items, not its
+        # start.
+        if failure.status is None:
+            return f"{endpoint.name} does not answer at {endpoint.base_url}: {_answer(failure)}"
+    return None
+
+
+def model_endpoints_probe(*, endpoints: list[ModelEndpoint], field: str = "models") -> None:
+    """Asks each endpoint's server for its model list, all at once, waiting at most
+    ``MODEL_PROBE_TIMEOUT_SECONDS``: before a run or a round starts, so that a server that is
+    down, misnamed or behind a refused TLS handshake refuses the start with its connection
+    error (``InvalidInput`` about ``field``) instead of a run that fails every item. Call it
+    outside a transaction: it waits on the network."""
+    if not endpoints:
+        return
+    with ThreadPoolExecutor(max_workers=min(len(endpoints), 8)) as pool:
+        problems = [p for p in pool.map(_unanswered, endpoints) if p]
+    if problems:
+        raise InvalidInput(
+            "A model's server does not answer, so nothing was started.",
+            fields={field: problems},
+        )

@@ -1,6 +1,7 @@
 """Writes of generation runs: start one, mark it running, create its tasks, finish, cancel
 or resume it."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -8,12 +9,12 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from annotation.models import Batch, BatchStatus, Prompt, Response, Task
+from annotation.models import Batch, BatchStatus, Project, Prompt, Response, Task
 from annotation.selectors import metadata_matching, project_get_for_lead
 from annotation.services.tasks import tasks_add_to_batch, tasks_create_for_responses
 from evaluation.generation.model_keys import key_variable_problem
 from evaluation.generation.selectors import generation_run_get_for_lead
-from evaluation.generation.services.endpoints import params_check
+from evaluation.generation.services.endpoints import model_endpoints_probe, params_check
 from evaluation.models import (
     GenerationItem,
     GenerationRun,
@@ -50,22 +51,9 @@ def _prompts(project, selection: dict[str, Any], endpoints: list[ModelEndpoint])
     return prompts.order_by("id")
 
 
-@transaction.atomic
-def generation_run_start(
-    *,
-    by: User,
-    project_id: int,
-    endpoint_ids: list[int],
-    samples: int = 1,
-    params: dict[str, Any] | None = None,
-    selection: dict[str, Any] | None = None,
-    create_tasks: str = TaskCreation.ON_FINISH,
-    target_batch_id: int | None = None,
-    pair_with: list[str] | None = None,
-) -> GenerationRun:
-    """Creates a run with one item per prompt × endpoint × sample and queues it. In a
-    pairwise project, ``pair_with`` restricts the new tasks to pairs with those models."""
-    project = project_get_for_lead(user=by, project_id=project_id)
+def generation_run_endpoints(*, endpoint_ids: list[int]) -> list[ModelEndpoint]:
+    """The endpoints a new run (or round) may call: registered, not retired, their key
+    variable allowed."""
     endpoints = list(ModelEndpoint.objects.filter(pk__in=endpoint_ids))
     if not endpoints or len(endpoints) != len(set(endpoint_ids)):
         raise InvalidInput("Unknown model.", fields={"models": ["Give registered model ids."]})
@@ -80,6 +68,33 @@ def generation_run_start(
     ]
     if refused:
         raise InvalidInput("A model's key variable is not allowed.", fields={"models": refused})
+    return endpoints
+
+
+@dataclass(frozen=True)
+class _RunPlan:
+    project: Project
+    endpoints: list[ModelEndpoint]
+    batch: Batch | None
+    selection: dict[str, Any]
+    params: dict[str, Any]
+    prompt_ids: list[int]
+
+
+def _run_plan(
+    *,
+    by: User,
+    project_id: int,
+    endpoint_ids: list[int],
+    samples: int,
+    params: dict[str, Any] | None,
+    selection: dict[str, Any] | None,
+    create_tasks: str,
+    target_batch_id: int | None,
+) -> _RunPlan:
+    """What a new run would be, every choice checked: reads only."""
+    project = project_get_for_lead(user=by, project_id=project_id)
+    endpoints = generation_run_endpoints(endpoint_ids=endpoint_ids)
     if not 1 <= samples <= 20:
         raise InvalidInput("1 to 20 samples.", fields={"samples": ["1 to 20."]})
     if create_tasks not in TaskCreation.values:
@@ -89,25 +104,95 @@ def generation_run_start(
         batch = project.batches.filter(pk=target_batch_id).first()
         if batch is None:
             raise InvalidInput("No such batch.", fields={"batch": ["Not a batch of the project."]})
+    params = params_check(params or {})
     selection = selection or {"scope": "all"}
     prompt_ids = list(_prompts(project, selection, endpoints).values_list("id", flat=True))
     if not prompt_ids:
         raise InvalidInput("No prompt matches.", fields={"prompts": ["No prompt matches."]})
-    run = GenerationRun.objects.create(
-        project=project,
+    return _RunPlan(project, endpoints, batch, selection, params, prompt_ids)
+
+
+def generation_run_start(
+    *,
+    by: User,
+    project_id: int,
+    endpoint_ids: list[int],
+    samples: int = 1,
+    params: dict[str, Any] | None = None,
+    selection: dict[str, Any] | None = None,
+    create_tasks: str = TaskCreation.ON_FINISH,
+    target_batch_id: int | None = None,
+    pair_with: list[str] | None = None,
+) -> GenerationRun:
+    """Starts a run of one item per prompt × endpoint × sample, once every endpoint's server
+    answers (``model_endpoints_probe``): one that does not refuses the start and nothing is
+    created. In a pairwise project, ``pair_with`` restricts the new tasks to pairs with those
+    models."""
+    plan = _run_plan(
+        by=by,
+        project_id=project_id,
+        endpoint_ids=endpoint_ids,
         samples=samples,
-        params=params_check(params or {}),
+        params=params,
         selection=selection,
         create_tasks=create_tasks,
-        target_batch=batch,
+        target_batch_id=target_batch_id,
+    )
+    model_endpoints_probe(endpoints=plan.endpoints)
+    return generation_run_create(
+        by=by,
+        project_id=project_id,
+        endpoint_ids=endpoint_ids,
+        samples=samples,
+        params=params,
+        selection=selection,
+        create_tasks=create_tasks,
+        target_batch_id=target_batch_id,
+        pair_with=pair_with,
+    )
+
+
+@transaction.atomic
+def generation_run_create(
+    *,
+    by: User,
+    project_id: int,
+    endpoint_ids: list[int],
+    samples: int = 1,
+    params: dict[str, Any] | None = None,
+    selection: dict[str, Any] | None = None,
+    create_tasks: str = TaskCreation.ON_FINISH,
+    target_batch_id: int | None = None,
+    pair_with: list[str] | None = None,
+) -> GenerationRun:
+    """Creates the run and queues it, its endpoints not probed: ``generation_run_start``
+    probes them first, a round before its own transaction (a probe waits on the network,
+    which no transaction should)."""
+    plan = _run_plan(
+        by=by,
+        project_id=project_id,
+        endpoint_ids=endpoint_ids,
+        samples=samples,
+        params=params,
+        selection=selection,
+        create_tasks=create_tasks,
+        target_batch_id=target_batch_id,
+    )
+    run = GenerationRun.objects.create(
+        project=plan.project,
+        samples=samples,
+        params=plan.params,
+        selection=plan.selection,
+        create_tasks=create_tasks,
+        target_batch=plan.batch,
         pair_with=list(pair_with or []),
         created_by=by,
     )
-    run.endpoints.set(endpoints)
+    run.endpoints.set(plan.endpoints)
     GenerationItem.objects.bulk_create(
         GenerationItem(run=run, prompt_id=p, endpoint=e, sample=s)
-        for p in prompt_ids
-        for e in endpoints
+        for p in plan.prompt_ids
+        for e in plan.endpoints
         for s in range(samples)
     )
     enqueue_on_commit(

@@ -259,7 +259,7 @@ class TestSweepOfGenerationRuns:
         project = make_project(lead, prompts=12, models=())
         with FakeModelServer() as server:
             endpoint = make_endpoint(lead, server)
-        run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
+            run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
         generation_run_mark_running(run_id=run.pk)
         return run
 

@@ -133,7 +133,7 @@ def test_the_client_sends_nothing_for_an_undeclared_variable():
             assert failed.value.attempts == 0
             with pytest.raises(ModelCallFailed, match="not sent"):
                 list_models(base_url=server.base_url, api_key_env=variable)
-        assert server.authorizations == [] and server.requests == []
+        assert server.authorizations == server.listings == server.requests == []
 
 
 @pytest.mark.django_db
@@ -152,7 +152,7 @@ def test_test_connection_never_sends_a_stored_forbidden_variable(variable, clien
         listing = unescape(client.get("/models/").content.decode())
     assert variable in shown and "not sent" in shown
     assert f"{variable} is one of ftapp's own settings" in listing and "send nothing" in listing
-    assert server.authorizations == []
+    assert server.authorizations == server.listings == []
     for secret in _secrets():
         assert secret not in shown and secret not in listing
     with pytest.raises(InvalidInput, match=variable):

@@ -21,9 +21,8 @@ POLLING = 'hx-trigger="every 2s"'
 def _run_held_back(lead, *, prompts: int) -> GenerationRun:
     """A running run whose items no worker touches: the test ends them itself."""
     project = make_project(lead, prompts=prompts, models=())
-    with FakeModelServer() as server:
+    with FakeModelServer() as server, pytest.MonkeyPatch.context() as patch:
         endpoint = make_endpoint(lead, server)
-    with pytest.MonkeyPatch.context() as patch:
         patch.setattr("evaluation.generation.services.runs._dispatch", lambda run_id: None)
         run = generation_run_start(by=lead, project_id=project.pk, endpoint_ids=[endpoint.pk])
     generation_run_mark_running(run_id=run.pk)

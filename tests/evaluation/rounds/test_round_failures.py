@@ -48,13 +48,13 @@ def test_a_round_whose_generation_failed_says_so_and_what_to_do(
     project, _, export = make_trained_project(lead)
     with FakeModelServer() as server:
         tuned = make_endpoint(lead, server, "tuned-r1")
-    rnd = round_start(
-        by=lead,
-        project_id=project.pk,
-        model_id=tuned.pk,
-        export_id=export.pk,
-        previous_model="base",
-    )
+        rnd = round_start(
+            by=lead,
+            project_id=project.pk,
+            model_id=tuned.pk,
+            export_id=export.pk,
+            previous_model="base",
+        )
     run = rnd.generation_run
     generation_run_mark_running(run_id=run.pk)
     items = list(run.items.order_by("id"))

@@ -88,11 +88,18 @@ def test_next_round_generates_pairs_against_the_previous_model_and_gives_a_verdi
     assert 'aria-label="Round leaderboard"' in html and "tuned-r1" in html
 
 
-def _round_one(lead, kind="rating"):
+@pytest.fixture
+def model_server():
+    """The tuned models' server, answering while the test starts rounds (no worker calls it
+    here: the tests store the answers themselves)."""
+    with FakeModelServer() as server:
+        yield server
+
+
+def _round_one(lead, server, kind="rating"):
     """A project's round 1, its tuned answers loaded as the worker would store them."""
     project, annotators, export = make_trained_project(lead, kind=kind)
-    with FakeModelServer() as server:
-        tuned = make_endpoint(lead, server, "tuned-r1")
+    tuned = make_endpoint(lead, server, "tuned-r1")
     rnd = round_start(by=lead, project_id=project.pk, model_id=tuned.pk, export_id=export.pk,
                       previous_model="base")
     # What the worker would store: the tuned model's answers to the held-out prompts.
@@ -109,8 +116,8 @@ def _answer_as_tuned(project, prompts):
 
 
 @pytest.mark.django_db
-def test_a_rating_round_compares_scores_per_prompt(lead):
-    project, annotators, rnd = _round_one(lead)
+def test_a_rating_round_compares_scores_per_prompt(lead, model_server):
+    project, annotators, rnd = _round_one(lead, model_server)
     assert round_result(rnd=rnd)["verdict"] == "not judged yet"
     assign(project, annotators, name="round 1", overlap=2)
     judge_all(project, annotators, lambda i, task: {
@@ -128,10 +135,12 @@ def test_a_rating_round_compares_scores_per_prompt(lead):
 
 @pytest.mark.parametrize("kind", ["rating", "pairwise"])
 @pytest.mark.django_db
-def test_the_rounds_list_reads_the_judgments_once_however_many_rounds(client, lead, kind):
+def test_the_rounds_list_reads_the_judgments_once_however_many_rounds(
+    client, lead, kind, model_server
+):
     """Each round's result, bootstrap interval included, is what the round alone gives;
     the list reads the judgments of all its rounds in one load."""
-    project, annotators, first = _round_one(lead, kind)
+    project, annotators, first = _round_one(lead, model_server, kind)
     _answer_as_tuned(project, project.prompts.exclude(pk__in=first.prompt_ids))
     assign(project, annotators, name="round 1", overlap=2)
 
@@ -148,8 +157,7 @@ def test_the_rounds_list_reads_the_judgments_once_however_many_rounds(client, le
     page_url = reverse("round-new", args=[project.pk])
     api.get(url)  # writes the token's last use, once a minute
     listed, page = queries(lambda: api.get(url)), queries(lambda: client.get(page_url))
-    with FakeModelServer() as server:
-        unjudged = make_endpoint(lead, server, "tuned-r2")
+    unjudged = make_endpoint(lead, model_server, "tuned-r2")
     every_prompt = project.batches.get(name="b").pk
     for model, previous, fresh in (
         (first.model, "base", every_prompt),
@@ -173,10 +181,12 @@ def test_the_rounds_list_reads_the_judgments_once_however_many_rounds(client, le
 
 
 @pytest.mark.django_db
-def test_a_dawid_skene_consensus_of_a_round_is_fitted_on_that_rounds_judgments(lead):
+def test_a_dawid_skene_consensus_of_a_round_is_fitted_on_that_rounds_judgments(
+    lead, model_server
+):
     """The earlier batch's judgments are not the round's: they stay out of the fit as they
     stay out of the export."""
-    project, annotators, rnd = _round_one(lead)
+    project, annotators, rnd = _round_one(lead, model_server)
     batch = assign(project, annotators, name="round 1", overlap=2)
     judge_all(project, annotators, lambda i, task: {"rating": 2})
     Round.objects.filter(pk=rnd.pk).update(batch=batch)
