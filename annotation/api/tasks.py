@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.models import ProjectKind
 from annotation.selectors import project_get_for_lead
 from annotation.selectors.browse import (
     COUNT_CAP,
@@ -78,7 +79,7 @@ PARAMETERS = [
 
 class TaskRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.ChoiceField(["rating", "pairwise"])
+    kind = serializers.ChoiceField(ProjectKind.choices)
     prompt_id = serializers.IntegerField()
     prompt_external_id = serializers.CharField()
     excerpt = serializers.CharField(allow_blank=True, help_text="The prompt's start, one line.")
