@@ -34,7 +34,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypedDict
 from urllib.parse import urlencode
 
-from django.db import DatabaseError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -55,6 +55,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
 from django.utils import timezone
+from psycopg.errors import QueryCanceled
 
 from annotation import choices
 from annotation.judgment_rules import Pseudonyms
@@ -626,24 +627,35 @@ def _rows(project: Project, tasks: list[Task]) -> list[TaskRow]:
 
 
 def tasks_count(
-    *, project: Project, task_filter: TaskFilter, cap: int = COUNT_CAP
+    *,
+    project: Project,
+    task_filter: TaskFilter,
+    cap: int = COUNT_CAP,
+    timeout_ms: int = COUNT_TIMEOUT_MS,
 ) -> tuple[int, bool]:
     """How many tasks match, counted up to ``cap``: ``(count, is_estimate)``. Past the cap,
-    or when counting would take longer than ``COUNT_TIMEOUT_MS`` on PostgreSQL, the count
-    is a lower bound (``cap``, or 0 when given up) and ``is_estimate`` is true."""
+    or on PostgreSQL when counting takes longer than ``timeout_ms``, the count is a lower
+    bound (``cap``, or 0 when given up) and ``is_estimate`` is true."""
     tasks = tasks_matching(project=project, task_filter=task_filter).order_by().values("pk")
     if connection.vendor != "postgresql":
         found = tasks[: cap + 1].count()
-    else:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true)", [str(COUNT_TIMEOUT_MS)]
-                )
-                found = tasks[: cap + 1].count()
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", ["0"])
-        except DatabaseError:
-            return 0, True
+        return (cap, True) if found > cap else (found, False)
+    try:
+        # The timeout holds for this count alone: set in a savepoint (or transaction) and put
+        # back as it was before the savepoint is released.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('statement_timeout'),"
+                " set_config('statement_timeout', %s, true)",
+                [f"{timeout_ms}ms"],
+            )
+            before = cursor.fetchone()[0]
+            found = tasks[: cap + 1].count()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
+    except OperationalError as error:
+        if not isinstance(error.__cause__, QueryCanceled):
+            raise
+        return 0, True
     return (cap, True) if found > cap else (found, False)
 
 

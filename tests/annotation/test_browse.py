@@ -459,3 +459,39 @@ def test_another_projects_batch_matches_nothing(lead):
     mine, theirs = make_project(lead, prompts=1), make_project(lead, prompts=1)
     batch = assign(theirs, [AnnotatorFactory()])
     assert ids(mine, batch_id=batch.pk) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statement timeout")
+@pytest.mark.django_db(transaction=True)
+def test_a_count_that_takes_too_long_is_given_up(lead):
+    import psycopg
+
+    project = make_project(lead, prompts=3)
+    db = connection.settings_dict
+    blocker = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        dbname=db["NAME"],
+        autocommit=False,
+    )
+    try:
+        # Another transaction holds the task table: the count waits, past its timeout.
+        blocker.execute("LOCK TABLE annotation_task IN ACCESS EXCLUSIVE MODE")
+        assert tasks_count(project=project, task_filter=TaskFilter(), timeout_ms=50) == (0, True)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert tasks_count(project=project, task_filter=TaskFilter(), timeout_ms=50) == (3, False)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statement timeout")
+def test_the_counts_timeout_ends_with_the_count(lead):
+    project = make_project(lead, prompts=2)
+    assert tasks_count(project=project, task_filter=TaskFilter()) == (2, False)
+    with connection.cursor() as cursor:  # still inside the test's transaction
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
