@@ -1,10 +1,10 @@
 """The lead's data browser at size: seeds a pairwise project of N tasks and about ten
 judgments each in PostgreSQL (in bulk, ``INSERT … SELECT generate_series``), then times
 ``GET /api/v1/projects/{id}/tasks/`` (the page's listing, same reads) for the first page, a
-filtered page (model, metadata and agreement state together), a text search and a deep page
-(a cursor 90% of the way in), and the lead's task page ``/tasks/{id}/review/``, each through
-Django's test client in this process. Prints one JSON line: p50/p95 in ms of each, and what
-each page counted.
+filtered page (model, skips and agreement state together), a page of a metadata value and a
+state, a text search and a deep page (a cursor 90% of the way in), and the lead's task page
+``/tasks/{id}/review/``, each through Django's test client in this process. Prints one JSON
+line: p50/p95 in ms of each, and what each page counted.
 
     .venv/bin/python -m bench.data_browser                    # 100,000 tasks, 1,000,000 judgments
     .venv/bin/python -m bench.data_browser --tasks 2000 --repeat 5   # a smoke run
@@ -222,7 +222,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=100_000)
-    parser.add_argument("--per-task", type=int, default=10, help="judgments of a full task")
+    parser.add_argument("--per-task", type=int, default=11, help="judgments of a full task")
     parser.add_argument("--repeat", type=int, default=30, help="timed requests per case")
     parser.add_argument(
         "--task-page-repeat", type=int, default=10, help="timed requests of the task page"
@@ -260,9 +260,9 @@ def main() -> None:
     cases = {
         "first_page": lambda n: listing,
         "filtered_page": lambda n: (
-            f"{listing}?model=ft-r2&meta=topic:{TOPICS[n % 8]}"
-            f"&state={('split', 'majority', 'unanimous')[n % 3]}"
+            f"{listing}?model=ft-r2&skipped=0&state={('split', 'majority', 'unanimous')[n % 3]}"
         ),
+        "metadata_state_page": lambda n: f"{listing}?meta=topic:{TOPICS[n % 8]}&state=majority",
         "text_search": lambda n: f"{listing}?q={WORDS[n % len(WORDS)]}",
         "deep_page": lambda n: f"{listing}?cursor={deep}",
     }

@@ -28,7 +28,8 @@ import base64
 import binascii
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypedDict
@@ -98,7 +99,7 @@ MAX_LIMIT = 500
 COUNT_CAP = 10_000
 # A count that would take longer than this is given up (PostgreSQL): the page then says "at
 # least" the rows it has.
-COUNT_TIMEOUT_MS = 250
+COUNT_TIMEOUT_MS = 150
 EXCERPT_CHARS = 160
 # The text search configuration of the indexed expressions (migration
 # ``task_browse_indexes``) and of the query: the two must be the same.
@@ -626,6 +627,35 @@ def _rows(project: Project, tasks: list[Task]) -> list[TaskRow]:
     return rows
 
 
+@contextmanager
+def _postgres_settings(**values: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements of the block alone: set in a savepoint (or a
+    transaction) and put back as they were before it is released (a failed block's savepoint
+    rollback puts them back itself). Elsewhere, nothing."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    names = list(values)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(["current_setting(%s), set_config(%s, %s, true)"] * len(names)),
+            [v for name in names for v in (name, name, values[name])],
+        )
+        row = cursor.fetchone()
+        before = [row[2 * i] for i in range(len(names))]
+        yield
+        cursor.execute(
+            "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
+            [v for name, old in zip(names, before, strict=True) for v in (name, old)],
+        )
+
+
+# A filter by state costs the planner's estimate much more than it takes (a subquery per task,
+# most of them never run past a page's LIMIT): just-in-time compilation would add more time
+# than the query takes.
+_NO_JIT = {"jit": "off"}
+
+
 def tasks_count(
     *,
     project: Project,
@@ -637,21 +667,9 @@ def tasks_count(
     or on PostgreSQL when counting takes longer than ``timeout_ms``, the count is a lower
     bound (``cap``, or 0 when given up) and ``is_estimate`` is true."""
     tasks = tasks_matching(project=project, task_filter=task_filter).order_by().values("pk")
-    if connection.vendor != "postgresql":
-        found = tasks[: cap + 1].count()
-        return (cap, True) if found > cap else (found, False)
     try:
-        # The timeout holds for this count alone: set in a savepoint (or transaction) and put
-        # back as it was before the savepoint is released.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_setting('statement_timeout'),"
-                " set_config('statement_timeout', %s, true)",
-                [f"{timeout_ms}ms"],
-            )
-            before = cursor.fetchone()[0]
+        with _postgres_settings(statement_timeout=f"{timeout_ms}ms", **_NO_JIT):
             found = tasks[: cap + 1].count()
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
             raise
@@ -680,7 +698,8 @@ def tasks_browse(
     )
     if key is not None:
         tasks = _beyond(tasks, sort, key, reverse=backward)
-    found = list(_ordered(tasks, sort, reverse=backward)[: limit + 1])
+    with _postgres_settings(**_NO_JIT):
+        found = list(_ordered(tasks, sort, reverse=backward)[: limit + 1])
     more = len(found) > limit
     page = found[:limit]
     if backward:
@@ -715,10 +734,11 @@ def task_neighbours(
     sort = task_filter.sort
     key = _key_of(task, sort)
     tasks = tasks_matching(project=project, task_filter=task_filter)
-    before = (
-        _ordered(_beyond(tasks, sort, key, reverse=True), sort, reverse=True)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    after = _ordered(_beyond(tasks, sort, key), sort).values_list("pk", flat=True).first()
+    with _postgres_settings(**_NO_JIT):
+        before = (
+            _ordered(_beyond(tasks, sort, key, reverse=True), sort, reverse=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        after = _ordered(_beyond(tasks, sort, key), sort).values_list("pk", flat=True).first()
     return before, after

@@ -489,9 +489,15 @@ def test_a_count_that_takes_too_long_is_given_up(lead):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statement timeout")
-def test_the_counts_timeout_ends_with_the_count(lead):
+def test_the_settings_of_the_reads_end_with_them(lead):
     project = make_project(lead, prompts=2)
+
+    def settings():
+        with connection.cursor() as cursor:  # still inside the test's transaction
+            cursor.execute("SELECT current_setting('statement_timeout'), current_setting('jit')")
+            return cursor.fetchone()
+
+    before = settings()
     assert tasks_count(project=project, task_filter=TaskFilter()) == (2, False)
-    with connection.cursor() as cursor:  # still inside the test's transaction
-        cursor.execute("SHOW statement_timeout")
-        assert cursor.fetchone()[0] == "0"
+    assert tasks_browse(project=project, task_filter=TaskFilter(state="majority")).rows == []
+    assert settings() == before
