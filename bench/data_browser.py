@@ -99,7 +99,7 @@ def seed(*, lead, annotators: list, tasks: int, per_task: int) -> tuple[int, int
             SELECT %(p)s, 'q-' || g,
                    'Question ' || g || ': what about my ' || (%(w)s::text[])[1 + g %% %(nw)s]
                    || ' and the ' || (%(w)s::text[])[1 + (g * 7) %% %(nw)s] || '?',
-                   NULL, '', jsonb_build_object('topic', (%(t)s::text[])[1 + g %% 8],
+                   NULL, '', jsonb_build_object('topic', (%(t)s::text[])[1 + (g / 3) %% 8],
                                                 'shard', g %% 16),
                    encode(sha256(convert_to('q' || g || ':' || %(p)s, 'UTF8')), 'hex'),
                    now(), now()
@@ -134,13 +134,15 @@ def seed(*, lead, annotators: list, tasks: int, per_task: int) -> tuple[int, int
         )
         # Per task: one in ten has (id mod per_task) judgments, the rest all of them. The
         # verdict (task's terms) is the task's usual one but one judge in five differs on
-        # one task in four; the screen side is drawn per judgment.
+        # one task in four, and one task in twenty is split three ways (A, B and tie); the
+        # screen side is drawn per judgment.
         cursor.execute(
             """
             WITH v AS (
               SELECT t.id AS task_id, t.response_a_id AS a, t.response_b_id AS b, k,
                      (%(a)s::int[])[1 + (t.id + k) %% cardinality(%(a)s::int[])] AS annotator_id,
-                     CASE WHEN t.id %% 4 = 0 AND k %% 5 = 1 THEN
+                     CASE WHEN t.id %% 20 = 10 THEN (ARRAY['A', 'B', 'tie'])[1 + k %% 3]
+                          WHEN t.id %% 4 = 0 AND k %% 5 = 1 THEN
                             (ARRAY['A', 'B', 'tie', 'both_bad'])[1 + (t.id / 4 + k) %% 4]
                           WHEN t.id %% 10 < 6 THEN 'B'
                           WHEN t.id %% 10 < 9 THEN 'A'
