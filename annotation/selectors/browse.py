@@ -99,7 +99,7 @@ MAX_LIMIT = 500
 COUNT_CAP = 10_000
 # A count that would take longer than this is given up (PostgreSQL): the page then says "at
 # least" the rows it has.
-COUNT_TIMEOUT_MS = 150
+COUNT_TIMEOUT_MS = 100
 EXCERPT_CHARS = 160
 # The text search configuration of the indexed expressions (migration
 # ``task_browse_indexes``) and of the query: the two must be the same.
