@@ -70,15 +70,48 @@ def _run(*args: str) -> dict:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
 def test_export_and_pull_bench_smoke_runs():
-    export = _run("-m", "bench.export", "--sizes", "2000", "--database-url",
-                  _smoke_url("ftapp_bench_smoke"))
+    export = _run(
+        "-m", "bench.export", "--sizes", "2000", "--database-url", _smoke_url("ftapp_bench_smoke")
+    )
     assert export["judgments"] == 2000 and 0 < export["rows"] <= 1000
     assert export["peak_rss_mb"] > 0
-    pull = _run("-m", "bench.pull", "--size", "2000", "--page-size", "300", "--port", "8720",
-                "--database-url", _smoke_url("ftapp_bench_smoke"))
+    pull = _run(
+        "-m",
+        "bench.pull",
+        "--size",
+        "2000",
+        "--page-size",
+        "300",
+        "--port",
+        "8720",
+        "--database-url",
+        _smoke_url("ftapp_bench_smoke"),
+    )
     assert pull["rows"] == pull["distinct_rows"] == 2000 and pull["pages"] == 7
 
 
 def test_evaluate_bench_smoke_run():
     figures = _run("-m", "bench.evaluate", "--judgments", "20000")
     assert figures["judgments"] == 20000
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
+def test_data_browser_bench_smoke_run():
+    figures = _run(
+        "-m",
+        "bench.data_browser",
+        "--tasks",
+        "600",
+        "--repeat",
+        "3",
+        "--task-page-repeat",
+        "2",
+        "--database-url",
+        _smoke_url("ftapp_bench_browser_smoke"),
+    )
+    assert figures["tasks"] == 600 and 5000 < figures["judgments"] < 7000
+    for case in ("first_page", "filtered_page", "metadata_state_page", "text_search", "deep_page"):
+        assert figures["ms"][case]["n"] == 3 and figures["ms"][case]["p50"] > 0
+    assert figures["ms"]["first_page"]["count, estimate, rows"] == [600, False, 50]
+    assert figures["ms"]["deep_page"]["count, estimate, rows"][2] == 50
+    assert figures["ms"]["task_page"]["n"] == 2

@@ -181,6 +181,12 @@ API = {
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
     ),
+    "api-project-tasks": (
+        "get",
+        "/api/v1/projects/{p}/tasks/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
     "api-project-exports": (
         "get",
         "/api/v1/projects/{p}/exports/",

@@ -176,7 +176,7 @@ _filter_fields["meta"] = serializers.ListField(
     child=serializers.CharField(max_length=1000),
     required=False,
     max_length=50,
-    help_text='Prompt metadata, each "key=value".',
+    help_text='Prompt metadata, each "key:value".',
 )
 BrowseFilterSerializer = type(
     "BrowseFilterSerializer",

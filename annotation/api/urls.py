@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.api import batches, imports, judgments, queue, tasks, views
+from annotation.api import batches, browse, imports, judgments, queue, tasks, views
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
@@ -36,6 +36,11 @@ urlpatterns = [
         "projects/<int:project_id>/judgments/",
         judgments.JudgmentListView.as_view(),
         name="api-project-judgments",
+    ),
+    path(
+        "projects/<int:project_id>/tasks/",
+        browse.TaskListView.as_view(),
+        name="api-project-tasks",
     ),
     path(
         "projects/<int:project_id>/tasks/bulk/",

@@ -122,6 +122,9 @@ class Task(models.Model):
                 condition=Q(is_complete=False),
                 name="task_open_in_batch",
             ),
+            # The data browser's sorts, paged by key within a project.
+            models.Index(fields=["project", "id"], name="task_project_order"),
+            models.Index(fields=["project", "judgment_count", "id"], name="task_project_judgments"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -5,7 +5,22 @@ import re
 from collections import Counter
 from typing import Any, TypedDict
 
-from django.db.models import Q
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest
+from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
 
 from annotation import choices
 from annotation.choices import task_choice
@@ -62,6 +77,77 @@ def split_words(*, kind: str, split: Counter) -> str:
     return " · ".join(f"{CHOICE_WORDS[c]} {split[c]}" for c in choices.CHOICES if split[c])
 
 
+def _verdicts(kind: str) -> list[Q]:
+    """One condition per verdict a judgment can give, in the task's terms."""
+    if kind == ProjectKind.RATING:
+        return [Q(rating=value) for value in range(1, 6)]
+    return [
+        Q(choice=choices.A, swapped=False) | Q(choice=choices.B, swapped=True),
+        Q(choice=choices.B, swapped=False) | Q(choice=choices.A, swapped=True),
+        Q(choice=choices.TIE),
+        Q(choice=choices.BOTH_BAD),
+    ]
+
+
+def task_state_expression(*, project: Project, rule: str | None = None):
+    """A task's agreement state in SQL (``browse.task_state`` is the same rule in Python),
+    for the tasks of ``project``, under ``rule`` (the project's own by default)."""
+    kind, rule = project.kind, rule or project.conflict_rule
+    counts = [Count("pk", filter=verdict) for verdict in _verdicts(kind)]
+    verdicts = sum(counts[1:], counts[0])
+    different = sum(
+        (Case(When(GreaterThan(c, 0), then=Value(1)), default=Value(0)) for c in counts[1:]),
+        Case(When(GreaterThan(counts[0], 0), then=Value(1)), default=Value(0)),
+    )
+    conflict = Q(GreaterThan(different, 1))
+    if kind == ProjectKind.RATING:
+        conflict &= Q(GreaterThan(Max("rating") - Min("rating"), 1))
+    if rule != ConflictRule.NOT_UNANIMOUS:
+        conflict &= Q(LessThanOrEqual(Greatest(*counts) * 2, verdicts))
+    # The task's batch, joined in the subquery (an outer reference cannot sit among its
+    # aggregates): one value for all its rows.
+    overlap = Coalesce(Max("task__batch__overlap"), Value(project.overlap))
+    judged = (
+        Judgment.objects.filter(task_id=OuterRef("pk"))
+        .order_by()
+        .values("task_id")
+        .annotate(
+            state=Case(
+                When(conflict, then=Value("split")),
+                When(LessThan(Count("pk"), overlap), then=Value("partial")),
+                When(LessThanOrEqual(different, 1), then=Value("unanimous")),
+                default=Value("majority"),
+                output_field=CharField(),
+            )
+        )
+        .values("state")
+    )
+    return Case(
+        When(
+            Exists(Adjudication.objects.filter(task_id=OuterRef("pk"))), then=Value("adjudicated")
+        ),
+        default=Coalesce(Subquery(judged), Value("unjudged")),
+        output_field=CharField(),
+    )
+
+
+def conflict_tasks(
+    *, project: Project, rule: str | None = None, batch_id: int | None = None
+) -> QuerySet[Task]:
+    """The unadjudicated tasks of the conflicts list, chosen in the database: split under
+    ``rule`` (the project's own by default), or sent for review by a lead. Only these
+    tasks' judgments are then read."""
+    tasks = (
+        Task.objects.filter(project=project, adjudication__isnull=True)
+        .filter(Q(judgment_count__gte=2) | Q(review_requested_at__isnull=False))
+        .alias(conflict_state=task_state_expression(project=project, rule=rule))
+        .filter(Q(conflict_state="split") | Q(review_requested_at__isnull=False))
+    )
+    if batch_id is not None:
+        tasks = tasks.filter(batch_id=batch_id)
+    return tasks
+
+
 def conflicts(
     *,
     project: Project,
@@ -76,13 +162,14 @@ def conflicts(
     and the split in words. A task a lead sent for review is listed until it is adjudicated,
     whatever its judgments."""
     rule = rule or project.conflict_rule
-    tasks = Task.objects.filter(
-        Q(judgment_count__gte=2) | Q(review_requested_at__isnull=False), project=project
-    )
-    if not include_adjudicated:
-        tasks = tasks.filter(adjudication__isnull=True)
-    if batch_id is not None:
-        tasks = tasks.filter(batch_id=batch_id)
+    if include_adjudicated:
+        tasks = Task.objects.filter(
+            Q(judgment_count__gte=2) | Q(review_requested_at__isnull=False), project=project
+        )
+        if batch_id is not None:
+            tasks = tasks.filter(batch_id=batch_id)
+    else:
+        tasks = conflict_tasks(project=project, rule=rule, batch_id=batch_id)
     by_task: dict[int, list[Judgment]] = {}
     for judgment in Judgment.objects.filter(task__in=tasks).order_by("id"):
         by_task.setdefault(judgment.task_id, []).append(judgment)

@@ -31,28 +31,13 @@ from annotation.choices import task_choice
 from annotation.judgment_rules import counted_judgments
 from annotation.models import Adjudication, Batch, Project, ProjectKind, Task
 from annotation.selectors import project_get_for_lead
-from annotation.selectors.browse import TaskFilter, tasks_matching
+from annotation.selectors.browse import QUERY_FIELDS, TaskFilter, tasks_matching
 from annotation.services.leads import _annotators as annotators_by_username
 from annotation.services.projects import batch_create
 from ftapp.errors import InvalidInput
 
-# The filter's names in a query string or a form, as ``task_filter_from_query`` reads them
-# ("meta", repeatable "key=value", aside): what the page's form and the API's ``filter`` carry.
-FILTER_NAMES = (
-    "batch",
-    "model",
-    "state",
-    "annotator",
-    "gold",
-    "rewrite",
-    "comment",
-    "skipped",
-    "late",
-    "from",
-    "to",
-    "q",
-    "sort",
-)
+# The filter's names a form or the API's ``filter`` carries one value of ("meta" is repeated).
+FILTER_NAMES = tuple(name for name in QUERY_FIELDS if name != "meta")
 BULK_ACTIONS = ("add_to_batch", "gold", "ungold", "adjudicate")
 BULK_SCOPES = ("selected", "all")
 MAX_SELECTED = 10_000

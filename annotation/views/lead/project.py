@@ -10,12 +10,12 @@ from django.views.decorators.http import require_POST
 
 from annotation.models import ConflictRule, Pairing, ProjectKind, Role
 from annotation.selectors import (
-    conflicts,
     membership_list,
     project_dashboard,
     project_get_for_lead,
     project_progress,
 )
+from annotation.selectors.review import conflict_tasks
 from annotation.services import (
     membership_remove,
     membership_set,
@@ -99,7 +99,7 @@ def dashboard(request, project):
         # The 5-second poll: only what the partial shows.
         return render(request, "annotation/lead/partials/dashboard_figures.html", context)
     context.update(
-        conflict_count=len(conflicts(project=project)),
+        conflict_count=conflict_tasks(project=project).count(),
         members=membership_list(project=project),
     )
     return render(request, "annotation/lead/dashboard.html", context)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from annotation.models import Choice, ConflictRule, Project
 from annotation.selectors import conflicts, project_get_for_lead, task_get_for_lead
 from annotation.selectors.browse import task_filter_from_query, task_neighbours
-from annotation.selectors.review import CONFLICT_SORTS, task_detail
+from annotation.selectors.review import CONFLICT_SORTS, conflict_tasks, task_detail
 from annotation.services.leads import adjudication_record, task_set_gold
 from ftapp.errors import InvalidInput
 from ftapp.pages import flash_errors, int_or_none, object_page
@@ -128,7 +128,12 @@ def task_review(request, task):
             **browsing,
             "choices": Choice.choices,
             "chosen": chosen,
-            "conflicts_left": len(conflicts(project=task.project, **chosen)),
+            # Counted only on the conflicts' path, where the page shows it.
+            "conflicts_left": None
+            if browsing["browsing"]
+            else conflict_tasks(
+                project=task.project, rule=chosen["rule"], batch_id=chosen["batch_id"]
+            ).count(),
         },
     )
 
