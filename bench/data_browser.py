@@ -3,8 +3,8 @@ judgments each in PostgreSQL (in bulk, ``INSERT … SELECT generate_series``), t
 ``GET /api/v1/projects/{id}/tasks/`` (the page's listing, same reads) for the first page, a
 filtered page (model, skips and agreement state together), a page of a metadata value and a
 state, a text search and a deep page (a cursor 90% of the way in), and the lead's task page
-``/tasks/{id}/review/?from=data`` (as opened from the browser), each through Django's test client in this process. Prints one JSON
-line: p50/p95 in ms of each, and what each page counted.
+``/tasks/{id}/review/?from=data`` (as the browser opens it), each through Django's test client
+in this process. Prints one JSON line: p50/p95 in ms of each, and what each page counted.
 
     .venv/bin/python -m bench.data_browser                    # 100,000 tasks, 1,000,000 judgments
     .venv/bin/python -m bench.data_browser --tasks 2000 --repeat 5   # a smoke run
