@@ -276,7 +276,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Several serializers have a "kind" of project; without a name of its own drf-spectacular
     # warns and calls it Kind0bcEnum.
-    "ENUM_NAME_OVERRIDES": {"ProjectKindEnum": "annotation.models.ProjectKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectKindEnum": "annotation.models.ProjectKind",
+        "ChoiceEnum": "annotation.models.Choice",
+    },
 }
 
 # Celery. With REDIS_URL unset, tasks run in-process (eagerly) so the app works alone: by

@@ -42,6 +42,10 @@ def test_demo_seeds_users_and_two_projects_and_is_rerunnable(var_dir, capsys):
     )
     assert all(t.response_a.model_name != t.response_b.model_name for t in pairwise)
     assert BatchAssignment.objects.filter(batch__project__in=projects.values()).count() == 4
+    # Only the rating project has a rating scale in its guidelines.
+    anchors = {kind: p.guidelines.get().rating_anchors for kind, p in projects.items()}
+    assert anchors["rating"]["5"] and anchors["pairwise"] == {}
+    assert judged.guidelines.get().rating_anchors == {}
     # The judged project: every slot of every task judged by the three simulated experts.
     assert judged.kind == "pairwise"
     tasks = Task.objects.filter(project=judged)

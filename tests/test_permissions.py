@@ -21,6 +21,7 @@ from tests.factories import (
     UserFactory,
     add_member,
     assign,
+    judge,
     make_project,
 )
 
@@ -29,13 +30,26 @@ RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
 
 # name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch,
 # {r} generation run, {m} model endpoint, {e} finished export, {o} round, {k} the lead's
-# API token
+# API token, {j} the annotator's judgment, {x} another annotator's judgment
 API = {
     "api-token": (
         "post",
         "/api/v1/auth/token/",
         {"username": "x", "password": "y"},
         dict.fromkeys(ROLES, 400),
+    ),
+    # Each user's own: no one else's can be named.
+    "api-preferences": (
+        "get",
+        "/api/v1/me/preferences/",
+        None,
+        {"anonymous": 401, "outsider": 200, "annotator": 200, "lead": 200},
+    ),
+    "api-preferences:put": (
+        "put",
+        "/api/v1/me/preferences/",
+        {"shortcuts": False},
+        {"anonymous": 401, "outsider": 200, "annotator": 200, "lead": 200},
     ),
     "api-projects": (
         "get",
@@ -103,17 +117,42 @@ API = {
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 403},
     ),
+    "api-guidelines-read": (
+        "post",
+        "/api/v1/projects/{p}/guidelines/read/",
+        {"version": 1},
+        {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 200},
+    ),
     "api-queue-undo": (
         "post",
         "/api/v1/projects/{p}/queue/undo/",
         None,
-        {"anonymous": 401, "outsider": 404, "annotator": 204, "lead": 403},
+        {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 403},
     ),
     "api-judge": (
         "post",
         "/api/v1/tasks/{t}/judgments/",
         {"rating": 3},
         {"anonymous": 401, "outsider": 404, "annotator": 201, "lead": 403},
+    ),
+    "api-my-judgments": (
+        "get",
+        "/api/v1/projects/{p}/my-judgments/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 200},
+    ),
+    # Only the judgment's own annotator; anyone else's is a 404, as a missing one would be.
+    "api-judgment": (
+        "patch",
+        "/api/v1/judgments/{j}/",
+        {"rating": 5},
+        {"anonymous": 401, "outsider": 404, "annotator": 200, "lead": 404},
+    ),
+    "api-judgment:other": (
+        "patch",
+        "/api/v1/judgments/{x}/",
+        {"rating": 5},
+        {"anonymous": 401, "outsider": 404, "annotator": 404, "lead": 404},
     ),
     "api-task": (
         "get",
@@ -281,6 +320,19 @@ PAGES = {
         None,
         {"anonymous": 302, "outsider": 404, "annotator": 302, "lead": 403},
     ),
+    # Each signed-in user sets only their own: the form names no user.
+    "preference-shortcuts": (
+        "post",
+        "/preferences/shortcuts/",
+        {"shortcuts": "off"},
+        {"anonymous": 302, "outsider": 302, "annotator": 302, "lead": 302},
+    ),
+    "guidelines-acknowledge": (
+        "post",
+        "/projects/{p}/guidelines/read/",
+        {"version": "1"},
+        {"anonymous": 302, "outsider": 404, "annotator": 302, "lead": 403},
+    ),
     "task-judge": (
         "post",
         "/tasks/{t}/judge/",
@@ -292,6 +344,33 @@ PAGES = {
         "/tasks/{t}/skip/",
         {"reason": "unsure"},
         {"anonymous": 302, "outsider": 404, "annotator": 302, "lead": 403},
+    ),
+    # "My work" is the caller's own: a lead sees theirs (none here), never an annotator's.
+    "my-work": (
+        "get",
+        "/projects/{p}/my-work/",
+        None,
+        {"anonymous": 302, "outsider": 404, "annotator": 200, "lead": 200},
+    ),
+    "my-judgment": (
+        "get",
+        "/my-work/{j}/",
+        None,
+        {"anonymous": 302, "outsider": 404, "annotator": 200, "lead": 404},
+    ),
+    # The matrix posts JSON, which a page's form does not read: the annotator gets as far as
+    # the form's check ("Give a rating"), shown again with 400.
+    "my-judgment:post": (
+        "post",
+        "/my-work/{j}/",
+        {"rating": "5"},
+        {"anonymous": 302, "outsider": 404, "annotator": 400, "lead": 404},
+    ),
+    "my-judgment:other": (
+        "get",
+        "/my-work/{x}/",
+        None,
+        {"anonymous": 302, "outsider": 404, "annotator": 404, "lead": 404},
     ),
     "project": ("get", "/projects/{p}/", None, LEAD_PAGE),
     "project-new": (
@@ -400,10 +479,10 @@ def world(db):
     lead = LeadFactory()
     annotator = AnnotatorFactory()
     spare = UserFactory(username="spare")
-    project = make_project(lead, prompts=3)
+    project = make_project(lead, prompts=4)
     add_member(project, spare)
     batch = assign(project, [annotator], tasks=Task.objects.filter(project=project)[:2])
-    claim = claim_next(user=annotator, project_id=project.pk)
+    first = claim_next(user=annotator, project_id=project.pk)
     endpoint = ModelEndpoint.objects.create(
         name="perm-model", base_url="http://127.0.0.1:9/v1", model="m", created_by=lead
     )
@@ -423,6 +502,13 @@ def world(db):
         created_by=lead,
     )
     token, _ = api_token_create(user=lead, name="perm-token")
+    # Judged after the export's snapshot, so it may still change; another annotator's too.
+    judgment = judge(annotator, first, rating=2)
+    claim = claim_next(user=annotator, project_id=project.pk)
+    other = AnnotatorFactory()
+    third = Task.objects.filter(project=project).order_by("id")[2]
+    assign(project, [other], name="other", tasks=[third])
+    theirs = judge(other, claim_next(user=other, project_id=project.pk), rating=4)
     users = {"anonymous": None, "outsider": UserFactory(), "annotator": annotator, "lead": lead}
     ids = {
         "p": project.pk,
@@ -433,6 +519,8 @@ def world(db):
         "e": export.pk,
         "o": rnd.pk,
         "k": token.pk,
+        "j": judgment.pk,
+        "x": theirs.pk,
     }
     return {"users": users, **ids}
 

@@ -198,7 +198,8 @@ GZIP_BOMB = _gzip_bomb(8 * 2**20)
 def fuzz_world(caller, settings, monkeypatch):
     """For the lead: a judged rating project of theirs with a finished export, a generation
     run, a registered model and unbatched tasks left; and a pairwise project of another lead
-    in which they annotate and hold a task. Yields their token (None when anonymous)."""
+    in which they annotate, have judged a task and hold another. Yields their token (None
+    when anonymous)."""
     # Limits high enough never to throttle the run (429 stays documented; throttling is tested
     # in tests/test_throttling.py), counted under a prefix of this test's own.
     monkeypatch.setattr(
@@ -230,6 +231,8 @@ def fuzz_world(caller, settings, monkeypatch):
     export_build(export_id=export.pk)
     annotated = make_project(LeadFactory(), kind="pairwise", prompts=4, models=("m1", "m2"))
     assign(annotated, [lead])
+    judged = claim_next(user=lead, project_id=annotated.pk)
+    own = judgment_submit(user=lead, task_id=judged.task_id, choice="A").judgment
     held = claim_next(user=lead, project_id=annotated.pk)
     with FakeModelServer() as model_server:
         endpoint = model_endpoint_create(
@@ -251,6 +254,7 @@ def fuzz_world(caller, settings, monkeypatch):
                 "run_id": [run.pk],
                 "username": [annotator.username],
                 "endpoint_id": [endpoint.pk],
+                "judgment_id": [own.pk],
             },
             bodies={
                 "POST /api/v1/auth/token/": _merge(username=lead.username, password=PASSWORD),
@@ -261,6 +265,7 @@ def fuzz_world(caller, settings, monkeypatch):
                 "POST /api/v1/tasks/{task_id}/judgments/": _merge(
                     choice="A", rating=None, rubric_scores={}
                 ),
+                "PATCH /api/v1/judgments/{judgment_id}/": _merge(choice="B", rubric_scores={}),
                 "POST /api/v1/projects/{project_id}/import/": lambda c: files.get(c.media_type),
             },
         )

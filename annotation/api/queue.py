@@ -6,8 +6,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Choice
-from annotation.selectors import claim_view
-from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
+from annotation.selectors import claim_view, guidelines_due
+from annotation.services import (
+    claim_next,
+    guidelines_acknowledge,
+    judgment_submit,
+    judgment_undo,
+    task_skip,
+)
 from ftapp.api_schema import error_response
 from ftapp.api_serializers import StrictSerializer, request_body
 from ftapp.database import AuthenticationRetried, retry_once_on_lost_connection
@@ -38,6 +44,26 @@ class QueueTaskSerializer(serializers.Serializer):
     responses = ShownResponseSerializer(many=True)
     rubric = serializers.ListField(child=serializers.CharField())
     lease = LeaseSerializer()
+    guidelines_unread = serializers.IntegerField(
+        allow_null=True,
+        help_text="The project's current guidelines version when the caller has not read it "
+        "yet: show it (and what changed) before the task, then POST its version to "
+        "`/api/v1/projects/{id}/guidelines/read/`. Null once read.",
+    )
+
+
+class WithdrawnSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(allow_null=True)
+    choice = serializers.CharField(
+        allow_blank=True, help_text="As pressed: A and B are the left and right shown."
+    )
+    rubric_scores = serializers.DictField(child=serializers.IntegerField())
+    comment = serializers.CharField(allow_blank=True)
+    rewrite = serializers.CharField(allow_blank=True)
+
+
+class QueueUndoSerializer(QueueTaskSerializer):
+    withdrawn = WithdrawnSerializer(help_text="The withdrawn judgment's work, to judge again.")
 
 
 class JudgmentRequestSerializer(StrictSerializer):
@@ -89,8 +115,9 @@ class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-def _task_payload(claim) -> dict:
+def _task_payload(claim, user) -> dict:
     view = claim_view(claim=claim)
+    due = guidelines_due(user=user, project=claim.task.project)
     return {
         "task_id": view["task_id"],
         "kind": view["kind"],
@@ -99,6 +126,7 @@ def _task_payload(claim) -> dict:
         "responses": view["responses"],
         "rubric": claim.task.project.rubric,
         "lease": {"claim_id": view["claim_id"], "expires_at": view["expires_at"]},
+        "guidelines_unread": due.current.version if due else None,
     }
 
 
@@ -111,7 +139,11 @@ class QueueNextView(AuthenticationRetried, APIView):
     def post(self, request, project_id: int):
         def claimed() -> dict | None:
             claim = claim_next(user=request.user, project_id=project_id)
-            return None if claim is None else QueueTaskSerializer(_task_payload(claim)).data
+            return (
+                None
+                if claim is None
+                else QueueTaskSerializer(_task_payload(claim, request.user)).data
+            )
 
         # Safe twice: a claim made before the connection died is the one held, returned again.
         payload = retry_once_on_lost_connection(claimed)
@@ -120,21 +152,48 @@ class QueueNextView(AuthenticationRetried, APIView):
         return Response(payload)
 
 
+class GuidelinesReadRequestSerializer(StrictSerializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class GuidelinesReadSerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="guidelines.version")
+    acknowledged_at = serializers.DateTimeField()
+
+
+class GuidelinesReadView(APIView):
+    @extend_schema(
+        request=GuidelinesReadRequestSerializer,
+        responses={200: GuidelinesReadSerializer},
+        summary="Record that the caller has read a version of the project's guidelines",
+    )
+    def post(self, request, project_id: int):
+        data = request_body(request, GuidelinesReadRequestSerializer)
+        acknowledgment = guidelines_acknowledge(
+            user=request.user, project_id=project_id, version=data["version"]
+        )
+        return Response(GuidelinesReadSerializer(acknowledgment).data)
+
+
 class QueueUndoView(APIView):
     @extend_schema(
         request=None,
         responses={
-            200: QueueTaskSerializer,
+            200: QueueUndoSerializer,
             204: OpenApiResponse(description="Nothing to undo."),
             409: error_response("Adjudicated, or maybe in an export already: not undoable."),
         },
         summary="Withdraw the caller's last judgment; its task comes back under a new lease",
     )
     def post(self, request, project_id: int):
-        claim = judgment_undo(user=request.user, project_id=project_id)
-        if claim is None:
+        undone = judgment_undo(user=request.user, project_id=project_id)
+        if undone is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(QueueTaskSerializer(_task_payload(claim)).data)
+        payload = {
+            **_task_payload(undone.claim, request.user),
+            "withdrawn": undone.withdrawn,
+        }
+        return Response(QueueUndoSerializer(payload).data)
 
 
 class JudgmentCreateView(AuthenticationRetried, APIView):

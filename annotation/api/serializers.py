@@ -110,6 +110,14 @@ class ProjectUpdateSerializer(ProjectSerializer):
         help_text="True archives the project (it leaves home pages, queues and the project "
         "list, its data and exports stay); false brings it back.",
     )
+    guidelines_change_note = serializers.CharField(
+        required=False,
+        write_only=True,
+        allow_blank=True,
+        max_length=2000,
+        help_text="What changed, with new `guidelines` or `rating_anchors`: annotators see it "
+        "before their next task.",
+    )
 
     class Meta:
         ref_name = "ProjectUpdate"

@@ -1,9 +1,20 @@
 from django.urls import path
 
-from annotation.api import batches, browse, imports, judgments, queue, tasks, views
+from annotation.api import (
+    batches,
+    browse,
+    imports,
+    judgments,
+    my_work,
+    preferences,
+    queue,
+    tasks,
+    views,
+)
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("me/preferences/", preferences.PreferencesView.as_view(), name="api-preferences"),
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
     path(
@@ -28,6 +39,11 @@ urlpatterns = [
         name="api-queue-next",
     ),
     path(
+        "projects/<int:project_id>/guidelines/read/",
+        queue.GuidelinesReadView.as_view(),
+        name="api-guidelines-read",
+    ),
+    path(
         "projects/<int:project_id>/queue/undo/",
         queue.QueueUndoView.as_view(),
         name="api-queue-undo",
@@ -37,6 +53,12 @@ urlpatterns = [
         judgments.JudgmentListView.as_view(),
         name="api-project-judgments",
     ),
+    path(
+        "projects/<int:project_id>/my-judgments/",
+        my_work.MyJudgmentListView.as_view(),
+        name="api-my-judgments",
+    ),
+    path("judgments/<int:judgment_id>/", my_work.MyJudgmentView.as_view(), name="api-judgment"),
     path(
         "projects/<int:project_id>/tasks/",
         browse.TaskListView.as_view(),

@@ -1,7 +1,9 @@
 from annotation.models.data import Prompt, Response
+from annotation.models.preferences import AnnotatorPreference
 from annotation.models.project import (
     ConflictRule,
     Guidelines,
+    GuidelinesAcknowledgment,
     Membership,
     Pairing,
     Project,
@@ -18,11 +20,13 @@ from annotation.models.work import (
     Claim,
     ClaimStatus,
     Judgment,
+    JudgmentRevision,
     Task,
 )
 
 __all__ = [
     "Adjudication",
+    "AnnotatorPreference",
     "ApiToken",
     "Batch",
     "BatchAssignment",
@@ -32,7 +36,9 @@ __all__ = [
     "ClaimStatus",
     "ConflictRule",
     "Guidelines",
+    "GuidelinesAcknowledgment",
     "Judgment",
+    "JudgmentRevision",
     "Membership",
     "Pairing",
     "Project",

@@ -103,6 +103,11 @@ class Guidelines(models.Model):
         blank=True,
         help_text='What each rating means, e.g. {"1": "Wrong or harmful", "5": "Expert-level"}.',
     )
+    change_note = models.TextField(
+        blank=True,
+        help_text="What changed since the previous version, shown to annotators before their "
+        "next task (blank for the first version).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -120,6 +125,29 @@ class Guidelines(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} guidelines v{self.version}"
+
+
+class GuidelinesAcknowledgment(models.Model):
+    """An annotator has read a version of the guidelines (shown before their next task)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="guidelines_read"
+    )
+    guidelines = models.ForeignKey(
+        Guidelines, on_delete=models.CASCADE, related_name="acknowledgments"
+    )
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-acknowledged_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "guidelines"], name="guidelines_ack_unique_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.guidelines}"
 
 
 class Role(models.TextChoices):

@@ -286,6 +286,26 @@ class Judgment(models.Model):
         return f"judgment {self.pk} on task {self.task_id}"
 
 
+class JudgmentRevision(models.Model):
+    """A judgment as it was before its annotator changed it: who changed it, when, and the
+    values it held. The judgment row itself carries the values now in force."""
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="revisions")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    previous = models.JSONField(
+        help_text="rating, choice (as shown), rubric_scores, comment and rewrite before."
+    )
+
+    class Meta:
+        ordering = ["judgment", "changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"revision of judgment {self.judgment_id} at {self.changed_at}"
+
+
 class Adjudication(models.Model):
     """A lead's final label for a task whose judgments disagree; exports use it instead of
     the judgments. For pairwise, ``choice`` A and B are the task's ``response_a`` and

@@ -18,6 +18,7 @@ from annotation.selectors.access import (
     usernames_by_pseudonym,
 )
 from annotation.selectors.claims import claim_held, claim_view
+from annotation.selectors.preferences import shortcuts_enabled
 from annotation.selectors.progress import (
     annotator_progress,
     annotators_remaining,
@@ -28,12 +29,14 @@ from annotation.selectors.progress import (
 )
 from annotation.selectors.projects import (
     BatchTaskCount,
+    GuidelinesDue,
     batch_choices,
     batch_cut_choices,
     batch_list,
     batch_summary,
     guidelines_current,
     guidelines_current_of,
+    guidelines_due,
     guidelines_versions,
     metadata_matching,
     response_model_names,
@@ -42,6 +45,7 @@ from annotation.selectors.review import conflicts, task_detail
 
 __all__ = [
     "BatchTaskCount",
+    "GuidelinesDue",
     "NotALead",
     "NotAMember",
     "annotator_progress",
@@ -57,6 +61,7 @@ __all__ = [
     "conflicts",
     "guidelines_current",
     "guidelines_current_of",
+    "guidelines_due",
     "guidelines_versions",
     "home_projects",
     "in_led_project",
@@ -72,6 +77,7 @@ __all__ = [
     "projects_archived_led",
     "projects_progress",
     "response_model_names",
+    "shortcuts_enabled",
     "task_detail",
     "task_get_for_lead",
     "task_project_id",

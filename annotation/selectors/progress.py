@@ -2,6 +2,7 @@
 lead's dashboard."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, F, OuterRef, Q
@@ -105,18 +106,99 @@ def annotator_progress(*, project: Project, user: User) -> dict[str, int]:
 
 def home_projects(*, user: User) -> list[dict]:
     """The home page's rows: each project of the user with their role, and the figures that
-    role cares about (the annotator's own progress; the lead's project counts). Archived
-    projects are not among them."""
-    rows = []
-    memberships = Membership.objects.filter(user=user, project__archived_at__isnull=True)
-    for membership in memberships.select_related("project"):
+    role cares about (the annotator's own progress, batch by batch with due dates; the lead's
+    project counts). One annotator row is ``continue``: the project they worked in last, else
+    their only one, else the first with work left. Archived projects are not among them. At
+    most eight queries however many projects and batches."""
+    memberships = list(
+        Membership.objects.filter(user=user, project__archived_at__isnull=True)
+        .select_related("project")
+        .order_by("project__name", "project_id")
+    )
+    led = [m.project_id for m in memberships if m.role != Role.ANNOTATOR]
+    annotated = [m.project_id for m in memberships if m.role == Role.ANNOTATOR]
+    lead_figures = projects_progress(project_ids=led) if led else {}
+    batches = _annotator_batches(user=user, project_ids=annotated) if annotated else {}
+    rows: list[dict[str, Any]] = []
+    for membership in memberships:
         project = membership.project
         if membership.role == Role.ANNOTATOR:
-            figures = annotator_progress(project=project, user=user)
+            own = batches.get(project.pk, [])
+            figures: dict = {
+                name: sum(batch[name] for batch in own)
+                for name in ("judged", "skipped", "remaining", "total")
+            }
+            figures["batches"] = own
         else:
-            figures = project_progress(project=project)
-        rows.append({"project": project, "role": membership.role, "figures": figures})
+            figures = lead_figures[project.pk]
+        rows.append(
+            {"project": project, "role": membership.role, "figures": figures, "continue": False}
+        )
+    mine = [row for row in rows if row["role"] == Role.ANNOTATOR]
+    if mine:
+        last = (
+            Claim.objects.filter(annotator=user, task__project_id__in=annotated)
+            .order_by("-updated_at", "-id")
+            .values_list("task__project_id", flat=True)
+            .first()
+        )
+        with_work = [row for row in mine if row["figures"]["remaining"]]
+        worked_last = [row for row in mine if row["project"].pk == last]
+        fallback = mine if len(mine) == 1 else with_work
+        for chosen in (worked_last or fallback)[:1]:
+            chosen["continue"] = True
     return rows
+
+
+def _annotator_batches(*, user: User, project_ids: list[int]) -> dict[int, list[dict]]:
+    """Per project, the open batches ``user`` is assigned to (soonest due first, then in
+    queue order) with their own figures in each: judged, skipped, and what they may still be
+    given. Three queries however many batches."""
+    batches: dict[int, list[dict[str, Any]]] = {}
+    by_id: dict[int, dict[str, Any]] = {}
+    for batch_id, name, due_at, project_id in (
+        BatchAssignment.objects.filter(
+            annotator=user, batch__project_id__in=project_ids, batch__status=BatchStatus.OPEN
+        )
+        .order_by(F("batch__due_at").asc(nulls_last=True), "batch__position", "batch_id")
+        .values_list("batch_id", "batch__name", "batch__due_at", "batch__project_id")
+    ):
+        row: dict[str, Any] = {
+            "name": name,
+            "due_at": due_at,
+            "judged": 0,
+            "skipped": 0,
+            "remaining": 0,
+        }
+        by_id[batch_id] = row
+        batches.setdefault(project_id, []).append(row)
+    if by_id:
+        for batch_id, judged, skipped in (
+            Claim.objects.filter(annotator=user, task__batch_id__in=list(by_id))
+            .values("task__batch_id")
+            .annotate(
+                judged=Count("id", filter=Q(status=ClaimStatus.SUBMITTED)),
+                skipped=Count("id", filter=Q(status=ClaimStatus.SKIPPED)),
+            )
+            .values_list("task__batch_id", "judged", "skipped")
+        ):
+            by_id[batch_id].update(judged=judged, skipped=skipped)
+        done_by_them = Claim.objects.filter(
+            task=OuterRef("pk"),
+            annotator=user,
+            status__in=[ClaimStatus.SUBMITTED, ClaimStatus.SKIPPED],
+        )
+        for batch_id, remaining in (
+            Task.objects.filter(batch_id__in=list(by_id), is_complete=False)
+            .exclude(Exists(done_by_them))
+            .values("batch_id")
+            .annotate(n=Count("id"))
+            .values_list("batch_id", "n")
+        ):
+            by_id[batch_id]["remaining"] = remaining
+    for row in by_id.values():
+        row["total"] = row["judged"] + row["skipped"] + row["remaining"]
+    return batches
 
 
 def _median(values: list[float]) -> float | None:

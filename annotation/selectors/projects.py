@@ -1,8 +1,10 @@
 """Reads of a project's contents: prompts by metadata, batches, guidelines."""
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.contrib.auth.models import User
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.json import KeyTransform
 
@@ -10,6 +12,7 @@ from annotation.models import (
     Batch,
     BatchAssignment,
     Guidelines,
+    GuidelinesAcknowledgment,
     Project,
     Response,
     Role,
@@ -108,6 +111,42 @@ def guidelines_current_of(*, project_ids: list[int]) -> dict[int, Guidelines]:
 
 def guidelines_current(*, project: Project) -> Guidelines | None:
     return project.guidelines.order_by("-version").first()
+
+
+@dataclass(frozen=True)
+class GuidelinesDue:
+    """The current guidelines an annotator has not read yet, with what changed: each version
+    since the one they read last, oldest first (on a first visit, the current version's note
+    only)."""
+
+    current: Guidelines
+    changes: list[Guidelines]
+    first_visit: bool
+
+
+def guidelines_due(*, user: User, project: Project) -> GuidelinesDue | None:
+    """The guidelines panel the annotator must see before their next task: ``None`` when
+    they have read the current version (or the project has none)."""
+    current = guidelines_current(project=project)
+    if current is None or not (current.body.strip() or current.rating_anchors):
+        return None  # nothing written to read
+    read = (
+        GuidelinesAcknowledgment.objects.filter(user=user, guidelines__project=project)
+        .order_by("-guidelines__version")
+        .values_list("guidelines__version", flat=True)
+        .first()
+    )
+    if read is not None and read >= current.version:
+        return None
+    if read is None:  # a first visit: the whole guidelines, and the latest change if any
+        changes = [current] if current.version > 1 else []
+    else:
+        changes = list(
+            project.guidelines.filter(version__gt=read, version__lte=current.version).order_by(
+                "version"
+            )
+        )
+    return GuidelinesDue(current=current, changes=changes, first_visit=read is None)
 
 
 def guidelines_versions(*, project: Project) -> QuerySet[Guidelines]:

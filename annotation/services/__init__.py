@@ -1,18 +1,22 @@
 from annotation.services.claims import claim_next
 from annotation.services.import_records import ImportReport
 from annotation.services.imports import prompts_import
+from annotation.services.judgment_changes import judgment_change
 from annotation.services.judgments import (
     AlreadyJudged,
     NotClaimed,
     SubmitResult,
+    Undone,
     judgment_submit,
     judgment_undo,
     task_skip,
 )
+from annotation.services.preferences import shortcuts_set
 from annotation.services.projects import (
     api_token_create,
     api_token_revoke,
     batch_create,
+    guidelines_acknowledge,
     guidelines_publish,
     membership_remove,
     membership_set,
@@ -28,11 +32,14 @@ __all__ = [
     "ImportReport",
     "NotClaimed",
     "SubmitResult",
+    "Undone",
     "api_token_create",
     "api_token_revoke",
     "batch_create",
     "claim_next",
+    "guidelines_acknowledge",
     "guidelines_publish",
+    "judgment_change",
     "judgment_submit",
     "judgment_undo",
     "membership_remove",
@@ -42,6 +49,7 @@ __all__ = [
     "project_update",
     "prompt_records_load",
     "prompts_import",
+    "shortcuts_set",
     "task_skip",
     "tasks_create_for_responses",
 ]

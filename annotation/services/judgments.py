@@ -51,6 +51,20 @@ class SubmitResult:
     created: bool
 
 
+@dataclass(frozen=True)
+class Undone:
+    """What undo gave back: the claim, active again, and the withdrawn judgment's work as the
+    annotator entered it (``choice`` as pressed, left/right of their screen), so the form
+    can be filled in again with it."""
+
+    claim: Claim
+    withdrawn: dict[str, Any]
+
+    @property
+    def task_id(self) -> int:
+        return self.claim.task_id
+
+
 def _validate(task: Task, project: Project, data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     rating, choice = data.get("rating"), data.get("choice") or ""
@@ -65,14 +79,14 @@ def _validate(task: Task, project: Project, data: dict[str, Any]) -> dict[str, A
         if rating is not None:
             errors["rating"] = ["A pairwise task takes a choice, not a rating."]
         if choice not in Choice.values:
-            errors["choice"] = [f"Choose one of {', '.join(Choice.values)}."]
+            errors["choice"] = [f"Choose one: {', '.join(map(str, Choice.labels))}."]
     scores = data.get("rubric_scores") or {}
     if not isinstance(scores, dict):
         errors["rubric_scores"] = ["Give rubric scores as an object of dimension: 1..5."]
     else:
         for name, value in scores.items():
             if name not in project.rubric:
-                errors.setdefault("rubric_scores", []).append(f"Unknown dimension {name!r}.")
+                errors.setdefault("rubric_scores", []).append(f"Unknown dimension “{name}”.")
             elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
                 errors.setdefault("rubric_scores", []).append(f"{name}: a whole number 1 to 5.")
     duration = data.get("duration_ms")
@@ -239,10 +253,20 @@ def judgment_undo_check_register(check: UndoCheck) -> None:
         _undo_checks.append(check)
 
 
+def judgment_check_changeable(judgment: Judgment) -> None:
+    """Raises a domain error when the judgment must stay as it is: its task is adjudicated,
+    or a registered check refuses (an export may hold it). The one rule for undo and change."""
+    if Adjudication.objects.filter(task_id=judgment.task_id).exists():
+        raise Conflict("A lead has adjudicated this task; the judgment can no longer change.")
+    for check in _undo_checks:
+        check(judgment)
+
+
 @transaction.atomic
-def judgment_undo(*, user: User, project_id: int) -> Claim | None:
+def judgment_undo(*, user: User, project_id: int) -> Undone | None:
     """Withdraws the annotator's most recent judgment in the project and gives them the task
-    back under a fresh lease. ``None`` when there is nothing to undo."""
+    back under a fresh lease, with what the judgment held (to judge again from it). ``None``
+    when there is nothing to undo."""
     project = _annotator_project(user, project_id)
     judgment = (
         Judgment.objects.select_for_update(of=("self",))
@@ -253,13 +277,17 @@ def judgment_undo(*, user: User, project_id: int) -> Claim | None:
     )
     if judgment is None:
         return None
-    if Adjudication.objects.filter(task_id=judgment.task_id).exists():
-        raise Conflict("A lead has adjudicated this task; the judgment can no longer be undone.")
-    for check in _undo_checks:
-        check(judgment)
+    judgment_check_changeable(judgment)
     task, claim = judgment.task, judgment.claim
     if claim is None:
         raise Conflict("This judgment has no claim to give back; it can't be undone.")
+    withdrawn = {
+        "rating": judgment.rating,
+        "choice": judgment.choice,
+        "rubric_scores": dict(judgment.rubric_scores or {}),
+        "comment": judgment.comment,
+        "rewrite": judgment.rewrite,
+    }
     judgment.delete()
     _count_judgment(task, task.batch.overlap if task.batch else None, -1)
     now = timezone.now()
@@ -269,4 +297,4 @@ def judgment_undo(*, user: User, project_id: int) -> Claim | None:
     claim.save(update_fields=["status", "claimed_at", "expires_at", "updated_at"])
     claim.task = task
     task.project = project
-    return claim
+    return Undone(claim=claim, withdrawn=withdrawn)

@@ -18,13 +18,14 @@ from annotation.models import (
     Claim,
     ClaimStatus,
     Guidelines,
+    GuidelinesAcknowledgment,
     Membership,
     Project,
     Role,
     Task,
 )
 from annotation.models.tokens import TOKEN_PREFIX_LENGTH, hash_token_key, new_token_key
-from annotation.selectors import guidelines_current, project_check_lead
+from annotation.selectors import guidelines_current, membership_get, project_check_lead
 from annotation.services.import_records import ImportReport
 from annotation.services.imports import prompts_import
 from ftapp.actors import Actor, System, user_or_none
@@ -80,13 +81,14 @@ def project_update(
     project: Project,
     guidelines: str | None = None,
     rating_anchors: dict[str, str] | None = None,
+    guidelines_change_note: str = "",
     archived: bool | None = None,
     **changes: Any,
 ) -> Project:
     """Changes settings, and the guidelines through ``guidelines_publish`` (a new version only
-    when the text or the anchors change). Leads only. A project's kind is fixed once it exists.
-    ``archived`` takes the project out of home pages and queues, or brings it back; nothing
-    is deleted."""
+    when the text or the anchors change, with ``guidelines_change_note``). Leads only. A
+    project's kind is fixed once it exists. ``archived`` takes the project out of home pages
+    and queues, or brings it back; nothing is deleted."""
     project_check_lead(by=by, project=project)
     unknown = set(changes) - _EDITABLE
     if unknown:
@@ -107,6 +109,7 @@ def project_update(
             project=project,
             body=guidelines if guidelines is not None else (current.body if current else ""),
             rating_anchors=rating_anchors,
+            change_note=guidelines_change_note,
         )
     return project
 
@@ -118,13 +121,21 @@ def guidelines_publish(
     project: Project,
     body: str,
     rating_anchors: dict[str, str] | None = None,
+    change_note: str = "",
 ) -> tuple[Guidelines, bool]:
     """Publishes a new version when the text or the rating anchors (``None``: keep them)
-    differ from the current version; annotators see it on their next task. Returns the
-    current version and whether it is new. Leads only; a version the system publishes is
-    signed by the project's creator."""
+    differ from the current version; annotators see it, with ``change_note`` (what changed,
+    in a sentence or two), before their next task. Returns the current version and whether
+    it is new. Leads only; a version the system publishes is signed by the project's
+    creator."""
     project_check_lead(by=by, project=project)
     body = body.replace("\r\n", "\n")  # a browser's textarea sends CRLF; the API, as given
+    change_note = change_note.replace("\r\n", "\n").strip()
+    if len(change_note) > CHANGE_NOTE_MAX:
+        raise InvalidInput(
+            "The change note is too long.",
+            fields={"change_note": [f"Keep it to {CHANGE_NOTE_MAX} characters."]},
+        )
     locked = Project.objects.select_for_update().get(pk=project.pk)
     latest = locked.guidelines.order_by("-version").first()
     if rating_anchors is None:
@@ -138,9 +149,33 @@ def guidelines_publish(
         version=(latest.version + 1) if latest else 1,
         body=body,
         rating_anchors=anchors,
+        change_note=change_note if latest else "",
         created_by=user_or_none(by) or locked.created_by,
     )
     return version, True
+
+
+CHANGE_NOTE_MAX = 2000
+
+
+@transaction.atomic
+def guidelines_acknowledge(
+    *, user: User, project_id: int, version: int
+) -> GuidelinesAcknowledgment:
+    """Records that ``user``, a member of the project, has read its guidelines ``version``
+    (again: the first record stays). Reading a version counts for the older ones too: the
+    panel shows only when the current version is unread."""
+    membership_get(user=user, project_id=project_id)
+    guidelines = Guidelines.objects.filter(project_id=project_id, version=version).first()
+    if guidelines is None:
+        raise InvalidInput(
+            "No such guidelines version.",
+            fields={"version": [f"Version {version} was never published in this project."]},
+        )
+    acknowledgment, _ = GuidelinesAcknowledgment.objects.get_or_create(
+        user=user, guidelines=guidelines
+    )
+    return acknowledgment
 
 
 RATINGS = ("1", "2", "3", "4", "5")

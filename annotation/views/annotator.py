@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from annotation.models import Project, Role
@@ -18,12 +19,22 @@ from annotation.selectors import (
     claim_held,
     claim_view,
     guidelines_current,
+    guidelines_due,
     home_projects,
     membership_get,
     projects_archived_led,
+    shortcuts_enabled,
     task_project_id,
 )
-from annotation.services import claim_next, judgment_submit, judgment_undo, task_skip
+from annotation.services import (
+    claim_next,
+    guidelines_acknowledge,
+    judgment_submit,
+    judgment_undo,
+    shortcuts_set,
+    task_skip,
+)
+from annotation.shortcuts import VERDICT_KEYS, shortcut_rows
 from ftapp.database import retried_on_lost_connection
 from ftapp.errors import DomainError, InvalidInput
 from ftapp.pages import error_text, field_errors, for_page
@@ -48,12 +59,22 @@ def _annotator_project(request, project_id: int) -> Project:
 
 
 def _workspace_context(
-    request, project: Project, *, lease: bool, errors=None, notice="", values=None
+    request,
+    project: Project,
+    *,
+    lease: bool,
+    errors=None,
+    notice="",
+    values=None,
+    values_task: int | None = None,
 ):
     if lease:
         claim = claim_next(user=request.user, project_id=project.pk)
     else:
         claim = claim_held(user=request.user, project=project)
+    if values_task is not None and (claim is None or claim.task_id != values_task):
+        values = None  # the values of another task than the one shown
+    values = values or {}
     guidelines = guidelines_current(project=project)
     return {
         "project": project,
@@ -61,6 +82,9 @@ def _workspace_context(
         "view": claim_view(claim=claim) if claim else None,
         "progress": annotator_progress(project=project, user=request.user),
         "guidelines": guidelines,
+        "guidelines_due": guidelines_due(user=request.user, project=project),
+        "verdict_keys": VERDICT_KEYS.get(project.kind, []),
+        "shortcut_rows": shortcut_rows(project.kind),
         "anchors": [
             (str(n), (guidelines.rating_anchors or {}).get(str(n), "") if guidelines else "")
             for n in range(1, 6)
@@ -69,7 +93,12 @@ def _workspace_context(
         "leased": lease,
         "errors": errors or {},
         "notice": notice,
-        "values": values or {},
+        "values": values,
+        "rubric_rows": [
+            (dimension, str(values.get(f"rubric_{dimension}") or ""))
+            for dimension in project.rubric
+        ],
+        "shortcuts": shortcuts_enabled(user=request.user),
     }
 
 
@@ -90,6 +119,10 @@ def queue(request, project_id: int):
     if request.method == "POST" and not request.htmx:
         claim_next(user=request.user, project_id=project.pk)
         return redirect("queue", project_id=project.pk)
+    undone = request.session.pop(_UNDONE_KEY, None) if request.method == "GET" else None
+    if undone:
+        task_id = undone.pop("task", None)
+        return _render_workspace(request, project, values=undone, values_task=task_id)
     return _render_workspace(request, project)
 
 
@@ -106,12 +139,15 @@ def _int_or_none(raw: str | None) -> int | str | None:
         return raw  # the service reports it as invalid, with the field named
 
 
-def _after_action(request, project: Project, notice: str):
+def _after_action(request, project: Project, notice: str, **extra):
     if request.htmx:
-        return _render_workspace(request, project, notice=notice)
+        return _render_workspace(request, project, notice=notice, **extra)
     messages.success(request, notice)
     return redirect("queue", project_id=project.pk)
 
+
+# Where a plain (no htmx) undo leaves the withdrawn work for the page it redirects to.
+_UNDONE_KEY = "ftapp.undone"
 
 # The workspace's fields that show their own errors; any other's show with the message.
 WORKSPACE_FIELDS = ("rating", "rubric_scores", "choice", "reason")
@@ -164,7 +200,7 @@ def task_judge(request, task_id: int):
         return _failed(request, project, error, values=post)
     except DomainError as error:
         return _failed(request, project, error, values={})
-    return _after_action(request, project, "Saved. Press u to undo.")
+    return _after_action(request, project, "Saved. Press u twice to undo.")
 
 
 @login_required
@@ -186,5 +222,71 @@ def queue_undo(request, project_id: int):
         undone = judgment_undo(user=request.user, project_id=project.pk)
     except DomainError as error:
         return _failed(request, project, error, values={})
-    notice = "Your last judgment was withdrawn: judge it again." if undone else "Nothing to undo."
-    return _after_action(request, project, notice)
+    if undone is None:
+        return _after_action(request, project, "Nothing to undo.")
+    notice = "Your last judgment was withdrawn; what you gave is back in the form: submit it again."
+    if not request.htmx:
+        # A plain form post redirects; the withdrawn work waits in the session for the GET.
+        request.session[_UNDONE_KEY] = {"task": undone.task_id, **_form_values(undone.withdrawn)}
+    return _after_action(
+        request,
+        project,
+        notice,
+        values=_form_values(undone.withdrawn),
+        values_task=undone.task_id,
+    )
+
+
+def _form_values(withdrawn: dict) -> dict[str, str]:
+    """A withdrawn judgment as the workspace form's fields (what a POST of it would hold)."""
+    values = {
+        "rating": "" if withdrawn.get("rating") is None else str(withdrawn["rating"]),
+        "choice": withdrawn.get("choice") or "",
+        "comment": withdrawn.get("comment") or "",
+        "rewrite": withdrawn.get("rewrite") or "",
+    }
+    for name, score in (withdrawn.get("rubric_scores") or {}).items():
+        values[f"rubric_{name}"] = str(score)
+    return values
+
+
+@login_required
+@require_POST
+def preference_shortcuts(request):
+    """Turns the workspace's single-key shortcuts on or off for the signed-in user; back to
+    the page the form was on."""
+    raw = request.POST.get("shortcuts", "")
+    if raw not in ("on", "off"):
+        messages.error(request, "Choose whether shortcuts are on or off.")
+    else:
+        shortcuts_set(user=request.user, enabled=raw == "on")
+        messages.success(
+            request,
+            "Single-key shortcuts are on."
+            if raw == "on"
+            else "Single-key shortcuts are off: use Tab and Enter.",
+        )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = "home"
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def guidelines_acknowledge_view(request, project_id: int):
+    """The annotator has read the guidelines version the panel showed them: recorded, and
+    their task (or the next one) shown."""
+    project = _annotator_project(request, project_id)
+    version = _int_or_none(request.POST.get("version"))
+    try:
+        if not isinstance(version, int):
+            raise InvalidInput(
+                "Say which guidelines version you read.", fields={"version": ["A number."]}
+            )
+        guidelines_acknowledge(user=request.user, project_id=project.pk, version=version)
+    except DomainError as error:
+        return _failed(request, project, error, values={})
+    return _after_action(request, project, f"Guidelines version {version} marked as read.")

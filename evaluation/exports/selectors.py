@@ -22,14 +22,15 @@ def export_get_for_lead(*, user: User, export_id: int) -> Export:
 
 
 def judgment_check_not_exported(judgment: Judgment) -> None:
-    """Refuses the undo of a judgment an export may hold: one whose snapshot was taken after
-    the judgment was made. Exports are immutable, so such a judgment must stay as it is."""
+    """Refuses the undo or change of a judgment an export may hold: one whose snapshot was
+    taken after the judgment was made. Exports are immutable, so such a judgment must stay
+    as it is."""
     if Export.objects.filter(
         project_id=judgment.task.project_id,
         status__in=[ExportStatus.RUNNING, ExportStatus.COMPLETED],
         snapshot_at__gte=judgment.created_at,
     ).exists():
-        raise Conflict("This judgment may be in a dataset export already; it can't be undone.")
+        raise Conflict("This judgment may be in a dataset export already; it can no longer change.")
 
 
 def export_list(*, project: Project, status: str | None = None) -> QuerySet[Export]:

@@ -117,7 +117,7 @@ def test_htmx_post_swaps_in_the_next_task(signed_in, project, annotator):
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html and 'id="workspace"' in html
     assert "How do I close account 1?" in html and "1</strong> judged" in html
-    assert "Saved. Press u to undo." in html
+    assert "Saved. Press u twice to undo." in html
     assert Judgment.objects.get().duration_ms == 4200
 
 

@@ -22,3 +22,11 @@ def log_in(page, base, user):
     page.fill("#id_password", PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/")
+
+
+def read_guidelines(page):
+    """Answers the guidelines panel an annotator meets before their first task (and after a
+    new version) with its key, and waits until the task is theirs again."""
+    page.wait_for_selector("#guidelines-due:modal")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#guidelines-due", state="detached")

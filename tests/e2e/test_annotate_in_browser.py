@@ -6,7 +6,7 @@ from annotation.models import Claim, Judgment, Response
 from annotation.services import prompt_records_load
 from evaluation.management.commands.demo import ANCHORS, GUIDELINES
 from ftapp.actors import SYSTEM
-from tests.e2e.browser import SCREENSHOTS, demo_records, log_in
+from tests.e2e.browser import SCREENSHOTS, demo_records, log_in, read_guidelines
 from tests.factories import ProjectFactory, assign
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,11 +42,12 @@ def make_projects(lead, annotator):
 
 def open_queue(page, base, annotator, project):
     """Logs in and follows the project's queue link from the home page, until the deferred
-    keyboard script has loaded."""
+    keyboard script has loaded; reads the guidelines shown on a first visit."""
     log_in(page, base, annotator)
     page.click(f"a[href='/projects/{project.pk}/queue/']")
     page.wait_for_selector("#judge-form")
     page.wait_for_load_state("load")
+    read_guidelines(page)
 
 
 def shown_task(page) -> int:
@@ -99,6 +100,7 @@ def test_rating_with_the_keyboard_skip_and_undo(live_server, page, lead, annotat
     assert (claim.status, claim.skip_reason) == ("skipped", "Outside my expertise")
 
     page.keyboard.press("u")
+    page.keyboard.press("u")  # the second u confirms
     page.wait_for_function(
         "task => Number(document.getElementById('judge-form').dataset.task) === task",
         arg=rated[-1][0],

@@ -7,6 +7,7 @@ set of query keys), so a page added later is checked without being listed here."
 import pytest
 
 from annotation.models import Project
+from tests.e2e.browser import read_guidelines
 from tests.e2e.crawl import Watch, crawl, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,6 +42,7 @@ def test_every_page_works_under_the_policy(live_server, browser, demo):
     rating = Project.objects.get(name="Support answers — rating")
     page.goto(f"{base}/projects/{rating.pk}/queue/")
     page.wait_for_selector("#judge-form")
+    read_guidelines(page)
     watch.settle()
     page.mouse.click(5, 5)
     for key in ("g", "?", "Escape"):  # guidelines panel, shortcuts dialog

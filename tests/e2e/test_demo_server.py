@@ -31,16 +31,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _demo_env(var_dir: Path) -> dict[str, str]:
+    """A clean shell's environment: no database or broker named, and no PYTHONUNBUFFERED
+    (which would hide a banner left in a buffer)."""
+    left_out = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "DJANGO_SETTINGS_MODULE",
+        "PYTHONUNBUFFERED",
+    }
+    env = {k: v for k, v in os.environ.items() if k not in left_out}
+    env.update(DEBUG="true", FTAPP_VAR_DIR=str(var_dir))
+    return env
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("demo-var")
     port = _free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
-    }
-    env.update(DEBUG="true", FTAPP_VAR_DIR=str(var_dir))
+    env = _demo_env(var_dir)
     log = var_dir / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -65,6 +75,44 @@ def demo_server(tmp_path_factory):
     yield {"base": base, "var_dir": var_dir, "health": health, "log": log}
     process.terminate()
     process.wait(timeout=30)
+
+
+def test_the_banner_reaches_a_pipe_while_the_server_runs(tmp_path):
+    """``scripts/demo | tee demo.log`` or a service manager's log: the passwords arrive while
+    the demo serves, not when it stops."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--addrport", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=_demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    banner_read = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Open http://"):
+                banner_read.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert banner_read.wait(timeout=120), "".join(lines)[-3000:]
+        assert process.poll() is None  # still serving
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+    passwords = json.loads((tmp_path / "demo_credentials.json").read_text())
+    banner = "".join(lines)
+    for username, password in passwords.items():
+        assert re.search(rf"{username}\s+password: {re.escape(password)}", banner)
+    assert f"Open http://127.0.0.1:{port}/" in banner
 
 
 def _post_form(opener, url: str, fields: dict, *, timeout: float = 30):

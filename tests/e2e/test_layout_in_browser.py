@@ -3,11 +3,14 @@ an annotator and an admin reach, found by the same crawl as the policy test. And
 pages speak the user's words: no internal name (``both_bad``, ``fresh_batch``) in their text."""
 
 import pytest
+from django.contrib.auth.models import User
 
 from annotation.models import Project
+from annotation.services import claim_next, judgment_change
 from evaluation.models import Export, ExportStatus
-from tests.e2e.browser import SCREENSHOTS
+from tests.e2e.browser import SCREENSHOTS, read_guidelines
 from tests.e2e.crawl import Watch, crawl, log_in
+from tests.factories import judge
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,10 +81,20 @@ def test_no_page_scrolls_sideways_or_says_an_internal_name(live_server, browser,
     watch = Watch(page)
     problems: list[str] = []
 
-    log_in(page, base, "/login/", "annotator1")
     rating = Project.objects.get(name="Support answers — rating")
+    # A judgment of annotator1's, changed once, so that "My work" and its history show.
+    annotator1 = User.objects.get(username="annotator1")
+    judged = judge(
+        annotator1,
+        claim_next(user=annotator1, project_id=rating.pk),
+        rating=4,
+        comment="A comment long enough to wrap on a phone screen, " * 4,
+    )
+    judgment_change(user=annotator1, judgment_id=judged.pk, rating=3, rewrite="A rewrite. " * 40)
+    log_in(page, base, "/login/", "annotator1")
     page.goto(f"{base}/projects/{rating.pk}/queue/")
     page.wait_for_selector("#judge-form")
+    read_guidelines(page)
     annotator = PageChecks("annotator")
     annotator(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -92,9 +105,26 @@ def test_no_page_scrolls_sideways_or_says_an_internal_name(live_server, browser,
     page.screenshot(path=SCREENSHOTS / "home-annotator-desktop.png", full_page=True)
     page.set_viewport_size(WIDTHS["phone"])
     page.screenshot(path=SCREENSHOTS / "home-annotator-phone.png", full_page=True)
-    open_queue = page.get_by_role("link", name="Open queue").first.bounding_box()
-    assert open_queue["x"] + open_queue["width"] <= WIDTHS["phone"]["width"]
-    crawl(page, watch, base, ["/"], on_page=annotator)
+    # Every queue link and the log out button are on the phone's screen, not past its edge.
+    reachable = page.locator("a[href$='/queue/'], .topbar button")
+    assert reachable.count() >= 2
+    for i in range(reachable.count()):
+        box = reachable.nth(i).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTHS["phone"]["width"]
+    # The workspace on the phone: the progress line and the task's actions on screen.
+    page.goto(f"{base}/projects/{rating.pk}/queue/")
+    page.wait_for_selector("#judge-form")
+    for selector in (
+        "#progress-text",
+        "#undo",
+        "#judge-form .actions button",
+        "#shortcuts-setting",
+    ):
+        box = page.locator(selector).first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTHS["phone"]["width"], selector
+    page.set_viewport_size(WIDTHS["desktop"])
+    reached = crawl(page, watch, base, ["/", f"/projects/{rating.pk}/my-work/"], on_page=annotator)
+    assert {"my-work", "my-judgment"} <= reached
     problems += annotator.problems
     context.clear_cookies()
 

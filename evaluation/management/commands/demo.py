@@ -7,6 +7,7 @@ already judged by simulated experts, registers the local model when
 Running it again reuses what is there and prints the same passwords.
 """
 
+import io
 import json
 import math
 import random
@@ -84,6 +85,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, addrport: str, no_serve: bool, **options):
+        # Written to a file, a pipe or a service log, stdout is block-buffered: each line (the
+        # passwords, then the server's own log lines) is written out as it is printed, with
+        # or without PYTHONUNBUFFERED.
+        out = getattr(self.stdout, "_out", None)
+        if isinstance(out, io.TextIOWrapper):
+            out.reconfigure(line_buffering=True)
         call_command("migrate", interactive=False, verbosity=0)
         passwords = self._users()
         created = self._projects()
@@ -101,9 +108,7 @@ class Command(BaseCommand):
         if not no_serve:
             host = addrport if "://" in addrport else f"http://{addrport}"
             self.stdout.write(f"Open {host}/ — press Ctrl-C to stop.\n")
-            # Written to a file or a pipe, stdout is block-buffered: show the passwords before
-            # the server's own log lines, not when the server stops.
-            self.stdout.flush()
+            self.stdout.flush()  # whatever stdout is: the passwords before the server starts
             call_command("runserver", addrport, use_reloader=False)
 
     def _credentials_file(self) -> Path:
@@ -173,7 +178,8 @@ class Command(BaseCommand):
             kind=kind,
             description=description,
             guidelines=GUIDELINES,
-            rating_anchors=ANCHORS,
+            # What each rating means: a pairwise project has no rating scale.
+            rating_anchors=ANCHORS if kind == ProjectKind.RATING else None,
             overlap=overlap,
         )
         for annotator in annotators:
