@@ -12,6 +12,7 @@ from django.utils import timezone
 from annotation.models import Judgment, Task
 from annotation.services import claim_next, judgment_submit
 from tests.factories import AnnotatorFactory, assign, client_for, make_project
+from tests.pulls import pull_all, pull_until
 
 postgres_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="needs PostgreSQL's transaction ids"
@@ -21,30 +22,6 @@ postgres_only = pytest.mark.skipif(
 def work(project, annotator, choose=lambda task: {"rating": 4}):
     while (claim := claim_next(user=annotator, project_id=project.pk)) is not None:
         judgment_submit(user=annotator, task_id=claim.task_id, **choose(claim.task))
-
-
-def pull_until(client, project, count, cursor, timeout=30):
-    """Pulls from ``cursor`` until ``count`` judgments came: a write transaction running
-    anywhere on the server holds newer judgments back for a while, never for good."""
-    rows, deadline = [], time.monotonic() + timeout
-    while len(rows) < count and time.monotonic() < deadline:
-        more, cursor = pull_all(client, project, cursor=cursor)
-        rows += more
-        if len(rows) < count:
-            time.sleep(0.1)
-    return rows, cursor
-
-
-def pull_all(client, project, **params):
-    seen, cursor = [], None
-    while True:
-        query = {k: v for k, v in {**params, "cursor": cursor or params.get("cursor")}.items()
-                 if v is not None}
-        body = client.get(f"/api/v1/projects/{project.pk}/judgments/", query).json()
-        seen += body["results"]
-        cursor = body["next_cursor"]
-        if not body["has_more"]:
-            return seen, cursor
 
 
 @pytest.mark.django_db

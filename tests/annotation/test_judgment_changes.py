@@ -7,6 +7,7 @@ from annotation.services import claim_next, judgment_change, judgment_undo
 from evaluation.models import Export
 from ftapp.errors import Conflict, InvalidInput, NotFound
 from tests.factories import AnnotatorFactory, assign, build, client_for, judge, make_project
+from tests.pulls import pull_until
 
 
 @pytest.fixture
@@ -124,16 +125,15 @@ class TestJudgmentChange:
 @pytest.mark.django_db(transaction=True)
 def test_the_pull_reports_a_change(rated, annotator, lead):
     client = client_for(lead)
-    url = f"/api/v1/projects/{rated.task.project_id}/judgments/"
-    first = client.get(url).json()
-    (row,) = first["results"]
+    project = rated.task.project
+    url = f"/api/v1/projects/{project.pk}/judgments/"
+    (row,), cursor = pull_until(client, project, 1)
     assert row["rating"] == 2
-    caught_up = client.get(url, {"cursor": first["next_cursor"]}).json()
-    assert caught_up["results"] == []
+    assert client.get(url, {"cursor": cursor}).json()["results"] == []
 
     judgment_change(user=annotator, judgment_id=rated.pk, rating=5, comment="changed")
 
-    (changed,) = client.get(url, {"cursor": first["next_cursor"]}).json()["results"]
+    (changed,), _ = pull_until(client, project, 1, cursor)
     assert (changed["id"], changed["rating"], changed["comment"]) == (rated.pk, 5, "changed")
     assert changed["updated_at"] > row["updated_at"]
     since = client.get(url, {"updated_after": row["updated_at"]}).json()["results"]

@@ -7,6 +7,7 @@ from annotation.models import Judgment, JudgmentRevision, Response
 from annotation.services import claim_next
 from tests.e2e.browser import log_in
 from tests.factories import assign, client_for, judge, make_project
+from tests.pulls import pull_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,9 +34,7 @@ def test_change_a_judgment_from_my_work(live_server, page, lead, annotator):
         comment="first look",
     )
     pull = client_for(lead)
-    url = f"/api/v1/projects/{project.pk}/judgments/"
-    before = pull.get(url).json()
-    (row,) = before["results"]
+    (row,), cursor = pull_until(pull, project, 1)
 
     log_in(page, live_server.url, annotator)
     # Typed into the address bar: the queue page's script takes Enter for its own (it submits
@@ -66,7 +65,7 @@ def test_change_a_judgment_from_my_work(live_server, page, lead, annotator):
     assert (changed.choice, changed.comment) == ("B", "on second look, B")
     assert JudgmentRevision.objects.get(judgment=judgment).previous["choice"] == "A"
 
-    (pulled,) = pull.get(url, {"cursor": before["next_cursor"]}).json()["results"]
+    (pulled,), _ = pull_until(pull, project, 1, cursor)
     assert pulled["id"] == judgment.pk
     assert pulled["comment"] == "on second look, B"
     # The pull speaks the task's terms: the verdict flipped from one response to the other.
