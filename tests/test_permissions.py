@@ -215,6 +215,37 @@ API = {
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
     ),
+    "api-judge-runs": (
+        "post",
+        "/api/v1/projects/{p}/judge-runs/",
+        {"judge": 999999, "selection": {"scope": "judged"}},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 400},
+    ),
+    "api-judge-run": (
+        "get",
+        "/api/v1/judge-runs/{g}/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-judge-run-cancel": (
+        "post",
+        "/api/v1/judge-runs/{g}/cancel/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-judge-run-resume": (
+        "post",
+        "/api/v1/judge-runs/{g}/resume/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
+    ),
+    # Annotators judge blind: no verdict reaches them.
+    "api-judge-verdicts": (
+        "get",
+        "/api/v1/projects/{p}/judge-verdicts/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
     "api-project-judgments": (
         "get",
         "/api/v1/projects/{p}/judgments/",
