@@ -86,6 +86,11 @@ def judge_run_failures(*, run: GenerationRun, limit: int = 100) -> list[Generati
     )
 
 
+def judge_run_verdicts(*, run: GenerationRun, limit: int = 100) -> list[JudgeVerdict]:
+    """The run's verdicts in task order, the first ``limit``: what its page lists."""
+    return list(run.verdicts.order_by("task_id")[:limit])
+
+
 def judge_run_figures(*, run: GenerationRun) -> dict[str, Any]:
     """What the API and the judge page show beside a judge run's fields."""
     endpoint = run.endpoints.first()

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from annotation.models import Project, ProjectKind, Task
+from annotation.models import Choice, Project, ProjectKind, Task
 from annotation.selectors import batch_choices, project_get_for_lead
 from evaluation.generation.selectors import model_endpoints_offered
 from evaluation.generation.services.runs import generation_run_cancel, generation_run_resume
@@ -26,6 +26,7 @@ from evaluation.judging.selectors import (
     judge_run_figures,
     judge_run_get_for_lead,
     judge_run_list,
+    judge_run_verdicts,
     judge_runs_progress,
 )
 from evaluation.judging.services.prompts import judge_prompt_publish
@@ -36,6 +37,9 @@ from ftapp.pages import flash_errors, form_errors, int_or_none, object_page
 
 # How much of a failed request's answer its row shows: enough to see why it did not parse.
 RAW_SHOWN = 500
+# How much of a verdict's rationale its row shows, and how many verdicts the run page lists.
+RATIONALE_SHOWN = 300
+VERDICTS_LISTED = 100
 PROMPT_FIELDS = ("system", "template", "change_note")
 RUN_FIELDS = ("judge", "prompt_version", "selection")
 SCOPES = ("judged", "batch", "filter", "ids")
@@ -254,6 +258,21 @@ def _selection_words(run: GenerationRun) -> str:
     return f"{count} task{'' if count == 1 else 's'} named by id"
 
 
+def _verdict_rows(run: GenerationRun) -> list[dict[str, Any]]:
+    """The run's first verdicts, each with its choice, and the choice of each order, in words."""
+    rows = []
+    for verdict in judge_run_verdicts(run=run, limit=VERDICTS_LISTED):
+        orders = zip(verdict.order_choices, ("as given", "swapped"), strict=False)
+        rows.append(
+            {
+                "verdict": verdict,
+                "choice_words": Choice(verdict.choice).label if verdict.choice else "",
+                "order_words": ", then ".join(f"{choice} {when}" for choice, when in orders),
+            }
+        )
+    return rows
+
+
 @object_page(judge_run_get_for_lead, "run_id")
 def judge_run_detail(request, run):
     if request.method == "POST":
@@ -271,6 +290,8 @@ def judge_run_detail(request, run):
         "run": run,
         "raw_limit": RAW_SHOWN,
         "selection_words": _selection_words(run),
+        "rationale_limit": RATIONALE_SHOWN,
+        "verdicts": _verdict_rows(run),
         **judge_run_figures(run=run),
     }
     if request.htmx:

@@ -108,6 +108,9 @@ def test_publish_a_judge_prompt_and_run_it_by_keyboard(celery_worker, live_serve
         second.pk: False,
     }
     assert endpoint.name in page.inner_text("h1")
+    verdicts = page.inner_text("#verdicts")
+    assert "A is better" in verdicts and "Tie inconsistent" in verdicts
+    assert "A as given, then B swapped" in verdicts
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "judge-run-1440.png"), full_page=True)
     page.goto(f"{base}/projects/{project.pk}/judge/")

@@ -10,7 +10,13 @@ import pytest
 from annotation.models import Response, Task
 from evaluation.judging.protocol import judge_prompt_default
 from evaluation.judging.services.prompts import judge_prompt_publish
-from evaluation.models import GenerationItem, GenerationRun, JudgePrompt, RunPurpose
+from evaluation.models import (
+    GenerationItem,
+    GenerationRun,
+    JudgePrompt,
+    JudgeVerdict,
+    RunPurpose,
+)
 from tests.factories import AnnotatorFactory, assign, judge, make_endpoint, make_project
 from tests.fake_model_server import FakeModelServer
 from tests.workers import TEST_MODEL_KEY, wait_for_run
@@ -309,7 +315,39 @@ def test_the_run_page_shows_failed_answers_escaped_and_polls_only_while_working(
 
 
 @pytest.mark.django_db
-def test_cancel_and_resume_from_the_run_page(client, lead, pairwise, settings):
+def test_the_run_page_lists_its_verdicts_in_the_tasks_terms_escaped(client, lead, pairwise):
+    run = _held_back_run(lead, pairwise)
+    first, second = Task.objects.filter(project=pairwise).order_by("id")[:2]
+    common = {"project": pairwise, "run": run, "endpoint": run.endpoints.get(), "kind": "pairwise"}
+    JudgeVerdict.objects.create(
+        **common,
+        judge_prompt=run.judge_prompt,
+        task=second,
+        choice="B",
+        order_choices=["B", "B"],
+        consistent=True,
+        rationale="Second is " + HOSTILE + " better" * 100,
+    )
+    JudgeVerdict.objects.create(
+        **common,
+        judge_prompt=run.judge_prompt,
+        task=first,
+        choice="tie",
+        order_choices=["A", "B"],
+        consistent=False,
+        rationale="Unsure.",
+    )
+    client.force_login(lead)
+    page = client.get(f"/judge-runs/{run.pk}/").content.decode()
+    row = re.search(r'<table class="list" id="verdicts">.*?</table>', page, re.S).group(0)
+    assert row.index(f">{first.pk}</a>") < row.index(f">{second.pk}</a>")
+    assert "B is better</td>" in row and "B as given, then B swapped" in row
+    assert 'Tie <small class="warning">inconsistent</small>' in row
+    assert HOSTILE not in page and "Second is &lt;script&gt;" in row and "…" in row
+
+
+@pytest.mark.django_db
+def test_cancel_from_the_run_page_and_a_second_cancel_says_why(client, lead, pairwise):
     run = _held_back_run(lead, pairwise)
     client.force_login(lead)
     response = client.post(f"/judge-runs/{run.pk}/", {"action": "cancel"})
@@ -358,4 +396,8 @@ def test_a_run_started_on_the_page_finishes_on_the_worker_with_its_verdicts(
     assert 'id="run-status">completed' in page and "2 done · 0 failed" in page
     assert '<strong id="verdict-count">1</strong> verdict,' in page
     assert '<strong id="inconsistent-count">1</strong> inconsistent' in page
+    # In the task's terms: the swapped "A" was the task's B.
+    row = re.search(r'<table class="list" id="verdicts">.*?</table>', page, re.S).group(0)
+    assert 'Tie <small class="warning">inconsistent</small>' in row
+    assert "A as given, then B swapped" in row and "Clearer." in row
     assert all(r["response_format"]["type"] == "json_schema" for r in server.requests)
