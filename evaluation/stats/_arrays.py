@@ -72,3 +72,34 @@ def percentile_interval(replicates: np.ndarray, level: float, axis: int = 0) -> 
     """The bootstrap percentile interval: lower and upper quantiles stacked on axis 0."""
     tail = (1 - level) / 2
     return np.quantile(replicates, [tail, 1 - tail], axis=axis)
+
+
+def cluster_bootstrap_sums(
+    cluster: np.ndarray,
+    column: np.ndarray,
+    weight: np.ndarray,
+    width: int,
+    n_boot: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Column sums of ``weight`` (rows falling in ``column`` out of ``width``), observed and
+    resampled by whole clusters (tasks) with replacement (Davison & Hinkley 1997, §3.8):
+    row 0 is observed, rows 1.. the ``n_boot`` replicates.
+
+    Clusters with the same per-cluster sums are interchangeable, so drawing n clusters with
+    replacement is one multinomial draw over the distinct profiles, weighted by how many
+    clusters share each: the same distribution as drawing cluster indices, at a cost that
+    grows with the number of distinct profiles (a handful for a contingency table) rather
+    than with the clusters (Bradley–Terry's bootstrap here does the same with its tables)."""
+    _, codes = np.unique(cluster, return_inverse=True)
+    n_clusters = int(codes.max()) + 1 if len(codes) else 0
+    result = np.zeros((n_boot + 1, width))
+    if not n_clusters:
+        return result
+    sums = np.bincount(codes * width + column, weights=weight, minlength=n_clusters * width)
+    profiles, shared = np.unique(sums.reshape(n_clusters, width), axis=0, return_counts=True)
+    result[0] = shared @ profiles
+    if n_boot:
+        draws = rng.multinomial(n_clusters, shared / n_clusters, size=n_boot)
+        result[1:] = draws @ profiles
+    return result
