@@ -340,6 +340,7 @@ def expert_ceiling(
     *,
     categories: Sequence[Hashable],
     level: Level,
+    per_expert: bool = True,
     n_boot: int = N_BOOT,
     seed: int = 0,
     confidence: float = 0.95,
@@ -348,8 +349,8 @@ def expert_ceiling(
     footing. Each human judgment (``task``, ``expert``, ``label``) of a task the judge
     labeled (``judge_task``, ``judge_label``: one per task) and that has other judgments
     beside it is a seat; its reference is the plurality of the *other* judgments of the task
-    (leave-one-out, as in ``leave_one_out_agreement``). Pooled over the seats, and per expert
-    (best first by the expert's share)."""
+    (leave-one-out, as in ``leave_one_out_agreement``). Pooled over the seats, and, with
+    ``per_expert``, for each expert (best first by the expert's share)."""
     task, expert, label = np.asarray(task), np.asarray(expert), np.asarray(label)
     same_length(task, expert, label)
     judge_task, judge_label = np.asarray(judge_task), np.asarray(judge_label)
@@ -389,8 +390,8 @@ def expert_ceiling(
         pooled_judge,
         *(_interval(difference[:, f], confidence) for f in range(3)),
     )
-    seats = []
-    for code, name in enumerate(experts):
+    seats: list[ExpertSeat] = []
+    for code, name in enumerate(experts if per_expert else ()):
         rows = seat_expert == code
         if rows.any():
             mine, judge_here, _ = both(rows)
