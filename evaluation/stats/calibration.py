@@ -248,17 +248,19 @@ def rater_agreement(
     names, judge_codes = factorize(judge, categories)
     _, human_codes = factorize(human, categories)
     width = len(names)
+    tasks, task_codes = np.unique(task, return_inverse=True)
     sums = cluster_bootstrap_sums(
-        task,
+        task_codes.reshape(-1),
         judge_codes * width + human_codes,
         weights,
         width * width,
         n_boot,
         np.random.default_rng(seed),
+        dense=True,
     )
     tables = sums.reshape(-1, width, width)
     figures = _figures(tables, level, kappa_weights_for(level))
-    return _agreement(names, tables, figures, len(np.unique(task)), confidence)
+    return _agreement(names, tables, figures, len(tasks), confidence)
 
 
 def plurality_shares(
@@ -286,22 +288,27 @@ def _seats(
     task: np.ndarray,
     expert_codes: np.ndarray,
     label_codes: np.ndarray,
-    judge_by_task: dict,
+    judge_task: np.ndarray,
+    judge_codes: np.ndarray,
     width: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The leave-one-out seats: per human judgment of a task the judge labeled and that
     has other judgments beside it, the plurality of the others as shares (ties split). Row
     arrays: task, expert code, expert label, judge label, reference shares (n x width)."""
-    units, unit_codes = factorize(task)
-    counts = np.bincount(unit_codes * width + label_codes, minlength=len(units) * width).reshape(
-        len(units), width
-    )
-    others = counts[unit_codes]
+    order = np.argsort(judge_task, kind="stable")
+    judge_task, judge_codes = judge_task[order], judge_codes[order]
+    at = np.minimum(np.searchsorted(judge_task, task), max(len(judge_task) - 1, 0))
+    judged = judge_task[at] == task if len(judge_task) else np.zeros(len(task), dtype=bool)
+    task, expert_codes, label_codes = task[judged], expert_codes[judged], label_codes[judged]
+    judge_code = judge_codes[at[judged]]
+    units, unit_codes = np.unique(task, return_inverse=True)
+    unit_codes = unit_codes.reshape(-1)
+    counts = np.bincount(unit_codes * width + label_codes, minlength=len(units) * width)
+    others = counts.reshape(len(units), width)[unit_codes]
     others[np.arange(len(label_codes)), label_codes] -= 1
-    judge_code = np.array([judge_by_task.get(u, -1) for u in units], dtype=np.intp)[unit_codes]
-    kept = (others.sum(axis=1) > 0) & (judge_code >= 0)
+    kept = others.sum(axis=1) > 0
     return (
-        task[kept],
+        unit_codes[kept],
         expert_codes[kept],
         label_codes[kept],
         judge_code[kept],
@@ -317,18 +324,24 @@ def _seat_tables(
     width: int,
     n_boot: int,
     rng: np.random.Generator,
-) -> np.ndarray:
+) -> tuple[np.ndarray, int]:
     """Replicates of two tables from the same resampled tasks: [expert vs reference,
-    judge vs reference], shape (1 + n_boot, 2, width, width)."""
+    judge vs reference], shape (1 + n_boot, 2, width, width); and the number of tasks."""
     area = width * width
-    refs = np.arange(width)
-    expert_cells = label[:, None] * width + refs[None, :]
-    judge_cells = area + judge[:, None] * width + refs[None, :]
-    columns = np.concatenate([expert_cells.ravel(), judge_cells.ravel()])
-    weights = np.concatenate([reference.ravel(), reference.ravel()])
-    tasks = np.concatenate([np.repeat(task, width)] * 2)
-    sums = cluster_bootstrap_sums(tasks, columns, weights, 2 * area, n_boot, rng)
-    return sums.reshape(-1, 2, width, width)
+    tasks, codes = np.unique(task, return_inverse=True)
+    # One entry per seat and reference label it holds a share of (mostly one).
+    seat, ref = np.nonzero(reference)
+    codes = codes.reshape(-1)[seat]
+    sums = cluster_bootstrap_sums(
+        np.concatenate([codes, codes]),
+        np.concatenate([label[seat] * width + ref, area + judge[seat] * width + ref]),
+        np.tile(reference[seat, ref], 2),
+        2 * area,
+        n_boot,
+        rng,
+        dense=True,
+    )
+    return sums.reshape(-1, 2, width, width), len(tasks)
 
 
 def expert_ceiling(
@@ -359,15 +372,14 @@ def expert_ceiling(
     _, judge_codes = factorize(judge_label, categories)
     experts, expert_codes = factorize(expert)
     width = len(names)
-    judge_by_task = dict(zip(judge_task.tolist(), judge_codes.tolist(), strict=True))
     seat_task, seat_expert, seat_label, seat_judge, reference = _seats(
-        task, expert_codes, label_codes, judge_by_task, width
+        task, expert_codes, label_codes, judge_task, judge_codes, width
     )
     kappa_weights = kappa_weights_for(level)
     rng = np.random.default_rng(seed)
 
-    def both(rows: np.ndarray) -> tuple[Agreement, Agreement, np.ndarray]:
-        tables = _seat_tables(
+    def both(rows: slice | np.ndarray) -> tuple[Agreement, Agreement, np.ndarray]:
+        tables, n_tasks = _seat_tables(
             seat_task[rows],
             seat_label[rows],
             seat_judge[rows],
@@ -377,24 +389,25 @@ def expert_ceiling(
             rng,
         )
         figures = _figures(tables, level, kappa_weights)
-        n_tasks = len(np.unique(seat_task[rows]))
         return (
             _agreement(names, tables[:, 0], figures[:, 0], n_tasks, confidence),
             _agreement(names, tables[:, 1], figures[:, 1], n_tasks, confidence),
             figures[:, 1] - figures[:, 0],
         )
 
-    pooled_experts, pooled_judge, difference = both(np.ones(len(seat_task), dtype=bool))
+    pooled_experts, pooled_judge, difference = both(slice(None))
     ceiling = Ceiling(
         pooled_experts,
         pooled_judge,
         *(_interval(difference[:, f], confidence) for f in range(3)),
     )
     seats: list[ExpertSeat] = []
+    # Each expert's seats as one slice of the seats sorted by expert.
+    by_expert = np.argsort(seat_expert, kind="stable")
+    bounds = np.searchsorted(seat_expert[by_expert], np.arange(len(experts) + 1))
     for code, name in enumerate(experts if per_expert else ()):
-        rows = seat_expert == code
-        if rows.any():
-            mine, judge_here, _ = both(rows)
+        if bounds[code] < bounds[code + 1]:
+            mine, judge_here, _ = both(by_expert[bounds[code] : bounds[code + 1]])
             seats.append(ExpertSeat(name, mine, judge_here))
     seats.sort(key=lambda s: -np.nan_to_num(s.expert_agreement.share.value, nan=-1.0))
     return ceiling, seats
@@ -435,13 +448,15 @@ def length_bias_versus(
     same_length(human_task, human_score)
     task, length_a, length_b = np.asarray(task), np.asarray(length_a), np.asarray(length_b)
     same_length(task, length_a, length_b)
-    uneven = task[length_a != length_b]
-    pairs = np.intersect1d(np.intersect1d(judge_task, human_task), uneven)
-    longer_is_a = dict(zip(task.tolist(), (length_a > length_b).tolist(), strict=True))
+    order = np.argsort(task, kind="stable")
+    task, longer_is_a = task[order], (length_a > length_b)[order]
+    pairs = np.intersect1d(
+        np.intersect1d(judge_task, human_task), task[(length_a != length_b)[order]]
+    )
 
     def decisive(rows_task: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         kept = np.isin(rows_task, pairs) & (score != 0.5)
-        a_longer = np.array([longer_is_a[t] for t in rows_task[kept].tolist()], dtype=bool)
+        a_longer = longer_is_a[np.searchsorted(task, rows_task[kept])]
         return rows_task[kept], (a_longer == (score[kept] == 1.0)).astype(float)
 
     judge_rows, judge_longer = decisive(judge_task, judge_score)
