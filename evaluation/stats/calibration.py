@@ -109,7 +109,7 @@ class LengthBiasComparison:
 @dataclass(frozen=True, slots=True)
 class RankCorrelation:
     """Spearman's rho and Kendall's tau-b between two scorings of the same ``n`` models,
-    with their two-sided p-values against no correlation (NaN below three models)."""
+    with their two-sided p-values against no correlation."""
 
     n: int
     spearman: float
@@ -119,7 +119,8 @@ class RankCorrelation:
 
 
 def _grid(width: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.indices((width, width))
+    rows, columns = np.indices((width, width))
+    return rows, columns
 
 
 def agreement_share(tables: np.ndarray) -> np.ndarray:
@@ -484,10 +485,11 @@ def length_bias_versus(
 def rank_correlation(x: ArrayLike, y: ArrayLike) -> RankCorrelation:
     """Spearman's rho (Spearman 1904: Pearson's r of the ranks) and Kendall's tau-b
     (Kendall 1945: concordant minus discordant pairs, corrected for ties) between two
-    scorings of the same models, as scipy computes them."""
+    scorings of the same models, as scipy computes them. NaN below three models, or when one
+    scoring gives every model the same score (no order to correlate)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     n = same_length(x, y)
-    if n < 3:
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         nan = float("nan")
         return RankCorrelation(n, nan, nan, nan, nan)
     rho = spearmanr(x, y)

@@ -162,13 +162,13 @@ class _Calibration:
             if kind == ProjectKind.PAIRWISE
             else np.asarray(self.names, dtype=float)
         )
-        units, shares = calib.plurality_shares(
+        unit_list, shares = calib.plurality_shares(
             self.humans.task, self.humans.label, categories=self.codes
         )
         # The lead's adjudication replaces the judgments of its task, as in every label.
         adjudicated = np.zeros((len(humans.adjudicated_task), width))
         adjudicated[np.arange(len(humans.adjudicated_task)), self.humans.adjudicated_label] = 1.0
-        units = np.asarray(units, dtype=np.int64)
+        units = np.asarray(unit_list, dtype=np.int64)
         self.reference_task = np.union1d(units, humans.adjudicated_task)
         self.reference = np.zeros((len(self.reference_task), width))
         self.reference[np.searchsorted(self.reference_task, units)] = shares
