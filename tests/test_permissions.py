@@ -246,6 +246,12 @@ API = {
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
     ),
+    "api-judge-calibration": (
+        "get",
+        "/api/v1/projects/{p}/judge/calibration/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
     "api-project-judgments": (
         "get",
         "/api/v1/projects/{p}/judgments/",
