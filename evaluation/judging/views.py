@@ -1,6 +1,6 @@
 """The judge's pages, for a project's leads: the judge prompt (edited, previewed on a real
 task, published as a new version), judge runs started over a selection of tasks, their
-progress and their failed requests."""
+progress, verdicts and failed requests, and the judge's calibration against the experts."""
 
 from typing import Any
 
@@ -14,6 +14,7 @@ from annotation.models import Choice, Project, ProjectKind, Task
 from annotation.selectors import batch_choices, project_get_for_lead
 from evaluation.generation.selectors import model_endpoints_offered
 from evaluation.generation.services.runs import generation_run_cancel, generation_run_resume
+from evaluation.judging.calibration import judge_calibration_page
 from evaluation.judging.protocol import (
     PLACEHOLDERS,
     judge_messages,
@@ -136,6 +137,7 @@ def _home(request: HttpRequest, project: Project, **shown: Any) -> HttpResponse:
         "batches": batch_choices(project=project),
         "run_chosen": {"scope": "judged", "prompt_version": current and current.version},
         "change_note": "",
+        "calibration": judge_calibration_page(project=project, query=request.GET),
         **_runs(project),
         **shown,
     }

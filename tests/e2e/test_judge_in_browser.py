@@ -7,9 +7,10 @@ import json
 import pytest
 
 from annotation.models import Task
+from annotation.services import claim_next
 from evaluation.models import GenerationRun, JudgePrompt, JudgeVerdict
 from tests.e2e.browser import SCREENSHOTS, log_in
-from tests.factories import make_endpoint, make_project
+from tests.factories import AnnotatorFactory, assign, judge, make_endpoint, make_project
 from tests.fake_model_server import FakeModelServer
 from tests.workers import TEST_MODEL_KEY
 
@@ -44,6 +45,10 @@ def verdict(choice: str) -> tuple:
 def test_publish_a_judge_prompt_and_run_it_by_keyboard(celery_worker, live_server, page, lead):
     project = make_project(lead, kind="pairwise", models=("m1", "m2"), prompts=3)
     first, second, _ = Task.objects.filter(project=project).order_by("id")
+    # An expert's verdict on the first task, for the calibration section to compare with.
+    annotator = AnnotatorFactory()
+    assign(project, [annotator], tasks=[first])
+    judge(annotator, claim_next(user=annotator, project_id=project.pk), choice="A")
     base = live_server.url
     page.set_viewport_size({"width": 1440, "height": 900})
     with FakeModelServer(delay=0.3, require_key=TEST_MODEL_KEY) as server:
@@ -115,6 +120,7 @@ def test_publish_a_judge_prompt_and_run_it_by_keyboard(celery_worker, live_serve
     page.screenshot(path=str(SCREENSHOTS / "judge-run-1440.png"), full_page=True)
     page.goto(f"{base}/projects/{project.pk}/judge/")
     assert "completed" in page.inner_text("#judge-runs")
+    assert page.locator("#calibration .calibration-judge").count() == 1
     page.screenshot(path=str(SCREENSHOTS / "judge-1440.png"), full_page=True)
 
     page.set_viewport_size({"width": 390, "height": 844})

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from annotation.models import Response, Task
+from annotation.services import claim_next
 from evaluation.judging.protocol import judge_prompt_default
 from evaluation.judging.services.prompts import judge_prompt_publish
 from evaluation.models import (
@@ -347,6 +348,36 @@ def test_the_run_page_lists_its_verdicts_in_the_tasks_terms_escaped(client, lead
 
 
 @pytest.mark.django_db
+def test_the_calibration_section_is_on_the_page_with_its_own_filter(client, lead, pairwise):
+    run = _held_back_run(lead, pairwise)
+    annotator = AnnotatorFactory()
+    assign(pairwise, [annotator])
+    task = claim_next(user=annotator, project_id=pairwise.pk)
+    judge(annotator, task, choice="A")
+    JudgeVerdict.objects.create(
+        project=pairwise,
+        run=run,
+        endpoint=run.endpoints.get(),
+        kind="pairwise",
+        judge_prompt=run.judge_prompt,
+        task_id=task.task_id,
+        choice="A",
+        order_choices=["A", "A"],
+        consistent=True,
+    )
+    client.force_login(lead)
+    page = _page(client, pairwise)
+    section = page[page.index('<section class="card" id="calibration"') :]
+    assert f'<option value="{run.endpoints.get().pk}">fake-a</option>' in section
+    assert 'class="calibration-judge"' in section
+    # The page's own prompt versions stay beside the section's.
+    assert "edit from this version" in page and "version 1 (current)" in page
+    bad = _page(client, pairwise, "?judge=x")
+    assert 'id="calibration-judge-error"' in bad and 'class="calibration-judge"' not in bad
+    assert _textarea(bad, "template")
+
+
+@pytest.mark.django_db
 def test_cancel_from_the_run_page_and_a_second_cancel_says_why(client, lead, pairwise):
     run = _held_back_run(lead, pairwise)
     client.force_login(lead)
@@ -378,8 +409,6 @@ def test_a_run_started_on_the_page_finishes_on_the_worker_with_its_verdicts(
 ):
     annotator = AnnotatorFactory()
     assign(pairwise, [annotator])
-    from annotation.services import claim_next
-
     judge(annotator, claim_next(user=annotator, project_id=pairwise.pk), choice="A")
     client.force_login(lead)
     with FakeModelServer(require_key=TEST_MODEL_KEY) as server:
