@@ -95,6 +95,16 @@ def test_evaluate_bench_smoke_run():
     assert figures["judgments"] == 20000
 
 
+@pytest.mark.parametrize("kind", ["pairwise", "rating"])
+def test_judge_calibration_bench_smoke_run(kind):
+    figures = _run("-m", "bench.judge", "--part", "calibration", "--tasks", "2000", "--kind", kind)
+    assert (figures["tasks"], figures["human_judgments"]) == (2000, 6000)
+    checks = figures["checks"]
+    assert checks["experts"] == 20 and checks["groups"] == 8
+    share = checks["majority_share"]
+    assert 0 < share["lower"] <= share["value"] <= share["upper"] < 1
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
 def test_data_browser_bench_smoke_run():
     figures = _run(

@@ -219,7 +219,10 @@ def _day(params: Mapping, name: str) -> date | None:
 
 def _all(params: Mapping, name: str) -> list[str]:
     getlist = getattr(params, "getlist", None)
-    values = getlist(name) if getlist else [params.get(name)]
+    values = getlist(name) if getlist else params.get(name)
+    # A plain mapping (a JSON body) gives a repeated name as a list of its values.
+    if not isinstance(values, list):
+        values = [values]
     return [str(v) for v in values if v not in (None, "")]
 
 

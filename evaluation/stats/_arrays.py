@@ -72,3 +72,54 @@ def percentile_interval(replicates: np.ndarray, level: float, axis: int = 0) -> 
     """The bootstrap percentile interval: lower and upper quantiles stacked on axis 0."""
     tail = (1 - level) / 2
     return np.quantile(replicates, [tail, 1 - tail], axis=axis)
+
+
+def cluster_bootstrap_sums(
+    cluster: np.ndarray,
+    column: np.ndarray,
+    weight: np.ndarray,
+    width: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    *,
+    dense: bool = False,
+) -> np.ndarray:
+    """Column sums of ``weight`` (rows falling in ``column`` out of ``width``), observed and
+    resampled by whole clusters (tasks) with replacement (Davison & Hinkley 1997, §3.8):
+    row 0 is observed, rows 1.. the ``n_boot`` replicates.
+
+    Clusters with the same per-cluster sums (profile) are interchangeable, so drawing n
+    clusters with replacement is one multinomial draw over the distinct profiles, weighted by
+    how many clusters share each: the same distribution as drawing cluster indices, at a cost
+    that grows with the number of distinct profiles (a few dozen for a contingency table)
+    rather than with the clusters (Bradley–Terry's bootstrap here does the same with its
+    tables). Profiles are told apart by two random projections of the sums, computed from
+    the rows without building the clusters-by-columns matrix: two different profiles would
+    have to coincide on both to be merged, a chance nil in floating point. ``dense``: the
+    clusters are already codes 0..m-1, every one present (spares a sort)."""
+    cluster = np.asarray(cluster)
+    codes = cluster if dense else np.unique(cluster, return_inverse=True)[1].reshape(-1)
+    result = np.zeros((n_boot + 1, width))
+    if not len(codes):
+        return result
+    size = int(codes.max()) + 1
+    first_projection, second_projection = np.random.default_rng(20_240_601).random((2, width))
+    keys = np.bincount(codes, weights=weight * first_projection[column], minlength=size)
+    keys = keys + 1j * np.bincount(
+        codes, weights=weight * second_projection[column], minlength=size
+    )
+    _, first, shared = np.unique(keys, return_index=True, return_counts=True)
+    representative = np.full(size, -1, dtype=np.intp)
+    representative[first] = np.arange(len(first))
+    kept = representative[codes] >= 0
+    profiles = np.bincount(
+        representative[codes[kept]] * width + column[kept],
+        weights=weight[kept],
+        minlength=len(first) * width,
+    ).reshape(len(first), width)
+    n_clusters = int(shared.sum())
+    result[0] = shared @ profiles
+    if n_boot:
+        draws = rng.multinomial(n_clusters, shared / n_clusters, size=n_boot)
+        result[1:] = draws.astype(float) @ profiles
+    return result

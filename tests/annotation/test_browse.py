@@ -410,6 +410,13 @@ def test_a_metadata_value_that_reads_as_a_number_can_be_a_string(lead):
     assert task_filter_from_query(QueryDict(f.query_string())) == f
 
 
+def test_a_plain_mapping_gives_a_repeated_name_as_a_list(lead):
+    """As a JSON body does (a judge run's filter): one value a name, or a list of them."""
+    both = task_filter_from_query({"meta": ["topic:bank", "lang:en"], "state": "split"})
+    assert both == task_filter_from_query(QueryDict("meta=topic:bank&meta=lang:en&state=split"))
+    assert task_filter_from_query({"meta": "shard:3"}).metadata == {"shard": 3}
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
