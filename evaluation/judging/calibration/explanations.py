@@ -47,9 +47,9 @@ KAPPA = {
 PAIRWISE = {
     "position_consistency": (
         "Each pair is asked twice, once with each response shown first. Consistency is the "
-        "share of pairs, of all the judge's verdicts, where both answers name the same winner. A verdict that changes with "
-        "the order is stored as inconsistent and counts as a tie. Flagged when the interval "
-        "lies wholly below {floor:.0%}."
+        "share of pairs, of all the judge's verdicts, where both answers name the same "
+        "winner. A verdict that changes with the order is stored as inconsistent and counts "
+        "as a tie. Flagged when the interval lies wholly below {floor:.0%}."
     ),
     "position_bias": (
         "Of the judge's answers that named a side (all its verdicts), the share naming the one "
