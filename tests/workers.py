@@ -240,3 +240,45 @@ def assert_each_item_answered_once(run, project, server) -> None:
     assert len({r.prompt_id for r in responses}) == RUN_PROMPTS
     # Not one request was made twice: the item in flight at the restart was stored, not redone.
     assert len(server.requests) == RUN_PROMPTS
+
+
+class Workers:
+    """Starts Celery workers on every queue of a given broker, each the leader of its own
+    process group; ``rescuer=True`` adds embedded beat and a one-second staleness, so the
+    sweep runs every second."""
+
+    def __init__(self, start_worker) -> None:
+        self.start_worker = start_worker
+        self.started: list[subprocess.Popen] = []
+
+    def start(
+        self,
+        *,
+        broker_url: str,
+        rescuer: bool = False,
+        max_attempts: int = 3,
+        concurrency: int = 2,
+    ) -> tuple[subprocess.Popen, Path]:
+        process, log_path = self.start_worker(
+            broker_url=broker_url,
+            queues="generation,exports,default",
+            concurrency=concurrency,
+            beat=rescuer,
+            own_group=True,
+            env={
+                "FTAPP_JOB_MAX_ATTEMPTS": str(max_attempts),
+                "FTAPP_STALE_JOB_SECONDS": "1" if rescuer else "3600",
+            },
+        )
+        self.started.append(process)
+        return process, log_path
+
+    @staticmethod
+    def kill_whole(process: subprocess.Popen) -> None:
+        """SIGKILL to the main process and its pool at once: nothing is acknowledged,
+        rejected or cleaned up."""
+        stop_process(process, kill=True)
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            stop_process(process)

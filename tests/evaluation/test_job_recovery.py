@@ -6,7 +6,6 @@ reaches the main process and its pool at once) against the test database."""
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,9 @@ from tests.fake_model_server import FakeModelServer
 from tests.workers import (
     RUN_PROMPTS,
     TEST_MODEL_KEY,
+    Workers,
     assert_each_item_answered_once,
     dispatch_runs_through,
-    stop_process,
     wait_for_done_items,
     wait_for_run,
     wait_until,
@@ -45,48 +44,6 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BULK_PROMPTS = 8000
 OPTIONS = {"kind": "dpo", "format": "trl", "filters": {"redact_pii": True}, "seed": 7}
 DATA_FILES = ("train.jsonl", "test.jsonl", "judgments_used.txt")
-
-
-class Workers:
-    """Starts Celery workers on every queue of a given broker, each the leader of its own
-    process group; ``rescuer=True`` adds embedded beat and a one-second staleness, so the
-    sweep runs every second."""
-
-    def __init__(self, start_worker) -> None:
-        self.start_worker = start_worker
-        self.started: list[subprocess.Popen] = []
-
-    def start(
-        self,
-        *,
-        broker_url: str,
-        rescuer: bool = False,
-        max_attempts: int = 3,
-        concurrency: int = 2,
-    ) -> tuple[subprocess.Popen, Path]:
-        process, log_path = self.start_worker(
-            broker_url=broker_url,
-            queues="generation,exports,default",
-            concurrency=concurrency,
-            beat=rescuer,
-            own_group=True,
-            env={
-                "FTAPP_JOB_MAX_ATTEMPTS": str(max_attempts),
-                "FTAPP_STALE_JOB_SECONDS": "1" if rescuer else "3600",
-            },
-        )
-        self.started.append(process)
-        return process, log_path
-
-    @staticmethod
-    def kill_whole(process: subprocess.Popen) -> None:
-        """SIGKILL to the main process and its pool at once: nothing is acknowledged,
-        rejected or cleaned up."""
-        stop_process(process, kill=True)
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            stop_process(process)
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from evaluation.generation.services.runs import generation_run_cancel, generatio
 from evaluation.judging.services.runs import judge_run_start
 from evaluation.models import GenerationItem, ItemStatus, JudgeVerdict
 from tests.evaluation.judges import first_shown, longer, malformed, truthful
-from tests.evaluation.test_job_recovery import Workers
 from tests.factories import assign, judge_all, make_endpoint, make_project
 from tests.fake_model_server import FakeModelServer
 from tests.workers import (
     RUN_PROMPTS,
     TEST_MODEL_KEY,
+    Workers,
     dispatch_runs_through,
     wait_for_run,
     wait_until,
