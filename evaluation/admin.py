@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db import models
 
 from annotation.admin import ReadOnlyAdminMixin
-from evaluation.models import ModelEndpoint, WorkerHeartbeat
+from evaluation.models import JudgePrompt, JudgeVerdict, ModelEndpoint, WorkerHeartbeat
 
 
 @admin.register(ModelEndpoint)
@@ -20,3 +20,20 @@ class WorkerHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Written by the workers themselves; the recovery of stale jobs reads it."""
 
     list_display = ["queue", "hostname", "seen_at"]
+
+
+@admin.register(JudgePrompt)
+class JudgePromptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Versions are published by the judge page or the API, which check the template."""
+
+    list_display = ["project", "version", "created_by", "created_at"]
+    list_filter = ["project"]
+
+
+@admin.register(JudgeVerdict)
+class JudgeVerdictAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Written once by the judge run's last item of a task."""
+
+    list_display = ["task", "run", "endpoint", "judge_prompt", "rating", "choice", "consistent"]
+    list_filter = ["project", "endpoint"]
+    list_select_related = ["task", "run", "endpoint", "judge_prompt"]

@@ -10,6 +10,27 @@ from evaluation.generation.model_keys import (
     validate_base_url,
     validate_key_variable,
 )
+from evaluation.judging.models import JudgePrompt, JudgeVerdict
+
+__all__ = [
+    "ENV_VAR_NAME",
+    "RUN_ENDED",
+    "Export",
+    "ExportFormat",
+    "ExportKind",
+    "ExportStatus",
+    "GenerationItem",
+    "GenerationRun",
+    "ItemStatus",
+    "JudgePrompt",
+    "JudgeVerdict",
+    "ModelEndpoint",
+    "Round",
+    "RunPurpose",
+    "RunStatus",
+    "TaskCreation",
+    "WorkerHeartbeat",
+]
 
 ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]*$",
@@ -114,13 +135,27 @@ class TaskCreation(models.TextChoices):
     AS_ARRIVE = "as_arrive", "As responses arrive"
 
 
+class RunPurpose(models.TextChoices):
+    GENERATE = "generate", "Generate responses"
+    JUDGE = "judge", "Judge tasks"
+
+
 class GenerationRun(models.Model):
-    """Prompts × model endpoints × samples, executed by workers on the ``generation`` queue."""
+    """Prompts × model endpoints × samples, executed by workers on the ``generation`` queue.
+    A judge run (``purpose="judge"``) goes through the same machinery: its items each ask
+    its one endpoint to judge a task in one order, and it writes verdicts, never responses
+    or tasks."""
 
     project = models.ForeignKey(
         "annotation.Project", on_delete=models.CASCADE, related_name="generation_runs"
     )
     endpoints = models.ManyToManyField(ModelEndpoint, related_name="runs")
+    purpose = models.CharField(
+        max_length=16, choices=RunPurpose.choices, default=RunPurpose.GENERATE
+    )
+    judge_prompt = models.ForeignKey(
+        JudgePrompt, on_delete=models.PROTECT, null=True, blank=True, related_name="runs"
+    )
     samples = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(20)]
     )
@@ -154,9 +189,16 @@ class GenerationRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(purpose=RunPurpose.GENERATE, judge_prompt__isnull=True)
+                | Q(purpose=RunPurpose.JUDGE, judge_prompt__isnull=False),
+                name="generation_run_judge_prompt_for_judges",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"generation run {self.pk}"
+        return f"{'judge' if self.purpose == RunPurpose.JUDGE else 'generation'} run {self.pk}"
 
     @property
     def ended(self) -> bool:
@@ -171,10 +213,15 @@ class ItemStatus(models.TextChoices):
 
 class GenerationItem(models.Model):
     """One request: a prompt, an endpoint, a sample. Unique, so a redelivered Celery task
-    finds the item done and creates no second response."""
+    finds the item done and creates no second response. A judge item also names its
+    ``task``, and its ``sample`` is the order asked: 0 shows ``response_a`` first (as "A"),
+    1 shows ``response_b`` first."""
 
     run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="items")
     prompt = models.ForeignKey("annotation.Prompt", on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey(
+        "annotation.Task", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+")
     sample = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING)
@@ -191,14 +238,32 @@ class GenerationItem(models.Model):
     tokens_out = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     finish_reason = models.CharField(max_length=50, blank=True)
+    output = models.JSONField(
+        null=True, blank=True, help_text="A judge item's parsed answer, in its order's terms."
+    )
+    raw_output = models.TextField(
+        blank=True, help_text="A judge item's answer as the model wrote it, parsed or not."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["run", "id"]
-        indexes = [models.Index(fields=["run", "status"], name="generation_item_status")]
+        indexes = [
+            models.Index(fields=["run", "status"], name="generation_item_status"),
+            models.Index(
+                fields=["run", "task"], condition=Q(task__isnull=False), name="judge_item_task"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
-                fields=["run", "prompt", "endpoint", "sample"], name="generation_item_unique"
+                fields=["run", "prompt", "endpoint", "sample"],
+                condition=Q(task__isnull=True),
+                name="generation_item_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "task", "sample"],
+                condition=Q(task__isnull=False),
+                name="judge_item_unique",
             ),
         ]
 

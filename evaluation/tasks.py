@@ -23,12 +23,17 @@ from evaluation.generation.recovery import (
     generation_run_worked_on,
     generation_runs_recover,
 )
-from evaluation.generation.selectors import generation_items_pending_chunks
+from evaluation.generation.selectors import (
+    generation_items_pending_chunks,
+    generation_run_purpose,
+)
 from evaluation.generation.services.runs import (
     generation_run_finish_if_done,
     generation_run_mark_running,
 )
 from evaluation.generation.services.worker import generation_item_process, worker_heartbeat_record
+from evaluation.judging.services.worker import judge_item_process
+from evaluation.models import RunPurpose
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +79,15 @@ def dispatch_run(run_id: int) -> int:
 @shared_task(name="generation.process_chunk", ignore_result=True)
 def process_chunk(run_id: int, item_ids: list[int]) -> None:
     """Acknowledged late: a worker killed half-way leaves the chunk to be redelivered (or to
-    the sweep), and the items it finished are skipped then."""
+    the sweep), and the items it finished are skipped then. A judge run's items ask for
+    verdicts, a generation run's for responses."""
+    judging = generation_run_purpose(run_id=run_id) == RunPurpose.JUDGE
+    process = judge_item_process if judging else generation_item_process
     with generation_run_worked_on(run_id=run_id):
         for item_id in item_ids:
             with generation_item_claimed(item_id=item_id) as mine:
                 if mine and generation_item_begin(item_id=item_id):
-                    generation_item_process(item_id=item_id)
+                    process(item_id=item_id)
                     generation_item_end(item_id=item_id)
     generation_run_finish_if_done(run_id=run_id)
 

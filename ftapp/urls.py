@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include("evaluation.exports.api")),
     path("api/v1/", include("evaluation.leaderboard.api")),
     path("api/v1/", include("evaluation.rounds.api")),
+    path("api/v1/", include("evaluation.judging.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view loads its start-up script from a URL, as the Content-Security-Policy
     # allows no inline script; Swagger UI's stylesheet draws its icons from data: URLs.

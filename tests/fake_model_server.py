@@ -6,30 +6,33 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeModelServer:
     """``script`` holds behaviours for the next requests, in order: ``("status", code,
     retry_after)``, ``("hang", seconds)``, ``("echo_auth", code)`` (an error that quotes the
-    Authorization header back, as some APIs do with a wrong key), ``("reply", code, payload)``
-    (that JSON, as it is); when it is empty a request is answered. Every answer waits
-    ``delay`` seconds first; with a ``gate`` (an Event), every chat completion also waits for
-    it to be set (at most a minute). ``GET /models`` lists ``models``, or answers
-    ``models_status`` when that is not 200. ``max_in_flight`` is the most requests seen at
-    once; ``answered`` how many chat completions were answered; ``authorizations`` the
-    Authorization headers of the chat completions (whose bodies ``requests`` holds),
-    ``listings`` those of the model listings."""
+    Authorization header back, as some APIs do with a wrong key), ``("reply", code, payload)`` (that
+    JSON, as it is); when it is empty a request is answered. Every answer waits ``delay`` seconds
+    first; with a ``gate`` (an Event), every chat completion also waits for it to be set (at most a
+    minute). ``GET /models`` lists ``models``, or answers ``models_status`` when that is not 200.
+    ``answer``, a function of the request's body, writes the answer's text (by default it quotes the
+    last message). ``max_in_flight`` is the most requests seen at once; ``answered`` how many chat
+    completions were answered; ``authorizations`` the Authorization headers of the chat completions
+    (whose bodies ``requests`` holds), ``listings`` those of the model listings."""
 
     def __init__(
         self,
         delay: float = 0.0,
         require_key: str | None = None,
         gate: threading.Event | None = None,
+        answer: Callable[[dict], str] | None = None,
     ):
         self.delay = delay
         self.require_key = require_key
         self.gate = gate
+        self.answer = answer
         self.models_status = 200
         self.answered = 0
         self.script: deque = deque()
@@ -103,7 +106,10 @@ class FakeModelServer:
                     time.sleep(step[1])
                 time.sleep(server.delay)
                 question = body["messages"][-1]["content"]
-                text = f"Answer to: {question} (seed {body.get('seed')})"
+                if server.answer is not None:
+                    text = server.answer(body)
+                else:
+                    text = f"Answer to: {question} (seed {body.get('seed')})"
                 self._send(
                     200,
                     {

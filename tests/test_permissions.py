@@ -14,7 +14,7 @@ from annotation.models import Batch, Response, Task
 from annotation.services import api_token_create, claim_next
 from evaluation.exports.services.build import export_build
 from evaluation.exports.services.jobs import export_start
-from evaluation.models import GenerationRun, ModelEndpoint, Round
+from evaluation.models import GenerationRun, JudgePrompt, ModelEndpoint, Round
 from tests.factories import (
     AnnotatorFactory,
     LeadFactory,
@@ -29,8 +29,9 @@ ROLES = ("anonymous", "outsider", "annotator", "lead")
 RECORD = json.dumps({"id": "new", "prompt": "A new question?"}) + "\n"
 
 # name: (method, path, payload, {role: status}); {p} project, {t} claimed task, {b} batch,
-# {r} generation run, {m} model endpoint, {e} finished export, {o} round, {k} the lead's
-# API token, {j} the annotator's judgment, {x} another annotator's judgment
+# {r} generation run, {g} judge run, {m} model endpoint, {e} finished export, {o} round,
+# {k} the lead's API token, {j} the annotator's judgment, {x} another annotator's
+# judgment
 API = {
     "api-token": (
         "post",
@@ -213,6 +214,37 @@ API = {
         "/api/v1/generation-runs/{r}/resume/",
         None,
         {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
+    ),
+    "api-judge-runs": (
+        "post",
+        "/api/v1/projects/{p}/judge-runs/",
+        {"judge": 999999, "selection": {"scope": "judged"}},
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 400},
+    ),
+    "api-judge-run": (
+        "get",
+        "/api/v1/judge-runs/{g}/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-judge-run-cancel": (
+        "post",
+        "/api/v1/judge-runs/{g}/cancel/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
+    ),
+    "api-judge-run-resume": (
+        "post",
+        "/api/v1/judge-runs/{g}/resume/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 409},
+    ),
+    # Annotators judge blind: no verdict reaches them.
+    "api-judge-verdicts": (
+        "get",
+        "/api/v1/projects/{p}/judge-verdicts/",
+        None,
+        {"anonymous": 401, "outsider": 404, "annotator": 403, "lead": 200},
     ),
     "api-project-judgments": (
         "get",
@@ -488,6 +520,17 @@ def world(db):
     )
     run = GenerationRun.objects.create(project=project, created_by=lead, status="running")
     run.endpoints.set([endpoint])
+    judge_prompt = JudgePrompt.objects.create(
+        project=project, version=1, template="{response}", created_by=lead
+    )
+    judge_run = GenerationRun.objects.create(
+        project=project,
+        created_by=lead,
+        status="running",
+        purpose="judge",
+        judge_prompt=judge_prompt,
+    )
+    judge_run.endpoints.set([endpoint])
     lead.user_permissions.add(
         Permission.objects.get(content_type__app_label="evaluation", codename="add_modelendpoint")
     )
@@ -515,6 +558,7 @@ def world(db):
         "t": claim.task_id,
         "b": batch.pk,
         "r": run.pk,
+        "g": judge_run.pk,
         "m": endpoint.pk,
         "e": export.pk,
         "o": rnd.pk,

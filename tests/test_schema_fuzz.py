@@ -44,7 +44,8 @@ from evaluation.exports.services.build import export_build
 from evaluation.exports.services.jobs import export_start
 from evaluation.generation.services.endpoints import model_endpoint_create
 from evaluation.generation.services.runs import generation_run_start
-from evaluation.models import RUN_ENDED, GenerationRun
+from evaluation.judging.services.runs import judge_run_start
+from evaluation.models import RUN_ENDED, GenerationRun, JudgeVerdict
 from ftapp.actors import SYSTEM
 from tests.factories import PASSWORD, AnnotatorFactory, LeadFactory, assign, make_project
 from tests.fake_model_server import FakeModelServer
@@ -197,9 +198,9 @@ GZIP_BOMB = _gzip_bomb(8 * 2**20)
 @pytest.fixture
 def fuzz_world(caller, settings, monkeypatch):
     """For the lead: a judged rating project of theirs with a finished export, a generation
-    run, a registered model and unbatched tasks left; and a pairwise project of another lead
-    in which they annotate, have judged a task and hold another. Yields their token (None
-    when anonymous)."""
+    run, a judge run with a verdict, a registered model and unbatched tasks left; and a
+    pairwise project of another lead in which they annotate, have judged a task and hold
+    another. Yields their token (None when anonymous)."""
     # Limits high enough never to throttle the run (429 stays documented; throttling is tested
     # in tests/test_throttling.py), counted under a prefix of this test's own.
     monkeypatch.setattr(
@@ -239,6 +240,23 @@ def fuzz_world(caller, settings, monkeypatch):
             by=lead, name="fake", base_url=model_server.base_url, model="fake-model"
         )
         run = generation_run_start(by=lead, project_id=led.pk, endpoint_ids=[endpoint.pk])
+        judge_run = judge_run_start(
+            by=lead, project_id=led.pk, endpoint_id=endpoint.pk, selection={"scope": "judged"}
+        )
+        # A verdict to pull, as the run's worker would write it.
+        JudgeVerdict.objects.create(
+            project=led,
+            run=judge_run,
+            task=led.tasks.first(),
+            endpoint=endpoint,
+            judge_prompt=judge_run.judge_prompt,
+            kind=led.kind,
+            rating=4,
+            rationale="Correct and clear.",
+            tokens_in=120,
+            tokens_out=30,
+            latency_ms=15,
+        )
         record = {"id": "fuzz", "prompt": "Fuzz?"}
         files = {
             "application/json": [record],
@@ -251,7 +269,7 @@ def fuzz_world(caller, settings, monkeypatch):
                 "project_id": [led.pk, annotated.pk],
                 "task_id": [held.task_id, led.tasks.first().pk],
                 "export_id": [export.pk],
-                "run_id": [run.pk],
+                "run_id": [run.pk, judge_run.pk],
                 "username": [annotator.username],
                 "endpoint_id": [endpoint.pk],
                 "judgment_id": [own.pk],
@@ -260,6 +278,9 @@ def fuzz_world(caller, settings, monkeypatch):
                 "POST /api/v1/auth/token/": _merge(username=lead.username, password=PASSWORD),
                 "POST /api/v1/projects/{project_id}/generation-runs/": _merge(
                     models=[endpoint.pk], params={}, prompts={"scope": "all"}, batch=None
+                ),
+                "POST /api/v1/projects/{project_id}/judge-runs/": _merge(
+                    judge=endpoint.pk, selection={"scope": "judged"}, params={}, prompt_version=None
                 ),
                 "POST /api/v1/projects/{project_id}/members/": _merge(username=annotator.username),
                 "POST /api/v1/tasks/{task_id}/judgments/": _merge(

@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from annotation.models import Membership, Project, Role
 from annotation.selectors import in_led_project
-from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint, RunStatus
+from evaluation.models import (
+    GenerationItem,
+    GenerationRun,
+    ItemStatus,
+    ModelEndpoint,
+    RunPurpose,
+    RunStatus,
+)
 from ftapp.errors import Forbidden, NotFound
 
 
@@ -61,14 +68,24 @@ def model_endpoint_get_for_manager(*, user, endpoint_id: int) -> ModelEndpoint:
 
 
 def generation_run_list(*, project: Project) -> QuerySet[GenerationRun]:
-    """The project's runs, newest first."""
-    return project.generation_runs.all()
+    """The project's generation runs, newest first (its judge runs are the judge's)."""
+    return project.generation_runs.filter(purpose=RunPurpose.GENERATE)
 
 
-def generation_run_get_for_lead(*, user: User, run_id: int) -> GenerationRun:
-    """The run, if the user leads its project (404 outside it, 403 for its other members)."""
-    run = GenerationRun.objects.select_related("project").filter(pk=run_id).first()
-    return in_led_project(run, user=user, name="run")
+def generation_run_get_for_lead(
+    *, user: User, run_id: int, purpose: str | None = RunPurpose.GENERATE
+) -> GenerationRun:
+    """The run, if the user leads its project (404 outside it, 403 for its other members).
+    Of the given ``purpose`` only (None: any, for what every run shares: cancel, resume)."""
+    runs = GenerationRun.objects.select_related("project").filter(pk=run_id)
+    if purpose is not None:
+        runs = runs.filter(purpose=purpose)
+    return in_led_project(runs.first(), user=user, name="run")
+
+
+def generation_run_purpose(*, run_id: int) -> str | None:
+    """What the run's items do (``RunPurpose``); None when there is no such run."""
+    return GenerationRun.objects.filter(pk=run_id).values_list("purpose", flat=True).first()
 
 
 def generation_items_pending_chunks(*, run_id: int, size: int = 10) -> list[list[int]]:
@@ -158,8 +175,13 @@ def generation_run_error(*, run: GenerationRun) -> str:
     if run.status == RunStatus.COMPLETED_WITH_FAILURES and first is not None:
         failed = run.items.filter(status=ItemStatus.FAILED).count()
         total = run.items.count()
+        lacking = (
+            "their tasks have no verdict"
+            if run.purpose == RunPurpose.JUDGE
+            else "their prompts have no new answer"
+        )
         return (
-            f"{failed} of {total} requests failed: their prompts have no new answer. Resume "
+            f"{failed} of {total} requests failed: {lacking}. Resume "
             f"and retry failures once the cause is fixed. The first error: {first.error}"
         )
     if first is None:

@@ -20,6 +20,7 @@ from evaluation.models import (
     GenerationRun,
     ItemStatus,
     ModelEndpoint,
+    RunPurpose,
     RunStatus,
     TaskCreation,
 )
@@ -195,11 +196,17 @@ def generation_run_create(
         for e in plan.endpoints
         for s in range(samples)
     )
+    generation_run_dispatch(run=run)
+    return run
+
+
+def generation_run_dispatch(*, run: GenerationRun) -> None:
+    """Sends a new run to the workers once its transaction commits; a run that cannot be
+    sent is deleted with its items, as if never started."""
     enqueue_on_commit(
         lambda: _dispatch(run.pk),
         undo=lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).delete(),
     )
-    return run
 
 
 def _dispatch(run_id: int) -> None:
@@ -242,7 +249,7 @@ def generation_run_finish_if_done(*, run_id: int) -> bool:
         run.save(update_fields=["status", "finished_at"])
         generation_run_batch_close_if_empty(run=run)
         return True
-    if run.create_tasks == TaskCreation.ON_FINISH:
+    if run.purpose == RunPurpose.GENERATE and run.create_tasks == TaskCreation.ON_FINISH:
         responses = list(
             Response.objects.filter(
                 pk__in=run.items.filter(status=ItemStatus.DONE).values("response_id")
@@ -274,7 +281,7 @@ def generation_run_batch_close_if_empty(*, run: GenerationRun) -> None:
 
 def generation_run_cancel(*, by: User, run_id: int) -> GenerationRun:
     """Stops further calls; items already answered keep their responses."""
-    run = generation_run_get_for_lead(user=by, run_id=run_id)
+    run = generation_run_get_for_lead(user=by, run_id=run_id, purpose=None)
     if run.ended:
         raise Conflict(f"The run is already {run.status}.")
     GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
@@ -286,7 +293,7 @@ def generation_run_cancel(*, by: User, run_id: int) -> GenerationRun:
 def generation_run_resume(*, by: User, run_id: int, retry_failed: bool = False):
     """Queues a cancelled (or finished) run's pending items again, and optionally its failed
     ones."""
-    run = generation_run_get_for_lead(user=by, run_id=run_id)
+    run = generation_run_get_for_lead(user=by, run_id=run_id, purpose=None)
     if run.status == RunStatus.RUNNING:
         raise Conflict("The run is running.")
     with transaction.atomic():

@@ -80,10 +80,10 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
             slot=lambda: endpoint_slot(endpoint.pk, endpoint.max_concurrency, lease),
         )
     except InvalidInput as unusable:
-        _item_fail(item, error=str(unusable), attempts=0, refused=True)
+        generation_item_fail(item, error=str(unusable), attempts=0, refused=True)
         return item
     except ModelCallFailed as failure:
-        _item_fail(
+        generation_item_fail(
             item, error=str(failure), attempts=failure.attempts, refused=not failure.retryable
         )
         return item
@@ -125,13 +125,16 @@ def generation_item_process(*, item_id: int) -> GenerationItem | None:
 STOP_AFTER_IDENTICAL_REFUSALS = 5
 
 
-def _item_fail(item: GenerationItem, *, error: str, attempts: int, refused: bool) -> None:
-    """Records the item's failure. ``refused``: trying again would not help (a 4xx other
-    than 408/409/425/429, a body that is no completion, unusable parameters, a key variable
-    not allowed)."""
+def generation_item_fail(
+    item: GenerationItem, *, error: str, attempts: int, refused: bool, raw_output: str = ""
+) -> None:
+    """Records the item's failure, with what the model answered before it if anything (a
+    judge's answer that did not parse). ``refused``: trying again would not help (a 4xx
+    other than 408/409/425/429, a body that is no completion, unusable parameters, a key
+    variable not allowed)."""
     error = error[:2000]
     GenerationItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
-        status=ItemStatus.FAILED, error=error, attempts=attempts
+        status=ItemStatus.FAILED, error=error, attempts=attempts, raw_output=raw_output
     )
     if not refused:
         return
