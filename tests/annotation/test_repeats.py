@@ -46,9 +46,7 @@ def _work(project, user, *, repeat_choice=None):
             assert repeat_answer(user=user, task_id=item.task_id, choice=screen) is not None
         else:
             shown.append(("task", item.task_id, item.swapped))
-            judgment_submit(
-                user=user, task_id=item.task_id, choice=task_choice("A", item.swapped)
-            )
+            judgment_submit(user=user, task_id=item.task_id, choice=task_choice("A", item.swapped))
     return shown
 
 
