@@ -47,6 +47,13 @@ def repeat_held(*, user: User, project: Project) -> Repeat | None:
     )
 
 
+def workspace_held(*, user: User, project: Project) -> Claim | Repeat | None:
+    """What the annotator's page shows on a GET, leasing nothing: the repeat they hold (while
+    the project repeats pairs), else the claim they hold."""
+    held = repeat_held(user=user, project=project) if project.repeat_share > 0 else None
+    return held or claim_held(user=user, project=project)
+
+
 def claim_view(*, claim: Claim | Repeat) -> dict:
     """What an annotator sees of a claimed task (or of a repeat, which looks the same): the
     conversation and the responses in the order shown to them. Never the model names."""

@@ -223,7 +223,8 @@ def _submit(user: User, task_id: int, key: str, data: dict[str, Any]) -> Judgmen
         **clean,
     )
     _count_judgment(task, task.batch.overlap if task.batch else None, +1)
-    overlap_extend_if_called_for(task_id=task.pk)
+    if task.batch and task.batch.adaptive_max_overlap is not None and not task.is_gold:
+        overlap_extend_if_called_for(task_id=task.pk)
     repeat_schedule_if_due(judgment=judgment, project=task.project)
     return judgment
 

@@ -35,8 +35,12 @@ def _servable(user: User, project: Project):
 def workspace_next(*, user: User, project_id: int) -> Claim | Repeat | None:
     """What the annotator's page shows next: a repeat they hold, the claim they hold, a
     repeat whose turn has come, a new claim (``claim_next``), or, when their queue is empty,
-    any repeat still waiting. ``None`` when there is nothing."""
+    any repeat still waiting. ``None`` when there is nothing. With the project's repeat
+    share at 0, repeats still waiting are not served."""
     project = _annotator_project(user, project_id)
+    if project.repeat_share <= 0:
+        # Repeats off (or turned off since): the queue alone, at its own cost.
+        return claim_next(user=user, project_id=project.pk)
     held = repeat_held(user=user, project=project)
     if held is not None:
         return held

@@ -16,16 +16,15 @@ from django.views.decorators.http import require_POST
 from annotation.models import Claim, Project, Repeat, Role
 from annotation.selectors import (
     annotator_progress,
-    claim_held,
     claim_view,
     guidelines_current,
     guidelines_due,
     home_projects,
     membership_get,
     projects_archived_led,
-    repeat_held,
     shortcuts_enabled,
     task_project_id,
+    workspace_held,
 )
 from annotation.services import (
     guidelines_acknowledge,
@@ -76,9 +75,7 @@ def _workspace_context(
     if lease:
         claim = workspace_next(user=request.user, project_id=project.pk)
     else:
-        claim = repeat_held(user=request.user, project=project) or claim_held(
-            user=request.user, project=project
-        )
+        claim = workspace_held(user=request.user, project=project)
     if values_task is not None and (claim is None or claim.task_id != values_task):
         values = None  # the values of another task than the one shown
     values = values or {}

@@ -219,3 +219,14 @@ def test_the_settings_page_sets_the_share(lead, client):
     client.post(url, {"name": project.name, "repeat_share": "0.9"})
     project.refresh_from_db()
     assert project.repeat_share == 0.15, "a bad value changes nothing"
+
+
+def test_a_share_set_back_to_zero_stops_the_repeats_still_waiting(lead):
+    project, (annotator,) = _pairs(lead, prompts=8)
+    for _ in range(5):
+        claim = claim_next(user=annotator, project_id=project.pk)
+        judgment_submit(user=annotator, task_id=claim.task_id, choice="A")
+    assert Repeat.objects.filter(status=RepeatStatus.WAITING).count() == 1
+    project.repeat_share = 0.0
+    project.save()
+    assert [kind for kind, _, _ in _work(project, annotator)] == ["task"] * 3
