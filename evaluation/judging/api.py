@@ -7,8 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.choices import CHOICES
 from annotation.judgment_feed import DEFAULT_PAGE, MAX_PAGE
+from annotation.models import Choice, ProjectKind
 from annotation.selectors import project_get_for_lead
 from evaluation.generation.services.runs import generation_run_cancel, generation_run_resume
 from evaluation.judging.feed import judge_verdicts_page
@@ -214,13 +214,13 @@ class PulledVerdictSerializer(serializers.Serializer):
     task_id = serializers.IntegerField()
     prompt_id = serializers.IntegerField()
     prompt_external_id = serializers.CharField()
-    kind = serializers.ChoiceField(["rating", "pairwise"])
+    kind = serializers.ChoiceField(ProjectKind.choices)
     judge = JudgeRefSerializer(help_text="The model endpoint that judged.")
     prompt_version = serializers.IntegerField()
     rating = serializers.IntegerField(allow_null=True)
     rubric_scores = serializers.DictField(child=serializers.IntegerField())
     choice = serializers.ChoiceField(
-        list(CHOICES),
+        Choice.choices,
         allow_null=True,
         help_text="In the task's terms (A is response_ids[0]); tie when the orders disagree.",
     )
@@ -232,9 +232,9 @@ class PulledVerdictSerializer(serializers.Serializer):
         allow_null=True, help_text="Pairwise: both orders gave the same choice; null for ratings."
     )
     order_choices = serializers.ListField(
-        child=serializers.ChoiceField(list(CHOICES)),
-        help_text="The choice in each order asked (response_a first, then response_b first), "
-        "in the task's terms.",
+        child=serializers.CharField(),
+        help_text="The choice (A, B, tie or both_bad) in each order asked: response_a shown "
+        "first, then response_b shown first; in the task's terms.",
     )
     rationale = serializers.CharField(allow_blank=True)
     tokens = TokensSerializer()
