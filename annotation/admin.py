@@ -10,6 +10,7 @@ from annotation.models import (
     Membership,
     Project,
     Prompt,
+    Repeat,
     Response,
     Task,
 )
@@ -76,7 +77,7 @@ class ResponseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Task)
 class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "project", "kind", "batch", "is_gold"]
+    list_display = ["id", "project", "kind", "batch", "is_gold", "extra_slots"]
     list_filter = ["project", "kind", "is_gold"]
     raw_id_fields = ["prompt", "response_a", "response_b", "batch"]
 
@@ -89,7 +90,15 @@ class BatchAssignmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Batch)
 class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "project", "position", "overlap", "status", "due_at"]
+    list_display = [
+        "name",
+        "project",
+        "position",
+        "overlap",
+        "adaptive_max_overlap",
+        "status",
+        "due_at",
+    ]
     list_filter = ["project", "status"]
     inlines = [BatchAssignmentInline]
 
@@ -106,6 +115,13 @@ class JudgmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "task", "annotator", "rating", "choice", "late", "created_at"]
     list_filter = ["late", "choice", "rating"]
     raw_id_fields = ["task", "annotator", "claim", "chosen_response", "rejected_response"]
+
+
+@admin.register(Repeat)
+class RepeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "task", "annotator", "status", "swapped", "choice", "answered_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["first", "task", "annotator"]
 
 
 @admin.register(ApiToken)

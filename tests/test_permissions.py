@@ -730,7 +730,8 @@ def test_project_payloads_by_role(model_world, role):
     }
     if role == "lead":
         (item,) = listed.json()
-        assert set(item) == set(detail.json()) == common | {"pairing", "baseline_model"}
+        lead_only = {"pairing", "baseline_model", "repeat_share"}
+        assert set(item) == set(detail.json()) == common | lead_only
         assert item["baseline_model"] == f"{SECRET}-base"
     elif role == "annotator":
         (item,) = listed.json()

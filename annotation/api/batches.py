@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import Batch
+from annotation.models import ADAPTIVE_OVERLAP_CAP, Batch
 from annotation.selectors import BatchTaskCount, batch_list, project_get_for_lead
 from annotation.services.leads import batch_cut
 from ftapp.api_schema import error_response
@@ -31,6 +31,23 @@ class BatchRequestSerializer(StrictSerializer):
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     filter = BatchFilterSerializer(required=False, source="filters")
     due_at = serializers.DateTimeField(required=False, allow_null=True)
+    adaptive_max_overlap = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=ADAPTIVE_OVERLAP_CAP,
+        help_text="Adaptive overlap: a task whose labels call for more eyes gets one more "
+        "human slot at a time, up to this many judgments in all (from the batch's overlap to "
+        f"{ADAPTIVE_OVERLAP_CAP}). Null or absent: off.",
+    )
+    adaptive_on_split = serializers.BooleanField(
+        required=False, default=True, help_text="Add a slot when the humans split."
+    )
+    adaptive_on_judge = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Add a slot when the newest LLM judge verdict disagrees with the human majority.",
+    )
 
 
 class BatchSerializer(serializers.Serializer):
@@ -38,6 +55,11 @@ class BatchSerializer(serializers.Serializer):
     name = serializers.CharField()
     position = serializers.IntegerField()
     overlap = serializers.IntegerField()
+    adaptive_max_overlap = serializers.IntegerField(
+        allow_null=True, help_text="Adaptive overlap's maximum; null: off."
+    )
+    adaptive_on_split = serializers.BooleanField()
+    adaptive_on_judge = serializers.BooleanField()
     due_at = serializers.DateTimeField(allow_null=True)
     status = serializers.CharField()
     closed_reason = serializers.CharField(
@@ -56,6 +78,9 @@ def batch_data(batch: "WithAnnotations[Batch, BatchTaskCount]") -> dict:
         "name": batch.name,
         "position": batch.position,
         "overlap": batch.overlap,
+        "adaptive_max_overlap": batch.adaptive_max_overlap,
+        "adaptive_on_split": batch.adaptive_on_split,
+        "adaptive_on_judge": batch.adaptive_on_judge,
         "due_at": batch.due_at,
         "status": batch.status,
         "closed_reason": batch.closed_reason,

@@ -89,7 +89,11 @@ class TaskRowSerializer(serializers.Serializer):
     models = serializers.ListField(child=serializers.CharField())
     is_gold = serializers.BooleanField()
     judgments = serializers.IntegerField()
-    overlap = serializers.IntegerField(allow_null=True, help_text="null: in no batch.")
+    overlap = serializers.IntegerField(
+        allow_null=True,
+        help_text="Judgments the task needs: its batch's overlap plus the slots adaptive "
+        "overlap gave it. null: in no batch.",
+    )
     state = serializers.ChoiceField(list(TASK_STATES))
     skips = serializers.IntegerField()
     rewrites = serializers.IntegerField()

@@ -1,7 +1,7 @@
 from django.contrib.auth import authenticate
 from rest_framework import serializers
 
-from annotation.models import ConflictRule, Pairing, Project, ProjectKind, Role
+from annotation.models import REPEAT_SHARE_MAX, ConflictRule, Pairing, Project, ProjectKind, Role
 from ftapp.api_serializers import StrictSerializer
 
 
@@ -36,7 +36,8 @@ class ProgressSerializer(serializers.Serializer):
 
 
 # What a project's payload tells only its leads: the model setup.
-LEAD_ONLY_FIELDS = ("pairing", "baseline_model")
+# Annotators never learn which models wrote what they judge, nor that some pairs come back.
+LEAD_ONLY_FIELDS = ("pairing", "baseline_model", "repeat_share")
 
 
 class ProjectSerializer(StrictSerializer):
@@ -57,6 +58,14 @@ class ProjectSerializer(StrictSerializer):
     overlap = serializers.IntegerField(min_value=1, max_value=50, default=1)
     lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=15)
     gold_rate = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
+    repeat_share = serializers.FloatField(
+        min_value=0.0,
+        max_value=REPEAT_SHARE_MAX,
+        default=0.0,
+        help_text="Pairwise: the share of each annotator's judged pairs shown to them again "
+        "later with the sides swapped, to measure their self-consistency (0 to 0.2). "
+        "Shown to leads only.",
+    )
     pairing = serializers.ChoiceField(
         choices=Pairing.choices, default=Pairing.ALL_PAIRS, help_text="Shown to leads only."
     )
@@ -87,7 +96,6 @@ class ProjectSerializer(StrictSerializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         if data.get("role") != Role.LEAD:
-            # Annotators never learn which models wrote what they judge.
             for name in LEAD_ONLY_FIELDS:
                 data.pop(name, None)
         return data
@@ -150,6 +158,7 @@ def project_representation(project: Project, *, role: str, progress: dict, guide
         "overlap": project.overlap,
         "lease_minutes": project.lease_minutes,
         "gold_rate": project.gold_rate,
+        "repeat_share": project.repeat_share,
         "pairing": project.pairing,
         "baseline_model": project.baseline_model,
         "rubric": project.rubric,

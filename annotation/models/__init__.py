@@ -1,6 +1,7 @@
 from annotation.models.data import Prompt, Response
 from annotation.models.preferences import AnnotatorPreference
 from annotation.models.project import (
+    REPEAT_SHARE_MAX,
     ConflictRule,
     Guidelines,
     GuidelinesAcknowledgment,
@@ -10,8 +11,10 @@ from annotation.models.project import (
     ProjectKind,
     Role,
 )
+from annotation.models.repeats import Repeat, RepeatStatus
 from annotation.models.tokens import ApiToken
 from annotation.models.work import (
+    ADAPTIVE_OVERLAP_CAP,
     Adjudication,
     Batch,
     BatchAssignment,
@@ -25,6 +28,8 @@ from annotation.models.work import (
 )
 
 __all__ = [
+    "ADAPTIVE_OVERLAP_CAP",
+    "REPEAT_SHARE_MAX",
     "Adjudication",
     "AnnotatorPreference",
     "ApiToken",
@@ -44,6 +49,8 @@ __all__ = [
     "Project",
     "ProjectKind",
     "Prompt",
+    "Repeat",
+    "RepeatStatus",
     "Response",
     "Role",
     "Task",

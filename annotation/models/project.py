@@ -7,6 +7,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+# Repeats cost annotator time and measure nothing new past a few in ten.
+REPEAT_SHARE_MAX = 0.2
+
 
 class ProjectKind(models.TextChoices):
     RATING = "rating", "Rating (1–5)"
@@ -43,6 +46,12 @@ class Project(models.Model):
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of served tasks drawn from gold tasks.",
+    )
+    repeat_share = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(REPEAT_SHARE_MAX)],
+        help_text="Pairwise: share of an annotator's judged pairs shown to them again later, "
+        "sides swapped, to measure their self-consistency (0 to 0.2).",
     )
     pairing = models.CharField(max_length=16, choices=Pairing.choices, default=Pairing.ALL_PAIRS)
     baseline_model = models.CharField(max_length=200, blank=True)
@@ -81,6 +90,10 @@ class Project(models.Model):
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_min"),
             models.CheckConstraint(
                 condition=Q(gold_rate__gte=0.0, gold_rate__lte=1.0), name="project_gold_rate_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_share__gte=0.0, repeat_share__lte=REPEAT_SHARE_MAX),
+                name="project_repeat_share_range",
             ),
             models.CheckConstraint(
                 condition=Q(pairing=Pairing.ALL_PAIRS) | ~Q(baseline_model=""),

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
+# The most human judgments adaptive overlap may ask of one task: past this, more eyes settle
+# little that an adjudication would not settle better.
+ADAPTIVE_OVERLAP_CAP = 10
+
+
 class BatchStatus(models.TextChoices):
     OPEN = "open", "Open"
     CLOSED = "closed", "Closed"
@@ -26,6 +31,21 @@ class Batch(models.Model):
     position = models.PositiveIntegerField(default=0, help_text="Queue order among batches.")
     overlap = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    adaptive_max_overlap = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(ADAPTIVE_OVERLAP_CAP)],
+        help_text="Adaptive overlap: a task whose judgments call for more human eyes gets one "
+        "more slot at a time, up to this many in all (blank: off).",
+    )
+    adaptive_on_split = models.BooleanField(
+        default=True, help_text="Adaptive overlap: add a slot when the humans split."
+    )
+    adaptive_on_judge = models.BooleanField(
+        default=False,
+        help_text="Adaptive overlap: add a slot when the judge's newest verdict disagrees with "
+        "the human majority.",
     )
     due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.OPEN)
@@ -49,6 +69,14 @@ class Batch(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=BatchStatus.values), name="batch_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(adaptive_max_overlap__isnull=True)
+                | Q(
+                    adaptive_max_overlap__gte=F("overlap"),
+                    adaptive_max_overlap__lte=ADAPTIVE_OVERLAP_CAP,
+                ),
+                name="batch_adaptive_max_overlap_range",
             ),
         ]
 
@@ -99,8 +127,15 @@ class Task(models.Model):
     # Kept up to date by the judgment services, in the same statement for both, so the queue
     # never scans finished tasks and never counts judgments on its hot path.
     judgment_count = models.PositiveIntegerField(default=0)
+    extra_slots = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Slots adaptive overlap added beyond the batch's overlap; the task needs "
+        "overlap + extra_slots judgments.",
+    )
     is_complete = models.BooleanField(
-        default=False, help_text="Has as many judgments as its batch's overlap (never gold)."
+        default=False,
+        help_text="Has as many judgments as its slots: its batch's overlap plus its extra "
+        "slots (never gold).",
     )
     gold_rating_min = models.PositiveSmallIntegerField(null=True, blank=True)
     gold_rating_max = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -17,7 +17,7 @@ from annotation.selectors.access import (
     task_project_id,
     usernames_by_pseudonym,
 )
-from annotation.selectors.claims import claim_held, claim_view
+from annotation.selectors.claims import claim_held, claim_view, repeat_held, workspace_held
 from annotation.selectors.preferences import shortcuts_enabled
 from annotation.selectors.progress import (
     annotator_progress,
@@ -76,10 +76,12 @@ __all__ = [
     "project_progress",
     "projects_archived_led",
     "projects_progress",
+    "repeat_held",
     "response_model_names",
     "shortcuts_enabled",
     "task_detail",
     "task_get_for_lead",
     "task_project_id",
     "usernames_by_pseudonym",
+    "workspace_held",
 ]

@@ -541,7 +541,7 @@ def _rows(project: Project, tasks: list[Task]) -> list[TaskRow]:
     rows: list[TaskRow] = []
     for task in tasks:
         judged = judgments.get(task.pk, [])
-        overlap = task.batch.overlap if task.batch else None
+        overlap = task.batch.overlap + task.extra_slots if task.batch else None
         skipped, skipped_at = skips.get(task.pk, (0, None))
         rows.append(
             {

@@ -3,7 +3,15 @@
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from annotation.models import BatchStatus, Claim, ClaimStatus, Project, Task
+from annotation.models import (
+    BatchStatus,
+    Claim,
+    ClaimStatus,
+    Project,
+    Repeat,
+    RepeatStatus,
+    Task,
+)
 
 
 def claim_held(*, user: User, project: Project) -> Claim | None:
@@ -23,9 +31,32 @@ def claim_held(*, user: User, project: Project) -> Claim | None:
     )
 
 
-def claim_view(*, claim: Claim) -> dict:
-    """What an annotator sees of a claimed task: the conversation and the responses in the
-    order shown to them. Never the model names."""
+def repeat_held(*, user: User, project: Project) -> Repeat | None:
+    """The repeat the annotator holds under an unexpired lease in the project, if any."""
+    return (
+        Repeat.objects.filter(
+            annotator=user,
+            task__project=project,
+            task__batch__status=BatchStatus.OPEN,
+            status=RepeatStatus.ACTIVE,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("task")
+        .order_by("-claimed_at")
+        .first()
+    )
+
+
+def workspace_held(*, user: User, project: Project) -> Claim | Repeat | None:
+    """What the annotator's page shows on a GET, leasing nothing: the repeat they hold (while
+    the project repeats pairs), else the claim they hold."""
+    held = repeat_held(user=user, project=project) if project.repeat_share > 0 else None
+    return held or claim_held(user=user, project=project)
+
+
+def claim_view(*, claim: Claim | Repeat) -> dict:
+    """What an annotator sees of a claimed task (or of a repeat, which looks the same): the
+    conversation and the responses in the order shown to them. Never the model names."""
     task = (
         Task.objects.select_related("prompt", "response_a", "response_b")
         .only(

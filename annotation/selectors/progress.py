@@ -5,7 +5,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.judgment_rules import gold_correct
@@ -221,6 +222,7 @@ def _batch_rows(*, project: Project, now) -> list[dict]:
             tasks=Count("id"),
             complete=Count("id", filter=Q(is_complete=True)),
             gold=Count("id", filter=Q(is_gold=True)),
+            extra_slots=Coalesce(Sum("extra_slots", filter=Q(is_gold=False)), 0),
         )
     }
     judged = dict(
@@ -247,8 +249,8 @@ def _batch_rows(*, project: Project, now) -> list[dict]:
         annotators.setdefault(batch_id, []).append(username)
     rows = []
     for batch in project.batches.order_by("position", "id"):
-        figures = counts.get(batch.pk, {"tasks": 0, "complete": 0, "gold": 0})
-        slots = (figures["tasks"] - figures["gold"]) * batch.overlap
+        figures = counts.get(batch.pk, {"tasks": 0, "complete": 0, "gold": 0, "extra_slots": 0})
+        slots = (figures["tasks"] - figures["gold"]) * batch.overlap + figures["extra_slots"]
         done = judged.get(batch.pk, 0)
         rows.append(
             {

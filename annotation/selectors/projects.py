@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth.models import User
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce
 
 from annotation.models import (
     Batch,
@@ -79,12 +80,17 @@ def batch_cut_choices(*, project: Project) -> dict[str, Any]:
 
 
 def batch_summary(*, batch: Batch) -> dict[str, Any]:
-    """The batch page's figures: its tasks, and the project's annotators by name, assigned to
-    it or not."""
+    """The batch page's figures: its tasks, the tasks adaptive overlap gave more slots and
+    how many, and the project's annotators by name, assigned to it or not."""
     assigned = set(batch.assignments.values_list("annotator__username", flat=True))
     annotators = membership_list(project=batch.project, role=Role.ANNOTATOR)
+    counts = batch.tasks.aggregate(
+        tasks=Count("id"),
+        extended=Count("id", filter=Q(extra_slots__gt=0)),
+        extra_slots=Coalesce(Sum("extra_slots"), 0),
+    )
     return {
-        "tasks": batch.tasks.count(),
+        **counts,
         "assigned": sorted(assigned),
         "unassigned": [m.user.username for m in annotators if m.user.username not in assigned],
     }

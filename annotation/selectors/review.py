@@ -106,7 +106,10 @@ def task_state_expression(*, project: Project, rule: str | None = None):
         conflict &= Q(LessThanOrEqual(Greatest(*counts) * 2, verdicts))
     # The task's batch, joined in the subquery (an outer reference cannot sit among its
     # aggregates): one value for all its rows.
-    overlap = Coalesce(Max("task__batch__overlap"), Value(project.overlap))
+    # The task's slots: its batch's overlap and the slots adaptive overlap added.
+    overlap = Coalesce(
+        Max("task__batch__overlap") + Max("task__extra_slots"), Value(project.overlap)
+    )
     judged = (
         Judgment.objects.filter(task_id=OuterRef("pk"))
         .order_by()

@@ -11,6 +11,7 @@ from annotation.services.judgments import (
     judgment_undo,
     task_skip,
 )
+from annotation.services.overlap import task_overlap_reconsider
 from annotation.services.preferences import shortcuts_set
 from annotation.services.projects import (
     api_token_create,
@@ -26,6 +27,12 @@ from annotation.services.projects import (
     prompt_records_load,
 )
 from annotation.services.tasks import tasks_create_for_responses
+from annotation.services.workspace import (
+    repeat_answer,
+    repeat_skip,
+    workspace_next,
+    workspace_undo,
+)
 
 __all__ = [
     "AlreadyJudged",
@@ -49,7 +56,12 @@ __all__ = [
     "project_update",
     "prompt_records_load",
     "prompts_import",
+    "repeat_answer",
+    "repeat_skip",
     "shortcuts_set",
+    "task_overlap_reconsider",
     "task_skip",
     "tasks_create_for_responses",
+    "workspace_next",
+    "workspace_undo",
 ]

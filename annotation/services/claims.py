@@ -1,8 +1,10 @@
 """Claiming: the annotator's next task, taken from a free slot under a lease.
 
-A task has ``overlap`` slots (its batch's). A slot is held by an unexpired active claim or by
-a submitted one; a skipped, released or expired claim holds none. Every claim on a task is
-made while holding that task's row lock and after counting its slots afresh, so two
+A task has ``overlap + extra_slots`` slots: its batch's overlap, and the slots adaptive
+overlap added (``annotation.services.overlap``; they only ever grow, under the task's row
+lock). A slot is held by an unexpired active claim or by a submitted one; a skipped, released
+or expired claim holds none. Every claim on a task is made while holding that task's row lock
+and after counting its slots afresh (reading ``extra_slots`` under that lock), so two
 annotators never take the same slot. On PostgreSQL the candidate is picked with
 ``FOR UPDATE SKIP LOCKED``, so concurrent annotators pass over each other's rows instead of
 queueing on them; SQLite serializes writers (``BEGIN IMMEDIATE``), which is equally safe.
@@ -90,7 +92,9 @@ def _candidates(batch: Batch, user: User, *, gold: bool, now) -> QuerySet[Task]:
             .annotate(n=Count("id"))
             .values("n")
         )
-        tasks = tasks.alias(taken=Coalesce(Subquery(taken), 0)).filter(taken__lt=batch.overlap)
+        tasks = tasks.alias(taken=Coalesce(Subquery(taken), 0)).filter(
+            taken__lt=F("extra_slots") + batch.overlap
+        )
     return tasks.order_by("id")
 
 
@@ -122,12 +126,13 @@ def _first_free(candidates: QuerySet[Task], batch: Batch, *, gold: bool, now) ->
     while True:
         task = (
             candidates.select_for_update(skip_locked=True, no_key=True)
-            .only("id", "kind", "project_id", "batch_id", "is_gold")
+            .only("id", "kind", "project_id", "batch_id", "is_gold", "extra_slots")
             .first()
         )
         if task is None or gold:
             return task
-        if Claim.objects.filter(_slot_holders(now), task=task).count() < batch.overlap:
+        slots = batch.overlap + task.extra_slots
+        if Claim.objects.filter(_slot_holders(now), task=task).count() < slots:
             return task
         # Filled in the meantime. The row stays locked until commit, so the next query
         # skips it.

@@ -16,6 +16,7 @@ from annotation.models import Judgment, JudgmentRevision, ProjectKind
 from annotation.selectors import membership_get
 from annotation.selectors.my_work import JudgmentNotFound
 from annotation.services.judgments import _resolve_pair, _validate, judgment_check_changeable
+from annotation.services.overlap import task_overlap_reconsider
 from ftapp.errors import Conflict
 
 CHANGEABLE = ("rating", "choice", "rubric_scores", "comment", "rewrite")
@@ -72,4 +73,6 @@ def judgment_change(*, user: User, judgment_id: int, **data: Any) -> Judgment:
             task, judgment.swapped, judgment.choice
         )
     judgment.save(update_fields=[*CHANGEABLE, "chosen_response", "rejected_response", "updated_at"])
+    # A changed verdict may split a full task's humans: adaptive overlap looks again.
+    task_overlap_reconsider(task_ids=[task.pk])
     return judgment

@@ -28,10 +28,13 @@ from annotation.models import (
     Membership,
     Project,
     ProjectKind,
+    Repeat,
     Task,
 )
 from annotation.selectors import NotAMember, membership_get
 from annotation.services.claims import _annotator_project
+from annotation.services.overlap import overlap_extend_if_called_for
+from annotation.services.repeats import repeat_schedule_if_due
 from ftapp.errors import Conflict, Forbidden, InvalidInput
 
 
@@ -53,11 +56,11 @@ class SubmitResult:
 
 @dataclass(frozen=True)
 class Undone:
-    """What undo gave back: the claim, active again, and the withdrawn judgment's work as the
-    annotator entered it (``choice`` as pressed, left/right of their screen), so the form
-    can be filled in again with it."""
+    """What undo gave back: the claim (or, on the annotator's page, the repeat) active
+    again, and the withdrawn work as the annotator entered it (``choice`` as pressed,
+    left/right of their screen), so the form can be filled in again with it."""
 
-    claim: Claim
+    claim: "Claim | Repeat"
     withdrawn: dict[str, Any]
 
     @property
@@ -115,13 +118,17 @@ def _resolve_pair(task: Task, swapped: bool, choice: str):
 
 
 def _count_judgment(task: Task, overlap: int | None, delta: int) -> None:
-    """Adds ``delta`` to the task's judgment count and sets ``is_complete`` in one UPDATE:
-    the row lock it takes serializes concurrent submits, and each sees the other's count."""
+    """Adds ``delta`` to the task's judgment count and sets ``is_complete`` (as many
+    judgments as its slots: the overlap plus its extra slots) in one UPDATE: the row lock it
+    takes serializes concurrent submits, and each sees the other's count."""
     count = F("judgment_count") + delta
     complete = (
         Value(False)
         if task.is_gold or overlap is None
-        else Case(When(judgment_count__gte=overlap - delta, then=True), default=False)
+        else Case(
+            When(judgment_count__gte=F("extra_slots") + (overlap - delta), then=True),
+            default=False,
+        )
     )
     Task.objects.filter(pk=task.pk).update(judgment_count=count, is_complete=complete)
 
@@ -216,6 +223,9 @@ def _submit(user: User, task_id: int, key: str, data: dict[str, Any]) -> Judgmen
         **clean,
     )
     _count_judgment(task, task.batch.overlap if task.batch else None, +1)
+    if task.batch and task.batch.adaptive_max_overlap is not None and not task.is_gold:
+        overlap_extend_if_called_for(task_id=task.pk)
+    repeat_schedule_if_due(judgment=judgment, project=task.project)
     return judgment
 
 

@@ -92,9 +92,13 @@ def batch_cut(
     overlap: int | None = None,
     filters: dict[str, Any] | None = None,
     due_at: datetime | None = None,
+    adaptive_max_overlap: int | None = None,
+    adaptive_on_split: bool = True,
+    adaptive_on_judge: bool = False,
 ) -> Batch:
     """A new batch of up to ``size`` unbatched tasks matching ``filters``, in task order,
-    assigned to ``annotators`` (usernames of the project's annotators)."""
+    assigned to ``annotators`` (usernames of the project's annotators), with adaptive overlap
+    up to ``adaptive_max_overlap`` when it is set."""
     project = project_get_for_lead(user=by, project_id=project_id)
     if size < 1:
         raise InvalidInput("A batch needs at least one task.", fields={"size": ["At least 1."]})
@@ -119,6 +123,9 @@ def batch_cut(
         tasks=Task.objects.filter(pk__in=ids),
         annotators=_annotators(project, list(annotators)),
         overlap=overlap,
+        adaptive_max_overlap=adaptive_max_overlap,
+        adaptive_on_split=adaptive_on_split,
+        adaptive_on_judge=adaptive_on_judge,
     )
     if due_at is not None:
         batch.due_at = due_at

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import (
+    ADAPTIVE_OVERLAP_CAP,
     ApiToken,
     Batch,
     BatchAssignment,
@@ -67,6 +68,7 @@ _EDITABLE = {
     "overlap",
     "lease_minutes",
     "gold_rate",
+    "repeat_share",
     "pairing",
     "baseline_model",
     "rubric",
@@ -335,17 +337,32 @@ def batch_create(
     tasks: Iterable[Task],
     annotators: Iterable[User] = (),
     overlap: int | None = None,
+    adaptive_max_overlap: int | None = None,
+    adaptive_on_split: bool = True,
+    adaptive_on_judge: bool = False,
 ) -> Batch:
     """Puts unbatched tasks into a new batch and assigns it to annotators of the project.
-    Leads only; a batch the system cuts is signed by the project's creator."""
+    Leads only; a batch the system cuts is signed by the project's creator. With
+    ``adaptive_max_overlap``, tasks whose labels call for more eyes get more slots, up to
+    that many (``annotation.services.overlap``)."""
     project_check_lead(by=by, project=project)
+    overlap = overlap or project.overlap
+    adaptive_settings_check(
+        overlap=overlap,
+        adaptive_max_overlap=adaptive_max_overlap,
+        adaptive_on_split=adaptive_on_split,
+        adaptive_on_judge=adaptive_on_judge,
+    )
     last_position = project.batches.order_by("-position").values_list("position", flat=True)
     position = (last_position.first() or 0) + 1
     batch = Batch(
         project=project,
         name=name,
         position=position,
-        overlap=overlap or project.overlap,
+        overlap=overlap,
+        adaptive_max_overlap=adaptive_max_overlap,
+        adaptive_on_split=adaptive_on_split,
+        adaptive_on_judge=adaptive_on_judge,
         created_by=user_or_none(by) or project.created_by,
     )
     batch.full_clean()
@@ -360,6 +377,31 @@ def batch_create(
     annotators_require(project=project, users=chosen)
     BatchAssignment.objects.bulk_create([BatchAssignment(batch=batch, annotator=a) for a in chosen])
     return batch
+
+
+def adaptive_settings_check(
+    *,
+    overlap: int,
+    adaptive_max_overlap: int | None,
+    adaptive_on_split: bool,
+    adaptive_on_judge: bool,
+) -> None:
+    """Raises ``InvalidInput`` on adaptive overlap settings a batch cannot take."""
+    if adaptive_max_overlap is None:
+        return
+    if (
+        isinstance(adaptive_max_overlap, bool)
+        or not isinstance(adaptive_max_overlap, int)
+        or not overlap <= adaptive_max_overlap <= ADAPTIVE_OVERLAP_CAP
+    ):
+        message = (
+            f"The maximum overlap is a whole number from the batch's overlap ({overlap}) "
+            f"to {ADAPTIVE_OVERLAP_CAP}."
+        )
+        raise InvalidInput(message, fields={"adaptive_max_overlap": [message]})
+    if not (adaptive_on_split or adaptive_on_judge):
+        message = "Choose when to add a slot: when humans split, when the judge disagrees, or both."
+        raise InvalidInput(message, fields={"adaptive_on_split": [message]})
 
 
 def annotators_require(*, project: Project, users: list[User]) -> None:

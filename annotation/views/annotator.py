@@ -13,10 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from annotation.models import Project, Role
+from annotation.models import Claim, Project, Repeat, Role
 from annotation.selectors import (
     annotator_progress,
-    claim_held,
     claim_view,
     guidelines_current,
     guidelines_due,
@@ -25,14 +24,17 @@ from annotation.selectors import (
     projects_archived_led,
     shortcuts_enabled,
     task_project_id,
+    workspace_held,
 )
 from annotation.services import (
-    claim_next,
     guidelines_acknowledge,
     judgment_submit,
-    judgment_undo,
+    repeat_answer,
+    repeat_skip,
     shortcuts_set,
     task_skip,
+    workspace_next,
+    workspace_undo,
 )
 from annotation.shortcuts import VERDICT_KEYS, shortcut_rows
 from ftapp.database import retried_on_lost_connection
@@ -68,10 +70,12 @@ def _workspace_context(
     values=None,
     values_task: int | None = None,
 ):
+    # The page serves repeats too (``workspace_next``); they look like any claimed task.
+    claim: Claim | Repeat | None
     if lease:
-        claim = claim_next(user=request.user, project_id=project.pk)
+        claim = workspace_next(user=request.user, project_id=project.pk)
     else:
-        claim = claim_held(user=request.user, project=project)
+        claim = workspace_held(user=request.user, project=project)
     if values_task is not None and (claim is None or claim.task_id != values_task):
         values = None  # the values of another task than the one shown
     values = values or {}
@@ -117,7 +121,7 @@ def queue(request, project_id: int):
     has nothing more for them. A GET leases nothing; the next task is claimed by a POST."""
     project = _annotator_project(request, project_id)
     if request.method == "POST" and not request.htmx:
-        claim_next(user=request.user, project_id=project.pk)
+        workspace_next(user=request.user, project_id=project.pk)
         return redirect("queue", project_id=project.pk)
     undone = request.session.pop(_UNDONE_KEY, None) if request.method == "GET" else None
     if undone:
@@ -189,13 +193,11 @@ def task_judge(request, task_id: int):
         "duration_ms": _int_or_none(post.get("duration_ms")),
         "rubric_scores": rubric,
     }
+    key = post.get("idempotency_key", "")
     try:
-        judgment_submit(
-            user=request.user,
-            task_id=task_id,
-            idempotency_key=post.get("idempotency_key", ""),
-            **data,
-        )
+        # A task the annotator judged before may be back as a repeat: its answer goes there.
+        if repeat_answer(user=request.user, task_id=task_id, idempotency_key=key, **data) is None:
+            judgment_submit(user=request.user, task_id=task_id, idempotency_key=key, **data)
     except InvalidInput as error:
         return _failed(request, project, error, values=post)
     except DomainError as error:
@@ -207,8 +209,10 @@ def task_judge(request, task_id: int):
 @require_POST
 def task_skip_view(request, task_id: int):
     project = _task_project(request, task_id)
+    reason = request.POST.get("reason", "")
     try:
-        task_skip(user=request.user, task_id=task_id, reason=request.POST.get("reason", ""))
+        if repeat_skip(user=request.user, task_id=task_id, reason=reason) is None:
+            task_skip(user=request.user, task_id=task_id, reason=reason)
     except DomainError as error:
         return _failed(request, project, error, values=request.POST)
     return _after_action(request, project, "Skipped.")
@@ -219,7 +223,7 @@ def task_skip_view(request, task_id: int):
 def queue_undo(request, project_id: int):
     project = _annotator_project(request, project_id)
     try:
-        undone = judgment_undo(user=request.user, project_id=project.pk)
+        undone = workspace_undo(user=request.user, project_id=project.pk)
     except DomainError as error:
         return _failed(request, project, error, values={})
     if undone is None:

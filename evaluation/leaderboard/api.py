@@ -158,6 +158,16 @@ class GoldSerializer(serializers.Serializer):
     upper = _float()
 
 
+class SelfConsistencySerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="Repeats answered.")
+    same = serializers.IntegerField(
+        help_text="Repeats given the same verdict as the first time, in the task's terms."
+    )
+    share = _float()
+    lower = _float(help_text="Wilson 95% interval.")
+    upper = _float()
+
+
 class WindowSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     agreement = _float(help_text="Share of judgments matching the others' plurality.")
@@ -186,6 +196,11 @@ class AnnotatorSerializer(serializers.Serializer):
     agreement_judgments = serializers.IntegerField(help_text="Judgments with others beside.")
     mean_abs_diff = _float(help_text="Ratings: mean distance to the others' mean.")
     gold = GoldSerializer(allow_null=True, help_text="null without gold judgments.")
+    self_consistency = SelfConsistencySerializer(
+        allow_null=True,
+        help_text="Pairwise, with the project's repeat share: how often a pair shown again "
+        "later with the sides swapped got the same verdict. null without answered repeats.",
+    )
     reliability = _float(help_text="Dawid–Skene: estimated chance of giving the true label.")
     position_bias = BinomialSerializer(allow_null=True, help_text="Pairwise: left choices.")
     rating_histogram = serializers.ListField(

@@ -19,6 +19,7 @@ from evaluation.leaderboard.loading import (
     Judgments,
     gold_results_load,
     judgments_load,
+    self_consistency_load,
 )
 from evaluation.stats.agreement import Level
 from ftapp.errors import InvalidInput
@@ -255,7 +256,9 @@ def agreement_figures(
     choices in the task's terms) overall, per batch and per guideline version, each beside
     its raw agreement (the share of pairs of judgments of a task that agree exactly); per
     annotator,
-    agreement with the others left-one-out, gold accuracy, Dawid–Skene reliability, drift of
+    agreement with the others left-one-out, gold accuracy, self-consistency (pairwise: how
+    often their answer to a repeat, shown later with the sides swapped, matches their first),
+    Dawid–Skene reliability, drift of
     their agreement over windows of ``window_days``, position bias (pairwise) and their rating
     histogram (ratings); and the project's position and length bias."""
     low, high = WINDOW_DAYS_RANGE
@@ -267,12 +270,18 @@ def agreement_figures(
     selection: dict[str, Any] = {"batch_ids": batch_ids, "prompt_ids": prompt_ids, "models": models}
     data = judgments_load(project=project, with_lengths=True, **selection)
     gold_annotator, gold_hit = gold_results_load(project=project, **selection)
+    repeat_annotator, repeat_same = self_consistency_load(project=project, **selection)
     rating = data.kind == ProjectKind.RATING
     value = data.rating if rating else data.choice
     level: Level = "ordinal" if rating else "nominal"
     n = len(data.task)
     name = data.pseudonyms.name
-    everyone = sorted(set(data.annotator.tolist()) | set(gold_annotator.tolist()), key=name)
+    everyone = sorted(
+        set(data.annotator.tolist())
+        | set(gold_annotator.tolist())
+        | set(repeat_annotator.tolist()),
+        key=name,
+    )
     rows: dict[int, dict[str, Any]] = {
         uid: {
             "annotator": name(uid),
@@ -281,6 +290,7 @@ def agreement_figures(
             "agreement_judgments": 0,
             "mean_abs_diff": None,
             "gold": None,
+            "self_consistency": None,
             "reliability": None,
             "position_bias": None,
             "rating_histogram": None,
@@ -319,6 +329,16 @@ def agreement_figures(
             "n": report.n,
             "correct": report.correct,
             "accuracy": _number(report.accuracy),
+            "lower": _number(report.lower),
+            "upper": _number(report.upper),
+        }
+    # The same share with its Wilson interval as gold accuracy: repeats matching the first.
+    matching = np.ones(len(repeat_same), bool)
+    for report in stats.gold_accuracy(repeat_annotator, repeat_same, matching):
+        rows[report.annotator]["self_consistency"] = {
+            "n": report.n,
+            "same": report.correct,
+            "share": _number(report.accuracy),
             "lower": _number(report.lower),
             "upper": _number(report.upper),
         }

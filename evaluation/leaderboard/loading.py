@@ -18,7 +18,15 @@ from numpy.typing import DTypeLike
 
 from annotation.choices import SIDES, task_choice
 from annotation.judgment_rules import Pseudonyms, counted_judgments, gold_correct
-from annotation.models import Adjudication, Batch, Judgment, Project, ProjectKind
+from annotation.models import (
+    Adjudication,
+    Batch,
+    Judgment,
+    Project,
+    ProjectKind,
+    Repeat,
+    RepeatStatus,
+)
 from ftapp.errors import InvalidInput
 
 NO_GROUP = -1  # the code of a missing batch or guideline version, or of no second model
@@ -350,3 +358,26 @@ def gold_results_load(
         annotators.append(annotator)
         correct.append(gold_correct(task, judgment))
     return np.array(annotators, dtype=np.int64), np.array(correct, dtype=bool)
+
+
+def self_consistency_load(
+    *,
+    project: Project,
+    batch_ids: Collection[int] | None = None,
+    prompt_ids: Collection[int] | None = None,
+    models: Collection[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per answered repeat of a judgment that counts (annotators set aside left out): the
+    annotator's user id and whether they gave the same verdict as the first time, both read
+    in the task's terms (the repeat was shown with the sides swapped)."""
+    firsts = _judgments(
+        project, gold=False, batch_ids=batch_ids, prompt_ids=prompt_ids, models=models
+    )
+    rows = Repeat.objects.filter(status=RepeatStatus.ANSWERED, first__in=firsts).values_list(
+        "annotator_id", "choice", "swapped", "first__choice", "first__swapped"
+    )
+    annotators, same = [], []
+    for annotator, choice, swapped, first_choice, first_swapped in rows:
+        annotators.append(annotator)
+        same.append(task_choice(choice, swapped) == task_choice(first_choice, first_swapped))
+    return np.array(annotators, dtype=np.int64), np.array(same, dtype=bool)

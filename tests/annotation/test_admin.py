@@ -22,6 +22,7 @@ READ_ONLY = [
     "annotation.batch",
     "annotation.claim",
     "annotation.judgment",
+    "annotation.repeat",
     "evaluation.workerheartbeat",
 ]
 

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from annotation.models import BatchStatus
+from annotation.models import ADAPTIVE_OVERLAP_CAP, BatchStatus
 from annotation.selectors import (
     batch_cut_choices,
     batch_get_for_lead,
@@ -18,7 +18,15 @@ from ftapp.errors import InvalidInput
 from ftapp.pages import flash_errors, form_errors, int_or_none, object_page
 
 # The new batch form's fields that show their own errors.
-BATCH_FIELDS = ("name", "size", "overlap", "metadata", "annotators")
+BATCH_FIELDS = (
+    "name",
+    "size",
+    "overlap",
+    "adaptive_max_overlap",
+    "adaptive_on_split",
+    "metadata",
+    "annotators",
+)
 
 
 def _filters_from(post) -> dict:
@@ -37,7 +45,12 @@ def _filters_from(post) -> dict:
 
 @object_page(project_get_for_lead, "project_id")
 def batch_new(request, project):
-    context = {"project": project, **batch_cut_choices(project=project), "values": request.POST}
+    context = {
+        "project": project,
+        **batch_cut_choices(project=project),
+        "values": request.POST,
+        "adaptive_cap": ADAPTIVE_OVERLAP_CAP,
+    }
     if request.method == "POST":
         with form_errors(context, fields=BATCH_FIELDS):
             batch = batch_cut(
@@ -49,10 +62,26 @@ def batch_new(request, project):
                 annotators=request.POST.getlist("annotators"),
                 filters=_filters_from(request.POST),
                 due_at=_due_at(request.POST.get("due_at", "")),
+                **_adaptive_from(request.POST),
             )
             messages.success(request, f"Batch {batch.name!r} cut with {batch.tasks.count()} tasks.")
             return redirect("project", project_id=project.pk)
     return render(request, "annotation/lead/batch_new.html", context)
+
+
+def _adaptive_from(post) -> dict:
+    """The adaptive overlap part of the form: off unless a maximum is given."""
+    maximum = int_or_none(post.get("adaptive_max_overlap"))
+    if maximum is None and post.get("adaptive_max_overlap", "").strip():
+        raise InvalidInput(
+            "The maximum overlap is not a number.",
+            fields={"adaptive_max_overlap": ["A whole number."]},
+        )
+    return {
+        "adaptive_max_overlap": maximum,
+        "adaptive_on_split": bool(post.get("adaptive_on_split")),
+        "adaptive_on_judge": bool(post.get("adaptive_on_judge")),
+    }
 
 
 def _due_at(raw: str) -> datetime | None:

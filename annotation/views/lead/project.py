@@ -70,6 +70,7 @@ def project_settings(request, project):
             "overlap": int_or_none(request.POST.get("overlap")),
             "lease_minutes": int_or_none(request.POST.get("lease_minutes")),
             "gold_rate": _float(request.POST.get("gold_rate")),
+            "repeat_share": _float(request.POST.get("repeat_share")),
             "pairing": request.POST.get("pairing") or None,
             "baseline_model": request.POST.get("baseline_model", "").strip(),
             "conflict_rule": request.POST.get("conflict_rule") or None,

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from annotation.choices import TIE, task_choice
 from annotation.models import ProjectKind
+from annotation.services.overlap import task_overlap_reconsider
 from evaluation.generation.client import Completion, ModelCallFailed, chat_completion
 from evaluation.generation.limiter import endpoint_slot
 from evaluation.generation.services.endpoints import params_check
@@ -206,3 +207,5 @@ def _verdict_write(verdict: _Verdict, *, items: list[GenerationItem]) -> None:
         latency_ms=_sum([i.latency_ms for i in items]),
         **_verdict_fields(verdict.kind, items),
     )
+    # A verdict against the human majority may call for another human (adaptive overlap).
+    task_overlap_reconsider(task_ids=[verdict.task_id])
