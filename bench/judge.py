@@ -6,6 +6,12 @@ synthesized in memory with numpy (no database: the figures' own cost). Prints on
 
     .venv/bin/python -m bench.judge --part calibration                  # 100,000 tasks
     .venv/bin/python -m bench.judge --part calibration --tasks 2000     # a smoke run
+    .venv/bin/python -m bench.judge --part calibration --database-url postgres://…/ftapp_bench
+
+With ``--database-url`` (PostgreSQL; the database is dropped and re-created) the same report
+is timed from the database instead, end to end as the API computes it: a pairwise project of
+``--tasks`` tasks with two judgments each (``bench.seeding``) and one judge's verdicts written
+in bulk, then ``judge_calibration`` broken down by a metadata key.
 
 Pairwise tasks (or ``--kind rating``) between ten models of known strength, three experts
 each from a pool of twenty of varied accuracy, and a judge that follows the truth 70% of the
@@ -133,6 +139,88 @@ def calibration(args: argparse.Namespace) -> dict:
     }
 
 
+def seed_verdicts(project_id: int, lead) -> None:
+    """One judge's verdict on every task, in bulk: B (the fine-tuned model) for six tasks in
+    ten, A for two, tie for two; one pair in nine answered A when swapped (inconsistent)."""
+    from django.db import connection
+
+    from evaluation.models import GenerationRun, JudgePrompt, ModelEndpoint, RunPurpose
+
+    endpoint = ModelEndpoint.objects.create(
+        name="bench-judge", base_url="http://127.0.0.1:9/v1", model="judge", created_by=lead
+    )
+    prompt = JudgePrompt.objects.create(
+        project_id=project_id, version=1, template="{response_a}{response_b}", created_by=lead
+    )
+    run = GenerationRun.objects.create(
+        project_id=project_id, purpose=RunPurpose.JUDGE, judge_prompt=prompt, created_by=lead
+    )
+    run.endpoints.add(endpoint)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH v AS (
+              SELECT t.id AS task_id,
+                     CASE WHEN t.id %% 10 < 6 THEN 'B' WHEN t.id %% 10 < 8 THEN 'A'
+                          ELSE 'tie' END AS first,
+                     CASE WHEN t.id %% 9 = 0 THEN 'A'
+                          WHEN t.id %% 10 < 6 THEN 'B' WHEN t.id %% 10 < 8 THEN 'A'
+                          ELSE 'tie' END AS second
+                FROM annotation_task t WHERE t.project_id = %s
+            )
+            INSERT INTO evaluation_judgeverdict (project_id, run_id, task_id, endpoint_id,
+                judge_prompt_id, kind, rating, rubric_scores, choice, order_choices,
+                consistent, rationale, tokens_in, tokens_out, latency_ms, created_at,
+                updated_at, change_seq)
+            SELECT %s, %s, task_id, %s, %s, 'pairwise', NULL, '{}',
+                   CASE WHEN first = second THEN first ELSE 'tie' END,
+                   jsonb_build_array(first, second), first = second, 'Bench.', 300, 40,
+                   200, now(), now(), 0
+              FROM v
+            """,
+            [project_id, project_id, run.pk, endpoint.pk, prompt.pk],
+        )
+        cursor.execute("ANALYZE")
+
+
+def calibration_from_database(args: argparse.Namespace) -> dict:
+    from bench._common import fresh_django
+
+    fresh_django(args.database_url)
+    from annotation.models import Project
+    from bench.seeding import bench_team, seed_pairwise
+    from evaluation.judging.calibration import judge_calibration
+
+    started = time.perf_counter()
+    lead, annotators = bench_team()
+    project_id = seed_pairwise(lead=lead, annotators=annotators, prompts=args.tasks)
+    seed_verdicts(project_id, lead)
+    seeded = time.perf_counter() - started
+    project = Project.objects.get(pk=project_id)
+    started, cpu = time.perf_counter(), time.process_time()
+    figures = judge_calibration(project=project, group_by="shard")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    (found,) = figures["judges"]
+    return {
+        "bench": "judge",
+        "part": "calibration",
+        "source": "database",
+        "kind": "pairwise",
+        "tasks": args.tasks,
+        "human_judgments": 2 * args.tasks,
+        "bootstrap": figures["bootstrap"]["resamples"],
+        "seed_seconds": round(seeded, 1),
+        "calibration_seconds": round(seconds, 3),
+        "calibration_cpu_seconds": round(cpu, 3),
+        "peak_rss_mb": peak_rss_mb(),
+        "checks": {
+            "majority_share": found["majority"]["share"],
+            "groups": len(found["groups"]),
+            "flags": found["flags"],
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=["calibration"], required=True)
@@ -140,7 +228,13 @@ def main() -> None:
     parser.add_argument("--kind", choices=["pairwise", "rating"], default="pairwise")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--database-url", help="Time the report from this PostgreSQL database (re-created)."
+    )
     args = parser.parse_args()
+    if args.database_url:
+        print(json.dumps(calibration_from_database(args)), flush=True)
+        return
     # The figures import the project's models (for the kinds): Django set up, no database.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ftapp.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)

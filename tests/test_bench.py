@@ -106,6 +106,28 @@ def test_judge_calibration_bench_smoke_run(kind):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
+def test_judge_calibration_bench_from_the_database_smoke_run():
+    figures = _run(
+        "-m",
+        "bench.judge",
+        "--part",
+        "calibration",
+        "--tasks",
+        "500",
+        "--database-url",
+        _smoke_url("ftapp_bench_judge_smoke"),
+    )
+    assert (figures["source"], figures["tasks"], figures["human_judgments"]) == (
+        "database",
+        500,
+        1000,
+    )
+    # Shards 0..15 of the seeded prompts; the judge agrees with most majorities.
+    assert figures["checks"]["groups"] == 16
+    assert figures["checks"]["majority_share"]["value"] > 0.5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
 def test_data_browser_bench_smoke_run():
     figures = _run(
         "-m",

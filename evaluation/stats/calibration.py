@@ -325,23 +325,37 @@ def _seat_tables(
     width: int,
     n_boot: int,
     rng: np.random.Generator,
+    *,
+    paired: bool,
 ) -> tuple[np.ndarray, int]:
-    """Replicates of two tables from the same resampled tasks: [expert vs reference,
-    judge vs reference], shape (1 + n_boot, 2, width, width); and the number of tasks."""
+    """Replicates of two tables, [expert vs reference, judge vs reference], shape
+    (1 + n_boot, 2, width, width); and the number of tasks. ``paired``: both from the same
+    resampled tasks, so that their difference has an interval; else each resampled on its
+    own, which is cheaper (fewer distinct profiles per table)."""
     area = width * width
     tasks, codes = np.unique(task, return_inverse=True)
     # One entry per seat and reference label it holds a share of (mostly one).
     seat, ref = np.nonzero(reference)
-    codes = codes.reshape(-1)[seat]
-    sums = cluster_bootstrap_sums(
-        np.concatenate([codes, codes]),
-        np.concatenate([label[seat] * width + ref, area + judge[seat] * width + ref]),
-        np.tile(reference[seat, ref], 2),
-        2 * area,
-        n_boot,
-        rng,
-        dense=True,
-    )
+    codes, weight = codes.reshape(-1)[seat], reference[seat, ref]
+    expert_cells, judge_cells = label[seat] * width + ref, judge[seat] * width + ref
+    if paired:
+        sums = cluster_bootstrap_sums(
+            np.concatenate([codes, codes]),
+            np.concatenate([expert_cells, area + judge_cells]),
+            np.tile(weight, 2),
+            2 * area,
+            n_boot,
+            rng,
+            dense=True,
+        )
+    else:
+        sums = np.concatenate(
+            [
+                cluster_bootstrap_sums(codes, cells, weight, area, n_boot, rng, dense=True)
+                for cells in (expert_cells, judge_cells)
+            ],
+            axis=1,
+        )
     return sums.reshape(-1, 2, width, width), len(tasks)
 
 
@@ -379,7 +393,7 @@ def expert_ceiling(
     kappa_weights = kappa_weights_for(level)
     rng = np.random.default_rng(seed)
 
-    def both(rows: slice | np.ndarray) -> tuple[Agreement, Agreement, np.ndarray]:
+    def both(rows: slice | np.ndarray, paired: bool) -> tuple[Agreement, Agreement, np.ndarray]:
         tables, n_tasks = _seat_tables(
             seat_task[rows],
             seat_label[rows],
@@ -388,6 +402,7 @@ def expert_ceiling(
             width,
             n_boot,
             rng,
+            paired=paired,
         )
         figures = _figures(tables, level, kappa_weights)
         return (
@@ -396,7 +411,7 @@ def expert_ceiling(
             figures[:, 1] - figures[:, 0],
         )
 
-    pooled_experts, pooled_judge, difference = both(slice(None))
+    pooled_experts, pooled_judge, difference = both(slice(None), paired=True)
     ceiling = Ceiling(
         pooled_experts,
         pooled_judge,
@@ -408,7 +423,7 @@ def expert_ceiling(
     bounds = np.searchsorted(seat_expert[by_expert], np.arange(len(experts) + 1))
     for code, name in enumerate(experts if per_expert else ()):
         if bounds[code] < bounds[code + 1]:
-            mine, judge_here, _ = both(by_expert[bounds[code] : bounds[code + 1]])
+            mine, judge_here, _ = both(by_expert[bounds[code] : bounds[code + 1]], paired=False)
             seats.append(ExpertSeat(name, mine, judge_here))
     seats.sort(key=lambda s: -np.nan_to_num(s.expert_agreement.share.value, nan=-1.0))
     return ceiling, seats

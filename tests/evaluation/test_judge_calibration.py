@@ -9,7 +9,14 @@ from django.template.loader import render_to_string
 from annotation.models import Judgment, Prompt, Role, Task
 from evaluation.judging.calibration import judge_calibration, judge_calibration_page
 from evaluation.models import GenerationRun, JudgePrompt, JudgeVerdict, ModelEndpoint, RunPurpose
-from tests.factories import AnnotatorFactory, add_member, client_for, make_pairwise_project
+from tests.factories import (
+    AnnotatorFactory,
+    add_member,
+    client_for,
+    make_pairwise_project,
+    make_project,
+    make_rated_project,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -178,8 +185,6 @@ def test_the_leaderboards_side_by_side(project):
 
 
 def test_a_rating_project_uses_ordinal_figures(lead):
-    from tests.factories import make_rated_project
-
     project = make_rated_project(lead)
     endpoint = ModelEndpoint.objects.create(
         name="rater", base_url="http://127.0.0.1:9/v1", model="rater", created_by=lead
@@ -259,3 +264,22 @@ def test_the_page_section_shows_figures_explained_and_errors_by_field(project, l
     assert 'role="alert"' in html and "Judge:" in html and "calibration-agreement" not in html
     unknown = judge_calibration_page(project=project, query={"prompt_version": "9"})
     assert set(unknown["errors"]) == {"prompt_version"} and unknown["calibration"] is None
+
+
+def test_nothing_to_compare_gives_empty_figures_not_errors(lead):
+    project = make_project(lead, kind="pairwise", prompts=3, models=("m1", "m2"))
+    assert judge_calibration(project=project)["judges"] == []
+    _judge(project, lead, "alone", {"q0": ("A", "A"), "q1": ("B", "A")})
+    (found,) = judge_calibration(project=project, group_by="topic")["judges"]
+    # Verdicts but no human judgment: nothing to agree with, yet the judge's own position
+    # figures stand.
+    assert (found["verdicts"], found["tasks"]) == (2, 0)
+    assert found["majority"]["share"] == {"value": None, "lower": None, "upper": None}
+    assert found["annotators"] == [] and found["groups"] == []
+    assert found["ceiling"]["experts"]["pairs"] == 0
+    assert found["position"]["consistency"]["n"] == 2
+    html = render_to_string(
+        "evaluation/judge/partials/calibration.html",
+        judge_calibration_page(project=project, query={}),
+    )
+    assert "No task has both a verdict of this judge and a human judgment yet" in html

@@ -47,13 +47,14 @@ KAPPA = {
 PAIRWISE = {
     "position_consistency": (
         "Each pair is asked twice, once with each response shown first. Consistency is the "
-        "share of pairs where both answers name the same winner. A verdict that changes with "
-        "the order is stored as inconsistent and counts as a tie. Flagged when the interval "
-        "lies wholly below {floor:.0%}."
+        "share of pairs, of all the judge's verdicts, where both answers name the same "
+        "winner. A verdict that changes with the order is stored as inconsistent and counts "
+        "as a tie. Flagged when the interval lies wholly below {floor:.0%}."
     ),
     "position_bias": (
-        "Of the judge's answers that named a side, the share naming the one shown first. An "
-        "unswayed judge picks first half the time, since each pair is asked in both orders. "
+        "Of the judge's answers that named a side (all its verdicts), the share naming the one "
+        "shown first. An unswayed judge picks first half the time, since each pair is asked "
+        "in both orders. "
         "Flagged when the exact binomial test against one half gives p below {p:g}. The "
         "humans' share on the same pairs (their sides shuffled) is beside it."
     ),
