@@ -43,6 +43,7 @@ class CardStats:
         self.adjudicated = 0
         self.metadata: dict[str, Counter[str]] = {}
         self.judgments_used = 0
+        self.judge_rows: Counter[str] = Counter()
 
     def group(self, group: list[PromptData], split: str, used_tasks: list[TaskData]) -> None:
         """Counts a group that gave at least one row, and the judgments of its tasks that
@@ -74,6 +75,7 @@ class CardStats:
 
     def example(self, example: Example, split: str) -> None:
         self.rows[split] += 1
+        self.judge_rows[split] += example.judged
         self.sources[example.source] += 1
         self.models.update(example.models)
         if example.label is not None:
@@ -209,8 +211,10 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     # Option names come from ftapp's own table (evaluation.exports.options); their values
-    # may be names (models, dates).
-    lines += [f"- `{k}`: {md(v)}" for k, v in card["options"].items()]
+    # may be names (models, dates). The judge's recorded calibration has a section of its own.
+    lines += [f"- `{k}`: {md(v)}" for k, v in card["options"].items() if k != "judge_calibration"]
+    if card.get("judge"):
+        lines += _judge_markdown(card["judge"])
     lines += ["", "## Content", ""]
     lines += _table("examples by source", stats["examples_by_source"])
     if stats["kto_labels"]:
@@ -250,6 +254,49 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _three(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _interval_text(found: dict[str, float | None]) -> str:
+    """A figure with its 95% interval, three decimals."""
+    if found["value"] is None:
+        return "—"
+    lower, upper = _three(found["lower"]), _three(found["upper"])
+    return f"{_three(found['value'])} (95% interval {lower}–{upper})"
+
+
+def _judge_markdown(judge: dict[str, Any]) -> list[str]:
+    figures, rows, verdicts = judge["calibration"], judge["rows"], judge["verdicts_file"]
+    lines = [
+        "",
+        "## Judge labels",
+        "",
+        f"Tasks no human judged are labeled by the judge {md(judge['judge']['name'])} "
+        f"(endpoint {judge['judge']['id']}) with judge prompt v{judge['prompt_version']}: "
+        f"{sum(rows.values())} rows ({_pairs(rows)}) from {judge['tasks']} verdicts (ids in "
+        f"`{verdicts['name']}`, sha256 `{verdicts['sha256']}`). Verdicts that changed when the "
+        "order was swapped are not used.",
+        "",
+        f"Its calibration against the human majority when the export was created, on "
+        f"{figures['tasks']} tasks both labeled (the export needed the lower bound of "
+        f"kappa above {judge['min_agreement']}):",
+        "",
+        f"- agreement: {_interval_text(figures['agreement'])}",
+        f"- Cohen's kappa ({figures['kappa_weights']}): {_interval_text(figures['kappa'])}",
+        f"- Krippendorff's alpha: {_interval_text(figures['alpha'])}",
+    ]
+    consistency = figures["position_consistency"]
+    if consistency is not None:
+        lines.append(
+            f"- position consistency: {_three(consistency['share'])} of {consistency['n']} "
+            f"pairs (95% interval {_three(consistency['lower'])}–"
+            f"{_three(consistency['upper'])})"
+        )
+    lines.append(f"- flags: {', '.join(figures['flags']) or 'none'}")
+    return lines
 
 
 def _figure(value: float | None) -> str:
@@ -303,6 +350,12 @@ def _share(value: float | None) -> str | None:
     return None if value is None else f"{value:.0%}"
 
 
+def _judge_for_page(judge: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not judge:
+        return None
+    return {**judge, "flags": [in_words(flag) for flag in judge["calibration"]["flags"]]}
+
+
 def card_for_page(card: dict[str, Any], *, project_kind: str) -> dict[str, Any]:
     """The data card as the export's page shows it: sentences and small tables in words,
     only the figures that mean something for the project's kind of judgments (no rating
@@ -343,7 +396,9 @@ def card_for_page(card: dict[str, Any], *, project_kind: str) -> dict[str, Any]:
         "options": [
             (LABELS.get(name, in_words(name)), option_in_words(name, value))
             for name, value in card.get("options", {}).items()
+            if name != "judge_calibration"
         ],
+        "judge": _judge_for_page(card.get("judge")),
         "sources": [(in_words(k), v) for k, v in stats.get("examples_by_source", {}).items()],
         "kto_labels": list(stats.get("kto_labels", {}).items()),
         "models": list(stats.get("models", {}).items()),

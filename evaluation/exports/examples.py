@@ -26,11 +26,13 @@ REWRITE_MODEL = "expert-rewrite"
 @dataclass(slots=True)
 class Label:
     """A task's aggregated label: the mean rating, or the pairwise verdict in the task's
-    terms (``A`` = ``response_a``; ``None`` when no verdict has a majority)."""
+    terms (``A`` = ``response_a``; ``None`` when no verdict has a majority). ``judged`` when
+    it is the judge's verdict (a task no human judged, with judge labels on)."""
 
     score: float | None = None
     verdict: str | None = None
     adjudicated: bool = False
+    judged: bool = False
 
 
 @dataclass(slots=True)
@@ -45,6 +47,12 @@ class Example:
     vote: Vote | None = None
     models: tuple[str, ...] = ()
     annotator: str = ""
+
+    @property
+    def judged(self) -> bool:
+        """Whether the row rests, wholly or partly, on a judge's verdict: only tasks whose
+        label is the judge's carry one (``source.prompts_read``)."""
+        return any(task.verdict is not None for task in self.tasks)
 
 
 def agreement(task: TaskData) -> float:
@@ -93,6 +101,16 @@ def task_label(
         if adjudication.rating is not None:  # a rating task's; a pairwise one has a choice
             return Label(score=float(adjudication.rating), adjudicated=True)
         return Label(verdict=adjudication.choice, adjudicated=True)
+    verdict = task.verdict
+    if verdict is not None:
+        # The judgment-count and agreement filters are about humans: a judge's verdict was
+        # admitted by its calibration when the export was created.
+        if verdict.consistent is False:
+            dropped["judge verdict changed when the order was swapped"] += 1
+            return None
+        if verdict.rating is not None:
+            return Label(score=float(verdict.rating), judged=True)
+        return Label(verdict=verdict.choice, judged=True)
     if len(task.votes) < options["min_judgments"]:
         dropped["fewer judgments than min_judgments"] += 1
         return None
@@ -283,14 +301,17 @@ def kto_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Examp
 
 
 def judgment_examples(tasks, options: dict[str, Any], dropped: Counter) -> list[Example]:
-    """Every judgment of the tasks the filters keep, as the API gives it."""
-    return [
-        Example(
-            prompt, "judgment", (task,), vote=vote, models=tuple(r.model for r in task.responses())
-        )
-        for prompt, task, _ in tasks
-        for vote in task.votes
-    ]
+    """Every judgment of the tasks the filters keep, as the API gives it, and the judge's
+    verdict of each task it labels."""
+    examples = []
+    for prompt, task, label in tasks:
+        models = tuple(r.model for r in task.responses())
+        if label.judged:
+            examples.append(Example(prompt, "judge", (task,), models=models))
+        examples += [
+            Example(prompt, "judgment", (task,), vote=vote, models=models) for vote in task.votes
+        ]
+    return examples
 
 
 def _unique(examples: list[Example], key, options: dict[str, Any], dropped: Counter):

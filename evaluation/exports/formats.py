@@ -51,6 +51,8 @@ def judgment_row(example: Example, fmt: str, text: Text) -> dict[str, Any]:
     """A judgment as ``GET /api/v1/projects/{id}/judgments/`` gives it. ``choice`` is in the
     task's terms: ``A`` is ``response_ids[0]``, whatever side the annotator saw it on."""
     vote, task, prompt = example.vote, example.tasks[0], example.prompt
+    if vote is None and task.verdict is not None:
+        return judge_row(example, text)
     if vote is None or vote.created_at is None or vote.updated_at is None:
         raise ValueError("A judgment is written with its vote, read with its details.")
     responses = task.responses()
@@ -77,6 +79,48 @@ def judgment_row(example: Example, fmt: str, text: Text) -> dict[str, Any]:
         "batch_id": task.batch_id,
         "created_at": vote.created_at.isoformat(),
         "updated_at": vote.updated_at.isoformat(),
+    }
+
+
+def judge_row(example: Example, text: Text) -> dict[str, Any]:
+    """A judge's verdict in the shape of a judgment row, marked as the judge's: ``source``
+    "judge", its ``verdict_id`` (also its ``id``: verdicts and judgments are numbered apart),
+    the ``judge`` and its ``judge_prompt_version``; the rationale is its comment and the
+    judge's latency its duration."""
+    task, prompt, verdict = example.tasks[0], example.prompt, example.tasks[0].verdict
+    if verdict is None or verdict.created_at is None or verdict.updated_at is None:
+        raise ValueError("A verdict is written with its details.")
+    responses = task.responses()
+    chosen = rejected = None
+    if task.b is not None and verdict.choice in ("A", "B"):
+        chosen, rejected = (task.a, task.b) if verdict.choice == "A" else (task.b, task.a)
+    return {
+        "id": verdict.id,
+        "task_id": task.id,
+        "prompt_id": prompt.id,
+        "prompt_external_id": prompt.external_id,
+        "kind": task.kind,
+        "annotator": "judge",
+        "rating": verdict.rating,
+        "choice": verdict.choice,
+        "chosen_response_id": chosen.id if chosen else None,
+        "rejected_response_id": rejected.id if rejected else None,
+        "response_ids": [r.id for r in responses],
+        "models": [r.model for r in responses],
+        "prompt": _conversation(example, text),
+        "responses": [text(r.text) for r in responses],
+        "comment": text(verdict.rationale),
+        "rewrite": "",
+        "duration_ms": verdict.latency_ms,
+        "guidelines_version": None,
+        "is_gold": task.is_gold,
+        "batch_id": task.batch_id,
+        "created_at": verdict.created_at.isoformat(),
+        "updated_at": verdict.updated_at.isoformat(),
+        "source": "judge",
+        "verdict_id": verdict.id,
+        "judge": {"id": verdict.judge.id, "name": verdict.judge.name},
+        "judge_prompt_version": verdict.judge.prompt_version,
     }
 
 

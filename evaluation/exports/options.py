@@ -22,7 +22,13 @@ COMMON: dict[str, Any] = {
     "dedupe": True,
     "redact_pii": False,
     "consensus": "majority",
+    "judge_fill": False,
+    "judge": None,
+    "judge_prompt_version": None,
+    "judge_min_agreement": 0.6,
 }
+# The options of judge labels, shown in a group of their own (``evaluation.exports.judge``).
+JUDGE_OPTIONS = ("judge_fill", "judge", "judge_prompt_version", "judge_min_agreement")
 PER_KIND: dict[str, dict[str, Any]] = {
     "sft": {"sft_min_rating": 4.0, "per_prompt": 1, "include_rewrites": True},
     "dpo": {
@@ -57,6 +63,28 @@ LABELS: dict[str, str] = {
     "tie_policy": "Tie and both-bad votes",
     "kto_desirable_min": "Desirable from",
     "kto_undesirable_max": "Undesirable up to",
+    "judge_fill": "Judge labels for tasks no human judged",
+    "judge": "Judge",
+    "judge_prompt_version": "Judge prompt version",
+    "judge_min_agreement": "Min. judge kappa (lower 95% bound)",
+}
+# Fewer tasks labeled by both the judge and the humans make too wide an interval to trust.
+JUDGE_MIN_TASKS = 30
+# What an option means, where a label alone would not say it.
+HELP: dict[str, str] = {
+    "judge_fill": (
+        "Off by default. On, a task no human judged takes the judge's newest verdict (of this "
+        "judge and prompt version) as its label; a task any human judged keeps the humans' "
+        "label, and a pairwise verdict that changed when the order was swapped is never used."
+    ),
+    "judge_prompt_version": "Blank: the current version, recorded with the export.",
+    "judge_min_agreement": (
+        "The export is refused unless the lower end of the 95% interval of the judge's Cohen's "
+        "kappa with the human majority (weighted for ratings) is above this, on at least "
+        f"{JUDGE_MIN_TASKS} tasks both labeled. Kappa, not raw agreement: raw agreement rewards a "
+        "judge that always gives the most common label (where 80% of pairs go to A, always "
+        "answering A agrees 80% of the time), kappa counts only agreement beyond chance."
+    ),
 }
 # The kind a new export starts from: what the project's judgments are most directly for.
 # Pairwise choices are preference pairs; ratings select the good answers to imitate (SFT),
@@ -65,7 +93,7 @@ DEFAULT_KIND = {"pairwise": "dpo", "rating": "sft"}
 FORMATS = ("trl", "openai")
 # OpenAI's fine-tuning refuses a file of fewer examples.
 MIN_SPLIT_ROWS = 10
-NULLABLE = {"min_gold_accuracy", "judged_after", "judged_before"}
+NULLABLE = {"min_gold_accuracy", "judged_after", "judged_before", "judge", "judge_prompt_version"}
 PAIR_SOURCES = ("pairwise", "ratings", "rewrites")
 RATING_PAIRS = ("best_vs_each", "best_vs_worst")
 TIE_POLICIES = ("count", "drop")
@@ -229,6 +257,10 @@ _CHECKS = {
     "tie_policy": _choice(TIE_POLICIES),
     "kto_desirable_min": _number(1.0, 5.0),
     "kto_undesirable_max": _number(1.0, 5.0),
+    "judge_fill": _boolean,
+    "judge": _integer(1, 2**63 - 1),
+    "judge_prompt_version": _integer(1, 2**31 - 1),
+    "judge_min_agreement": _number(0.0, 1.0),
 }
 
 
@@ -242,3 +274,5 @@ def _check_together(options: dict[str, Any], errors: dict[str, list[str]]) -> No
     desirable, undesirable = options.get("kto_desirable_min"), options.get("kto_undesirable_max")
     if desirable is not None and undesirable is not None and undesirable >= desirable:
         errors["filters.kto_undesirable_max"] = ["Must be below kto_desirable_min."]
+    if options.get("judge_fill") and options.get("judge") is None:
+        errors["filters.judge"] = ["Name the judge (a model endpoint id) whose verdicts fill in."]

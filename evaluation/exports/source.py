@@ -55,6 +55,31 @@ class Adjudicated:
     rejected_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class JudgeRef:
+    """The judge an export takes labels from, as recorded when the export was created."""
+
+    id: int
+    name: str
+    prompt_version: int
+
+
+@dataclass(slots=True)
+class Verdict:
+    """The judge's newest verdict on a task no human judged: ``choice`` in the task's terms,
+    ``consistent`` False for a pairwise verdict that changed when the order was swapped."""
+
+    id: int
+    judge: JudgeRef
+    rating: int | None
+    choice: str | None
+    consistent: bool | None
+    rationale: str = ""
+    latency_ms: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
 @dataclass(slots=True)
 class TaskData:
     id: int
@@ -65,6 +90,7 @@ class TaskData:
     b: ResponseData | None
     adjudication: Adjudicated | None
     votes: list[Vote] = field(default_factory=list)
+    verdict: Verdict | None = None
 
     def responses(self) -> list[ResponseData]:
         return [self.a] if self.b is None else [self.a, self.b]
@@ -112,10 +138,15 @@ def round_batches(*, project_id: int, round_ids: list[int]) -> list[int]:
 def tasks_to_read(*, project_id: int, options: dict[str, Any]) -> int:
     """How many tasks the export will look at, for its progress bar."""
     conditions, params = _task_conditions(project_id, options)
+    judged = "t.judgment_count > 0"
+    judge = judge_of(project_id=project_id, options=options)
+    if judge is not None:
+        judged = f"({judged} OR EXISTS (SELECT 1 {_JUDGE_VERDICTS}))"
+        params = [*_judge_params(project_id, judge), *params]
     # Fixed fragments and placeholders only; values are parameters.
     sql = f"""
         SELECT COUNT(*) FROM annotation_task t
-         WHERE t.judgment_count > 0 AND {" AND ".join(conditions)}
+         WHERE {judged} AND {" AND ".join(conditions)}
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -135,6 +166,45 @@ _VOTE_FIELDS = (
 # Only the judgments kind writes these out; reading (and parsing) them for a large DPO
 # export would cost more than the rest of the row.
 _VOTE_DETAILS = ", j.comment, j.duration_ms, j.created_at, j.updated_at"
+
+
+# The judge's verdicts on task ``t``: the export's judge and prompt version, of the task's
+# kind. The newest of them (highest id) is the one used, as in
+# ``evaluation.judging.selectors.judge_verdicts_latest``.
+_JUDGE_VERDICTS = """
+      FROM evaluation_judgeverdict x
+     WHERE x.project_id = %s AND x.endpoint_id = %s AND x.judge_prompt_id = %s
+       AND x.task_id = t.id AND x.kind = t.kind
+"""
+_VERDICT_FIELDS = ", jv.id, jv.rating, jv.choice, jv.consistent"
+_VERDICT_DETAILS = ", jv.rationale, jv.latency_ms, jv.created_at, jv.updated_at"
+
+
+@dataclass(frozen=True, slots=True)
+class _Judge:
+    ref: JudgeRef
+    prompt_id: int
+
+
+def judge_of(*, project_id: int, options: dict[str, Any]) -> _Judge | None:
+    """The judge whose verdicts the export reads, as recorded in its options when it was
+    created (``evaluation.exports.judge``), or None when judge labels are off."""
+    from evaluation.models import JudgePrompt
+
+    if not options.get("judge_fill"):
+        return None
+    recorded = options["judge_calibration"]
+    prompt_id = JudgePrompt.objects.values_list("pk", flat=True).get(
+        project_id=project_id, version=options["judge_prompt_version"]
+    )
+    return _Judge(
+        JudgeRef(recorded["judge"]["id"], recorded["judge"]["name"], recorded["prompt_version"]),
+        prompt_id,
+    )
+
+
+def _judge_params(project_id: int, judge: _Judge) -> list[int]:
+    return [project_id, judge.ref.id, judge.prompt_id]
 
 
 def _placeholders(values: list) -> str:
@@ -182,13 +252,29 @@ def models_kept(options: dict[str, Any], models: Iterable[str]) -> bool:
 
 
 def _query(
-    project_id: int, options: dict[str, Any], excluded: list[int], details: bool
+    project_id: int,
+    options: dict[str, Any],
+    excluded: list[int],
+    details: bool,
+    judge: _Judge | None,
 ) -> tuple[str, list]:
     vote_filters, vote_params = _vote_conditions(options, excluded)
     task_filters, task_params = _task_conditions(project_id, options)
     vote_filters.insert(0, "jt.project_id = %s")
-    task_filters.append("(v.votes IS NOT NULL OR ad.id IS NOT NULL)")
-    params = [project_id, *vote_params, *task_params]
+    verdict_fields, verdict_join, judge_params = "", "", []
+    if judge is None:
+        task_filters.append("(v.votes IS NOT NULL OR ad.id IS NOT NULL)")
+    else:
+        # Only a task no human judged and no lead adjudicated takes the judge's verdict.
+        verdict_fields = _VERDICT_FIELDS + (_VERDICT_DETAILS if details else "")
+        verdict_join = f"""
+          LEFT JOIN evaluation_judgeverdict jv
+            ON t.judgment_count = 0 AND ad.id IS NULL
+           AND jv.id = (SELECT MAX(x.id) {_JUDGE_VERDICTS})
+        """
+        judge_params = _judge_params(project_id, judge)
+        task_filters.append("(v.votes IS NOT NULL OR ad.id IS NOT NULL OR jv.id IS NOT NULL)")
+    params = [project_id, *vote_params, *judge_params, *task_params]
     aggregate = _VOTES_AGGREGATE[connection.vendor].format(
         fields=_VOTE_FIELDS + (_VOTE_DETAILS if details else "")
     )
@@ -198,7 +284,7 @@ def _query(
                t.id, t.kind, t.is_gold, t.batch_id,
                ra.id, ra.model_name, ra.text, rb.id, rb.model_name, rb.text,
                ad.id, ad.rating, ad.choice, ad.chosen_response_id, ad.rejected_response_id,
-               v.votes
+               v.votes{verdict_fields}
           FROM annotation_task t
           JOIN annotation_prompt p ON p.id = t.prompt_id
           JOIN annotation_response ra ON ra.id = t.response_a_id
@@ -210,7 +296,7 @@ def _query(
                   JOIN annotation_task jt ON jt.id = j.task_id
                  WHERE {" AND ".join(vote_filters)}
                  GROUP BY j.task_id
-          ) v ON v.task_id = t.id
+          ) v ON v.task_id = t.id{verdict_join}
          WHERE {" AND ".join(task_filters)}
          ORDER BY p.content_hash, p.id, t.id
     """  # noqa: S608
@@ -254,8 +340,11 @@ def prompts_read(
 ) -> Iterator[PromptData]:
     """Yields each prompt with its judged tasks and their votes, in content-hash order (so
     identical prompts come one after another), then prompt, task and judgment id. Without
-    ``details``, votes carry no comment, duration or dates."""
-    sql, params = _query(project_id, options, excluded, details)
+    ``details``, votes carry no comment, duration or dates (nor verdicts their rationale,
+    latency or dates). With judge labels on, a task no human judged comes with the judge's
+    verdict, if it has one."""
+    judge = judge_of(project_id=project_id, options=options)
+    sql, params = _query(project_id, options, excluded, details, judge)
     prompt: PromptData | None = None
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
@@ -289,10 +378,28 @@ def prompts_read(
                             else None
                         ),
                         votes=votes,
+                        verdict=_verdict(row, judge, details)
+                        if judge is not None and row[23] is not None
+                        else None,
                     )
                 )
     if prompt is not None:
         yield prompt
+
+
+def _verdict(row: tuple, judge: _Judge, details: bool) -> Verdict:
+    consistent = row[26]
+    return Verdict(
+        id=row[23],
+        judge=judge.ref,
+        rating=row[24],
+        choice=row[25] or None,
+        consistent=None if consistent is None else bool(consistent),
+        rationale=row[27] if details else "",
+        latency_ms=row[28] if details else None,
+        created_at=db_moment(row[29]) if details else None,
+        updated_at=db_moment(row[30]) if details else None,
+    )
 
 
 def votes_read(

@@ -9,6 +9,8 @@ from annotation.selectors import batch_choices, project_get_for_lead
 from evaluation.exports.card import card_for_page
 from evaluation.exports.options import (
     COMMON,
+    HELP,
+    JUDGE_OPTIONS,
     LABELS,
     PAIR_SOURCES,
     PER_KIND,
@@ -29,12 +31,16 @@ from evaluation.exports.selectors import (
 from evaluation.exports.services.build import export_rows_expected
 from evaluation.exports.services.jobs import export_cancel, export_retry, export_start
 from evaluation.exports.source import tasks_to_read
+from evaluation.judging.selectors import judge_prompt_current, judges_with_verdicts
 from evaluation.models import ExportFormat, ExportKind, ExportStatus
 from ftapp.errors import InvalidInput
 from ftapp.pages import flash_errors, form_errors, in_words, object_page
 
-CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites"}
+CHECKBOXES = {"exclude_gold", "dedupe", "redact_pii", "include_rewrites", "judge_fill"}
 NUMBERS = {
+    "judge": int,
+    "judge_prompt_version": int,
+    "judge_min_agreement": float,
     "min_judgments": int,
     "per_prompt": int,
     "min_agreement": float,
@@ -73,11 +79,16 @@ def _filters_from_form(post, kind: str) -> dict:
     return filters
 
 
+# Their errors are shown beside them; the others' above the form.
+JUDGE_FIELDS = tuple(f"filters.{name}" for name in JUDGE_OPTIONS)
+
+
 @object_page(project_get_for_lead, "project_id")
 def export_new(request, project):
     if request.method == "POST":
         kind = request.POST.get("kind", "")
-        with flash_errors(request):
+        failed: dict = {}
+        with form_errors(failed, fields=JUDGE_FIELDS):
             try:
                 export = export_start(
                     by=request.user,
@@ -91,10 +102,23 @@ def export_new(request, project):
             except ValueError:
                 raise InvalidInput("The test fraction and the seed must be numbers.") from None
             return redirect("export", export_id=export.pk)
-        return redirect("export-new", project_id=project.pk)
+        context = _form_context(project, posted=request.POST)
+        context["error"] = failed["error"]
+        context["judge_errors"] = {
+            name.removeprefix("filters."): found for name, found in failed["fields"].items()
+        }
+        return render(request, "evaluation/export_new.html", context, status=400)
+    return render(request, "evaluation/export_new.html", _form_context(project))
+
+
+def _form_context(project, posted=None) -> dict:
+    """The page's list of exports and its form; after a refused export, the judge options
+    as they were sent (the refusal is about them most often)."""
+    posted = posted or {}
+    current = judge_prompt_current(project=project)
     defaults = {**COMMON, **{k: v for d in PER_KIND.values() for k, v in d.items()}}
     kind_names = dict(ExportKind.choices)
-    context = {
+    return {
         "project": project,
         "exports": export_list(project=project)[:50],
         "kinds": ExportKind.choices,
@@ -115,8 +139,11 @@ def export_new(request, project):
             for kinds, names in option_groups()
         ],
         "expected": _rows_expected(project),
+        "help": HELP,
+        "judges": judges_with_verdicts(project=project),
+        "judge_prompt_current": current.version if current else None,
+        "judge_posted": {name: posted.get(name, "") for name in JUDGE_OPTIONS},
     }
-    return render(request, "evaluation/export_new.html", context)
 
 
 # How the form asks for each option of a particular kind (the options and their kinds are

@@ -120,3 +120,19 @@ def judge_verdicts_latest(
         id__gt=OuterRef("id"),
     )
     return verdicts.exclude(Exists(newer))
+
+
+def judges_with_verdicts(*, project: Project) -> list[dict[str, Any]]:
+    """The judges (endpoints) with verdicts in the project, by name, each with the judge
+    prompt versions it gave them under, newest first: what an export may take labels from."""
+    rows = (
+        JudgeVerdict.objects.filter(project=project)
+        .values_list("endpoint_id", "endpoint__name", "judge_prompt__version")
+        .distinct()
+        .order_by("endpoint__name", "endpoint_id", "-judge_prompt__version")
+    )
+    judges: dict[int, dict[str, Any]] = {}
+    for endpoint_id, name, version in rows:
+        judge = judges.setdefault(endpoint_id, {"id": endpoint_id, "name": name, "versions": []})
+        judge["versions"].append(version)
+    return list(judges.values())

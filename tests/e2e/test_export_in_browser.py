@@ -1,11 +1,20 @@
 """A lead cancels an export and retries it from its page in a real browser: the buttons post
 through htmx (with the CSRF token) and the status swaps in place, then follows the build the
-worker makes. And the new-export form shows the chosen kind's options only, by keyboard."""
+worker makes. And the new-export form shows the chosen kind's options only, by keyboard, and
+asks for judge labels by keyboard at phone width."""
 
 import pytest
 
+from annotation.models import Task
 from evaluation.exports.services.jobs import export_start
-from evaluation.models import Export
+from evaluation.models import (
+    Export,
+    GenerationRun,
+    JudgePrompt,
+    JudgeVerdict,
+    ModelEndpoint,
+    RunPurpose,
+)
 from ftapp.actors import SYSTEM
 from tests.e2e.browser import log_in
 from tests.factories import make_pairwise_project, make_rated_project
@@ -59,3 +68,51 @@ def test_the_form_shows_the_chosen_kinds_options_only(live_server, page, lead):
     sent = page.evaluate("() => [...new FormData(document.getElementById('export-form')).keys()]")
     assert {"kind", "format", "kto_desirable_min", "include_rewrites"} <= set(sent)
     assert not {"margin", "pairs_from", "per_prompt", "sft_min_rating"} & set(sent)
+
+
+def test_judge_labels_are_asked_for_by_keyboard_and_a_refusal_is_shown_beside_them(
+    live_server, page, lead
+):
+    project = make_pairwise_project(lead)
+    endpoint = ModelEndpoint.objects.create(
+        name="judge-a", base_url="http://127.0.0.1:9/v1", model="judge-a", created_by=lead
+    )
+    prompt = JudgePrompt.objects.create(
+        project=project, version=1, template="{response_a}{response_b}", created_by=lead
+    )
+    run = GenerationRun.objects.create(
+        project=project, purpose=RunPurpose.JUDGE, judge_prompt=prompt, created_by=lead
+    )
+    for task in Task.objects.filter(project=project):
+        JudgeVerdict.objects.create(
+            project=project,
+            run=run,
+            task=task,
+            endpoint=endpoint,
+            judge_prompt=prompt,
+            kind="pairwise",
+            choice="A",
+            order_choices=["A", "A"],
+            consistent=True,
+        )
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server.url, lead)
+    page.goto(f"{live_server.url}/projects/{project.pk}/exports/")
+    fill = page.locator("input[name=judge_fill]")
+    assert not fill.is_checked()  # off by default
+    fill.focus()
+    page.keyboard.press("Space")
+    assert fill.is_checked()
+    page.locator("#judge").focus()
+    page.keyboard.press("ArrowDown")
+    assert page.input_value("#judge") == str(endpoint.pk)
+    page.locator("input[name=judge_min_agreement]").focus()
+    page.keyboard.type("0.5")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#judge-threshold-error")
+    # Five tasks both labeled: too few to trust the judge, and the form says so beside it.
+    assert "at least 30" in page.text_content("#judge-threshold-error")
+    assert page.locator("input[name=judge_fill]").is_checked()
+    assert page.input_value("#judge") == str(endpoint.pk)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert not Export.objects.exists()

@@ -34,11 +34,12 @@ from evaluation.exports.formats import ROWS
 from evaluation.exports.services.files import (
     JUDGMENTS_FILE,
     SPLITS,
+    VERDICTS_FILE,
     JsonLinesWriter,
     RedactedTexts,
     export_dir,
     partial_dir,
-    write_judgment_ids,
+    write_ids,
 )
 from evaluation.exports.source import (
     PromptData,
@@ -283,7 +284,7 @@ def _build(export: Export, progress: _Progress) -> None:
     writers = {split: JsonLinesWriter(partial / f"{split}.jsonl") for split in SPLITS}
     texts = RedactedTexts(options["redact_pii"])
     stats = CardStats()
-    used = array("q")
+    used, verdicts = array("q"), array("q")
     to_row = ROWS[kind]
     try:
         with _snapshot() as snapshot_at:
@@ -316,12 +317,13 @@ def _build(export: Export, progress: _Progress) -> None:
                     writer.write(to_row(example, fmt, texts))
                     stats.example(example, split)
                 used.extend(_used_judgments(kind, examples, used_tasks))
+                verdicts.extend(t.verdict.id for t in used_tasks if t.verdict is not None)
         files = {split: writer.close() for split, writer in writers.items()}
         progress.report(total, total, force=True)
     finally:
         for writer in writers.values():
             writer.file.close()
-    judgments_file = write_judgment_ids(partial / JUDGMENTS_FILE, used)
+    judgments_file = write_ids(partial / JUDGMENTS_FILE, used)
     card = {
         "export_id": export.pk,
         "project": {"id": export.project_id, "name": export.project.name},
@@ -345,6 +347,17 @@ def _build(export: Export, progress: _Progress) -> None:
         "redactions": dict(sorted(texts.counts.items())),
         "stats": stats.as_dict(),
     }
+    if options.get("judge_fill"):
+        recorded = options["judge_calibration"]
+        card["judge"] = {
+            "judge": recorded["judge"],
+            "prompt_version": recorded["prompt_version"],
+            "min_agreement": options["judge_min_agreement"],
+            "calibration": recorded["figures"],
+            "rows": {split: stats.judge_rows[split] for split in SPLITS},
+            "tasks": len(verdicts),
+            "verdicts_file": write_ids(partial / VERDICTS_FILE, verdicts),
+        }
     (partial / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     (partial / "card.md").write_text(card_markdown(card))
     final = export_dir(export)
@@ -377,7 +390,7 @@ def _build(export: Export, progress: _Progress) -> None:
 
 def _used_judgments(kind: str, examples, used_tasks: list[TaskData]) -> Iterator[int]:
     if kind == "judgments":
-        return (e.vote.id for e in examples)
+        return (e.vote.id for e in examples if e.vote is not None)
     return (v.id for t in used_tasks for v in t.votes)
 
 

@@ -14,6 +14,7 @@ from evaluation.models import Export
 
 SPLITS = ("train", "test")
 JUDGMENTS_FILE = "judgments_used.txt"
+VERDICTS_FILE = "judge_verdicts_used.txt"
 
 
 def export_dir(export: Export) -> Path:
@@ -83,8 +84,9 @@ class RedactedTexts:
         self.cache.clear()
 
 
-def write_judgment_ids(path: Path, ids: array) -> dict[str, Any]:
-    """The ids of exactly the judgments the rows came from, one a line, ascending."""
+def write_ids(path: Path, ids: array) -> dict[str, Any]:
+    """The ids of exactly the judgments (or judge verdicts) the rows came from, one a line,
+    ascending."""
     digest = hashlib.sha256()
     with path.open("wb") as file:
         for judgment_id in sorted(ids):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from annotation.models import Project
 from annotation.selectors import project_get_for_lead
+from evaluation.exports.judge import judge_labels_admit
 from evaluation.exports.options import export_options_clean
 from evaluation.exports.selectors import export_get_for_lead
 from evaluation.exports.services.build import LOCK_CLASS, UNFINISHED, gave_up_message
@@ -41,7 +42,8 @@ def export_start(
     seed: int = 0,
 ) -> Export:
     """Records an export and queues its build. Leads only. The system (the command line)
-    passes the project itself and builds the export in its own process."""
+    passes the project itself and builds the export in its own process. An export asking
+    for judge labels is refused here unless the judge's calibration allows it."""
     if not isinstance(by, System):
         project = (
             None if project_id is None else project_get_for_lead(user=by, project_id=project_id)
@@ -53,6 +55,8 @@ def export_start(
             "Invalid test fraction.", fields={"test_fraction": ["A number from 0 to 0.9."]}
         )
     options = export_options_clean(kind=kind, format=format, filters=filters)
+    # Read once, here: the judge's calibration as the export was asked, kept with it.
+    options = judge_labels_admit(project=project, options=options)
     if kind == "judgments":
         format = "trl"  # one shape whatever was asked; recorded as such
     with transaction.atomic():

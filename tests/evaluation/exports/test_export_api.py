@@ -107,7 +107,8 @@ def test_export_page_starts_an_export_and_shows_its_card_and_rows(client, rated)
     assert preview and all(f"&quot;{text}&quot;" in detail for text in preview)
     assert 'hx-trigger="every 2s"' not in detail  # finished: no more polling
     invalid = client.post(f"/projects/{rated.pk}/exports/", {"kind": "dpo", "margin": "lots"})
-    assert invalid.status_code == 302 and Export.objects.count() == 1
+    assert invalid.status_code == 400 and Export.objects.count() == 1
+    assert "margin must be a number" in invalid.content.decode()
 
 
 @pytest.mark.django_db
