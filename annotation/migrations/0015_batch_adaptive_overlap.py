@@ -43,6 +43,7 @@ class Migration(migrations.Migration):
             name="extra_slots",
             field=models.PositiveSmallIntegerField(
                 default=0,
+                db_default=0,
                 help_text="Slots adaptive overlap added beyond the batch's overlap; the task needs overlap + extra_slots judgments.",
             ),
         ),

@@ -127,8 +127,11 @@ class Task(models.Model):
     # Kept up to date by the judgment services, in the same statement for both, so the queue
     # never scans finished tasks and never counts judgments on its hot path.
     judgment_count = models.PositiveIntegerField(default=0)
+    # A database default too: bulk writers that insert tasks in SQL (benchmarks, imports
+    # by COPY) need not know of adaptive overlap.
     extra_slots = models.PositiveSmallIntegerField(
         default=0,
+        db_default=0,
         help_text="Slots adaptive overlap added beyond the batch's overlap; the task needs "
         "overlap + extra_slots judgments.",
     )
