@@ -2,12 +2,15 @@
 Nothing here asserts on time; the figures come from full runs by hand."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from tests.workers import RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -115,3 +118,38 @@ def test_data_browser_bench_smoke_run():
     assert figures["ms"]["first_page"]["count, estimate, rows"] == [600, False, 50]
     assert figures["ms"]["deep_page"]["count, estimate, rows"][2] == 50
     assert figures["ms"]["task_page"]["n"] == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server on PATH")
+def test_judge_throughput_bench_smoke_run(tmp_path):
+    # A Redis of its own: the bench's workers must not share a broker with the suite's.
+    broker = RedisServer(directory=tmp_path)
+    broker.start()
+    try:
+        figures = _run(
+            "-m",
+            "bench.judge",
+            "--part",
+            "throughput",
+            "--tasks",
+            "20",
+            "--database-url",
+            _smoke_url("ftapp_bench_judge_throughput_smoke"),
+            "--redis-url",
+            broker.url,
+        )
+    finally:
+        broker.kill()
+    assert (figures["bench"], figures["part"]) == ("judge", "throughput")
+    assert figures["tasks"] == figures["verdicts"] == figures["consistent_verdicts"] == 20
+    assert figures["items"] == figures["judge_calls"] == 40 and figures["failed_items"] == 0
+    for key in (
+        "plain_client_calls_per_s",
+        "items_stored_per_s",
+        "verdicts_stored_per_s",
+        "plain_ms_per_call",
+        "ftapp_ms_per_call",
+        "overhead_ms_per_call",
+    ):
+        assert isinstance(figures[key], float)
