@@ -77,17 +77,20 @@ def main() -> None:
 
     import uvicorn
     from llama_cpp.server.app import create_app
-    from llama_cpp.server.cli import add_args_from_model, parse_model_from_args
+    from llama_cpp.server.cli import add_args_from_model
     from llama_cpp.server.settings import ModelSettings, ServerSettings, Settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_args_from_model(parser, Settings)
-    args = parser.parse_args()
-    server_settings = parse_model_from_args(ServerSettings, args)
-    app = create_app(
-        server_settings=server_settings,
-        model_settings=[parse_model_from_args(ModelSettings, args)],
+    given = {k: v for k, v in vars(parser.parse_args()).items() if v is not None}
+    # As llama_cpp.server's own entry point splits the options between the two.
+    server_settings = ServerSettings(
+        **{k: v for k, v in given.items() if k in ServerSettings.model_fields}
     )
+    model_settings = ModelSettings(
+        **{k: v for k, v in given.items() if k in ModelSettings.model_fields}
+    )
+    app = create_app(server_settings=server_settings, model_settings=[model_settings])
     uvicorn.run(JsonSchemaResponseFormat(app), host=server_settings.host, port=server_settings.port)
 
 

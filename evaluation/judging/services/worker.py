@@ -161,6 +161,20 @@ class _Verdict:
     kind: str
 
 
+_FINISHED_FIELDS = [
+    "status",
+    "output",
+    "error",
+    "raw_output",
+    "attempts",
+    "tokens_in",
+    "tokens_out",
+    "latency_ms",
+    "finish_reason",
+    "updated_at",
+]
+
+
 def _item_finish(
     item: GenerationItem,
     *,
@@ -195,7 +209,7 @@ def _item_finish(
             ]
         else:
             locked.status, locked.output, locked.error = ItemStatus.DONE, answer, ""
-        locked.save()
+        locked.save(update_fields=_FINISHED_FIELDS)
         if all(s.status == ItemStatus.DONE for s in siblings):
             _verdict_write(verdict, items=siblings)
     return locked
