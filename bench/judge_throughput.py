@@ -3,7 +3,7 @@ one per order) against a loopback judge that answers at once, on real Celery wor
 many verdicts per second ftapp stores, and how much time it adds per call compared with a
 plain client loop sending the same request at the same concurrency: the wall time of the run
 per item times the concurrency, less the plain loop's, which is the server's own time (and
-the HTTP client's) per call.
+the HTTP client's) per call; and the CPU time the workers spent per item.
 
 Needs PostgreSQL and Redis; drops and re-creates the database named by --database-url."""
 
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from bench._common import DEFAULT_DATABASE_URL, ROOT, fresh_django
@@ -38,6 +39,31 @@ def _worker(name: str, concurrency: int, env: dict[str, str]) -> subprocess.Pope
         cwd=ROOT,
         env=env,
     )  # fmt: skip
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (the state is the first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of the processes and of their children (a Celery worker's
+    pool), from /proc: what the workers themselves spent, whatever else shares the cores."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(_stat(int(stat.parent.name))[1]) in pids:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile
+    ticks = 0
+    for pid in [*pids, *children]:
+        try:
+            fields = _stat(pid)
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str]) -> dict[str, Any]:
@@ -109,6 +135,8 @@ def main(argv: list[str]) -> dict[str, Any]:
         try:
             while len(app.control.ping(destination=names, timeout=0.5)) < args.workers:
                 time.sleep(0.2)
+            pids = [worker.pid for worker in workers]
+            cpu = cpu_seconds(pids)
             started = time.perf_counter()
             run = judge_run_start(
                 by=lead,
@@ -119,6 +147,7 @@ def main(argv: list[str]) -> dict[str, Any]:
             while not GenerationRun.objects.get(pk=run.pk).ended:
                 time.sleep(0.1)
             managed = time.perf_counter() - started
+            cpu = cpu_seconds(pids) - cpu
         finally:
             for worker in workers:
                 worker.terminate()
@@ -145,4 +174,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         "plain_ms_per_call": round(per_call_plain, 2),
         "ftapp_ms_per_call": round(per_call_managed, 2),
         "overhead_ms_per_call": round(per_call_managed - per_call_plain, 2),
+        # The CPU the workers spent per item (PostgreSQL's and Redis's not counted): the
+        # figure a busy machine does not inflate, as it does the wall times above.
+        "worker_cpu_ms_per_item": round(cpu / items * 1000, 2),
     }

@@ -151,5 +151,6 @@ def test_judge_throughput_bench_smoke_run(tmp_path):
         "plain_ms_per_call",
         "ftapp_ms_per_call",
         "overhead_ms_per_call",
+        "worker_cpu_ms_per_item",
     ):
         assert isinstance(figures[key], float)
