@@ -9,6 +9,8 @@ from Celery beat (``CELERY_BEAT_SCHEDULE``); exports have their part in
 
 import logging
 import socket
+from collections.abc import Callable
+from functools import partial
 
 from celery import shared_task
 from django.utils import timezone
@@ -32,7 +34,7 @@ from evaluation.generation.services.runs import (
     generation_run_mark_running,
 )
 from evaluation.generation.services.worker import generation_item_process, worker_heartbeat_record
-from evaluation.judging.services.worker import judge_item_process
+from evaluation.judging.services.worker import judge_item_process, judge_run_context
 from evaluation.models import RunPurpose
 
 logger = logging.getLogger(__name__)
@@ -81,8 +83,10 @@ def process_chunk(run_id: int, item_ids: list[int]) -> None:
     """Acknowledged late: a worker killed half-way leaves the chunk to be redelivered (or to
     the sweep), and the items it finished are skipped then. A judge run's items ask for
     verdicts, a generation run's for responses."""
-    judging = generation_run_purpose(run_id=run_id) == RunPurpose.JUDGE
-    process = judge_item_process if judging else generation_item_process
+    process: Callable[..., object] = generation_item_process
+    if generation_run_purpose(run_id=run_id) == RunPurpose.JUDGE:
+        # Read once for the chunk: what its items share (run, prompt, guidelines, schema).
+        process = partial(judge_item_process, context=judge_run_context(run_id=run_id))
     with generation_run_worked_on(run_id=run_id):
         for item_id in item_ids:
             with generation_item_claimed(item_id=item_id) as mine:

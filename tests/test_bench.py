@@ -2,12 +2,15 @@
 Nothing here asserts on time; the figures come from full runs by hand."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from tests.workers import RedisServer, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
 def test_queue_bench_smoke_run_over_assigns_nothing():
-    db = connection.settings_dict
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    url = f"postgres://{db['USER']}@{host}:{port}/ftapp_bench_smoke"
+    url = _smoke_url("ftapp_bench_smoke")
     result = subprocess.run(
         [
             sys.executable,
@@ -35,7 +36,7 @@ def test_queue_bench_smoke_run_over_assigns_nothing():
             "--workers",
             "2",
             "--port",
-            "8719",
+            str(free_port()),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -55,9 +56,12 @@ def test_queue_bench_smoke_run_over_assigns_nothing():
 
 
 def _smoke_url(name: str) -> str:
+    """A database of the bench's own beside the test database, named after it: the bench
+    drops and re-creates it, so two test runs on one server (each with its own test
+    database) never drop each other's."""
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    return f"postgres://{db['USER']}@{host}:{port}/{name}"
+    return f"postgres://{db['USER']}@{host}:{port}/{name}_{db['NAME']}"
 
 
 def _run(*args: str) -> dict:
@@ -83,7 +87,7 @@ def test_export_and_pull_bench_smoke_runs():
         "--page-size",
         "300",
         "--port",
-        "8720",
+        str(free_port()),
         "--database-url",
         _smoke_url("ftapp_bench_smoke"),
     )
@@ -147,3 +151,39 @@ def test_data_browser_bench_smoke_run():
     assert figures["ms"]["first_page"]["count, estimate, rows"] == [600, False, 50]
     assert figures["ms"]["deep_page"]["count, estimate, rows"][2] == 50
     assert figures["ms"]["task_page"]["n"] == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmarks use PostgreSQL")
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server on PATH")
+def test_judge_throughput_bench_smoke_run(tmp_path):
+    # A Redis of its own: the bench's workers must not share a broker with the suite's.
+    broker = RedisServer(directory=tmp_path)
+    broker.start()
+    try:
+        figures = _run(
+            "-m",
+            "bench.judge",
+            "--part",
+            "throughput",
+            "--tasks",
+            "20",
+            "--database-url",
+            _smoke_url("ftapp_bench_judge_throughput_smoke"),
+            "--redis-url",
+            broker.url,
+        )
+    finally:
+        broker.kill()
+    assert (figures["bench"], figures["part"]) == ("judge", "throughput")
+    assert figures["tasks"] == figures["verdicts"] == figures["consistent_verdicts"] == 20
+    assert figures["items"] == figures["judge_calls"] == 40 and figures["failed_items"] == 0
+    for key in (
+        "plain_client_calls_per_s",
+        "items_stored_per_s",
+        "verdicts_stored_per_s",
+        "plain_ms_per_call",
+        "ftapp_ms_per_call",
+        "overhead_ms_per_call",
+        "worker_cpu_ms_per_item",
+    ):
+        assert isinstance(figures[key], float)

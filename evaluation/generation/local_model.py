@@ -90,13 +90,15 @@ def server_command(
     n_ctx: int = 2048,
     verbose: bool = False,
 ) -> list[str]:
-    """The command line of llama.cpp's OpenAI-compatible server for the local model."""
+    """The command line of llama.cpp's OpenAI-compatible server for the local model (with
+    ``local_server``'s reading of a JSON schema ``response_format``). It runs a module of
+    ftapp: start it with ``server_env()``."""
     return [
         sys.executable,
         "-m",
-        "llama_cpp.server",
+        "evaluation.generation.local_server",
         "--model",
-        str(model_path),
+        str(Path(model_path).resolve()),
         # The id /v1/models lists and the pages recognise; the server answers whatever
         # model a request names.
         "--model_alias",
@@ -119,6 +121,13 @@ def server_command(
         "--verbose",
         "true" if verbose else "false",
     ]
+
+
+def server_env() -> dict[str, str]:
+    """The environment ``server_command`` runs in: this one, ftapp importable wherever it is
+    started from."""
+    paths = [str(settings.BASE_DIR), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def served_models(base_url: str, *, timeout: float = 1.0) -> list[str] | None:

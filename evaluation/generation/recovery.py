@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -76,11 +76,15 @@ def generation_item_claimed(*, item_id: int) -> Iterator[bool]:
             _unlock("SELECT pg_advisory_unlock(%s, %s)", [ITEM_LOCK_CLASS, item_id])
 
 
-def generation_run_heartbeat(*, run_id: int) -> None:
+def _heartbeat(runs: QuerySet[GenerationRun]) -> None:
     now = timezone.now()
-    GenerationRun.objects.filter(pk=run_id).filter(
-        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_EVERY)
-    ).update(heartbeat_at=now)
+    runs.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_EVERY)).update(
+        heartbeat_at=now
+    )
+
+
+def generation_run_heartbeat(*, run_id: int) -> None:
+    _heartbeat(GenerationRun.objects.filter(pk=run_id))
 
 
 def _gave_up_message(starts: int) -> str:
@@ -94,21 +98,30 @@ def _gave_up_message(starts: int) -> str:
 def generation_item_begin(*, item_id: int) -> bool:
     """Counts a worker's start on a pending item; whether it may go on. ``False`` when the
     item is no longer pending, or when workers began it ``JOB_MAX_ATTEMPTS`` times already
-    without ending (it is then marked failed)."""
-    item = GenerationItem.objects.filter(pk=item_id).only("run_id").first()
-    if item is None:
-        return False
-    generation_run_heartbeat(run_id=item.run_id)
+    without ending (it is then marked failed). The usual case is two statements, paid on
+    every item: the heartbeat and the conditional count."""
+    _heartbeat(
+        GenerationRun.objects.filter(
+            pk=Subquery(GenerationItem.objects.filter(pk=item_id).order_by().values("run_id"))
+        )
+    )
+    if (
+        GenerationItem.objects.filter(
+            pk=item_id, status=ItemStatus.PENDING, starts__lt=settings.JOB_MAX_ATTEMPTS
+        ).update(starts=F("starts") + 1)
+        == 1
+    ):
+        return True
     with transaction.atomic():
-        item = GenerationItem.objects.select_for_update().get(pk=item_id)
-        if item.status != ItemStatus.PENDING:
-            return False
-        if item.starts >= settings.JOB_MAX_ATTEMPTS:
-            item.status, item.error = ItemStatus.FAILED, _gave_up_message(item.starts)
-            item.save(update_fields=["status", "error", "updated_at"])
-            return False
-        GenerationItem.objects.filter(pk=item_id).update(starts=F("starts") + 1)
-    return True
+        gave_up = (
+            GenerationItem.objects.select_for_update()
+            .filter(pk=item_id, status=ItemStatus.PENDING, starts__gte=settings.JOB_MAX_ATTEMPTS)
+            .first()
+        )
+        if gave_up is not None:
+            gave_up.status, gave_up.error = ItemStatus.FAILED, _gave_up_message(gave_up.starts)
+            gave_up.save(update_fields=["status", "error", "updated_at"])
+    return False
 
 
 def generation_item_end(*, item_id: int) -> None:

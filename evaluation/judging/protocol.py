@@ -157,13 +157,23 @@ def _conversation(task: Task) -> str:
     )
 
 
-def _values(task: Task, swapped: bool) -> dict[str, str]:
-    project = task.project
+def judge_project_values(*, project: Project) -> dict[str, str]:
+    """The placeholders every task of the project shares (its current guidelines, rating
+    anchors and rubric): read once per chunk by a worker rather than once per call."""
     guidelines = guidelines_current(project=project)
-    values = {
-        "guidelines": (guidelines.body.strip() if guidelines else "") or "(none written)",
-        "conversation": _conversation(task),
-    }
+    values = {"guidelines": (guidelines.body.strip() if guidelines else "") or "(none written)"}
+    if project.kind == ProjectKind.RATING:
+        anchors = (guidelines.rating_anchors if guidelines else None) or {}
+        written = [f"{r}: {anchors[str(r)]}" for r in RATINGS if str(r) in anchors]
+        values["rating_anchors"] = (
+            "\n".join(written) or "(no anchors written: 1 is worst, 5 is best)"
+        )
+        values["rubric"] = "\n".join(f"- {d}" for d in _rubric(project)) or "(none)"
+    return values
+
+
+def _task_values(task: Task, swapped: bool) -> dict[str, str]:
+    values = {"conversation": _conversation(task)}
     if task.kind == ProjectKind.PAIRWISE:
         if task.response_b is None:
             raise ValueError(f"Pairwise task {task.pk} has no response_b.")
@@ -171,21 +181,26 @@ def _values(task: Task, swapped: bool) -> dict[str, str]:
         if swapped:
             first, second = second, first
         values.update(response_a=first, response_b=second)
-        return values
-    anchors = (guidelines.rating_anchors if guidelines else None) or {}
-    written = [f"{rating}: {anchors[str(rating)]}" for rating in RATINGS if str(rating) in anchors]
-    values["rating_anchors"] = "\n".join(written) or "(no anchors written: 1 is worst, 5 is best)"
-    values["rubric"] = "\n".join(f"- {d}" for d in _rubric(project)) or "(none)"
-    values["response"] = task.response_a.text
+    else:
+        values["response"] = task.response_a.text
     return values
 
 
-def judge_messages(*, judge_prompt: JudgePrompt, task: Task, swapped: bool) -> list[dict]:
+def judge_messages(
+    *,
+    judge_prompt: JudgePrompt,
+    task: Task,
+    swapped: bool,
+    project_values: dict[str, str] | None = None,
+) -> list[dict]:
     """Exactly what is sent for the task in one order: ``swapped`` shows ``response_b`` first,
-    as "A" (pairwise tasks only)."""
+    as "A" (pairwise tasks only). ``project_values``: ``judge_project_values`` of the task's
+    project, read now when not given."""
     if swapped and task.kind != ProjectKind.PAIRWISE:
         raise ValueError("Only a pairwise task is asked in both orders.")
-    values = _values(task, swapped)
+    if project_values is None:
+        project_values = judge_project_values(project=task.project)
+    values = {**project_values, **_task_values(task, swapped)}
     # Text and values are joined piece by piece: a brace in a response is only text.
     content = "".join(
         literal + (values[name] if name is not None else "")

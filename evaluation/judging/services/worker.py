@@ -23,9 +23,10 @@ from evaluation.judging.protocol import (
     JudgeAnswerInvalid,
     judge_answer_parse,
     judge_messages,
+    judge_project_values,
     judge_response_format,
 )
-from evaluation.models import GenerationItem, GenerationRun, ItemStatus, RunStatus
+from evaluation.models import GenerationItem, GenerationRun, ItemStatus, ModelEndpoint, RunStatus
 from ftapp.errors import InvalidInput
 
 RAW_OUTPUT_MAX = 20_000
@@ -36,30 +37,60 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-def judge_item_process(*, item_id: int) -> GenerationItem | None:
+@dataclass(frozen=True)
+class JudgeRunContext:
+    """What every item of a judge run shares, read once for a chunk of its items rather
+    than once per item: the run with its project and judge prompt, its endpoints, the
+    project's placeholders and the answer's schema."""
+
+    run: GenerationRun
+    endpoints: dict[int, ModelEndpoint]
+    project_values: dict[str, str]
+    response_format: dict[str, Any]
+
+
+def judge_run_context(*, run_id: int) -> JudgeRunContext | None:
+    """The run's context, or None when there is no such judge run."""
+    run = (
+        GenerationRun.objects.select_related("project", "judge_prompt")
+        .filter(pk=run_id, judge_prompt__isnull=False)
+        .first()
+    )
+    if run is None:
+        return None
+    return JudgeRunContext(
+        run=run,
+        endpoints={e.pk: e for e in run.endpoints.all()},
+        project_values=judge_project_values(project=run.project),
+        response_format=judge_response_format(project=run.project),
+    )
+
+
+def judge_item_process(
+    *, item_id: int, context: JudgeRunContext | None = None
+) -> GenerationItem | None:
     """Asks the run's judge about the item's task in the item's order (``sample`` 1: the
     task's ``response_b`` shown first, as "A"), with the answer's JSON schema as
     ``response_format``, and parses the answer strictly. An answer that does not parse is
     asked again with a new seed, up to the run's ``parse_attempts``; then the item fails,
-    its last answer kept in ``raw_output`` and the reason in ``error``."""
+    its last answer kept in ``raw_output`` and the reason in ``error``. ``context``: the
+    run's (``judge_run_context``), read now when not given."""
     item = (
         GenerationItem.objects.select_related(
-            "run__project",
-            "run__judge_prompt",
-            "endpoint",
-            "task__project",
-            "task__prompt",
-            "task__response_a",
-            "task__response_b",
+            "task__prompt", "task__response_a", "task__response_b"
         )
         .filter(pk=item_id)
         .first()
     )
     if item is None or item.status != ItemStatus.PENDING:
         return item
-    run, endpoint, task, judge_prompt = item.run, item.endpoint, item.task, item.run.judge_prompt
-    if task is None or judge_prompt is None:
+    if context is None or context.run.pk != item.run_id:
+        context = judge_run_context(run_id=item.run_id)
+    task, judge_prompt = item.task, context.run.judge_prompt if context else None
+    if task is None or context is None or judge_prompt is None:
         raise ValueError(f"Item {item_id} is not a judge item.")
+    run, endpoint = context.run, context.endpoints[item.endpoint_id]
+    item.run = run  # already read: a failure's figures need it
     if GenerationRun.objects.filter(
         pk=run.pk, status__in=[RunStatus.CANCELLED, RunStatus.FAILED]
     ).exists():
@@ -73,9 +104,14 @@ def judge_item_process(*, item_id: int) -> GenerationItem | None:
     try:
         params_check(params)
         swapped = item.sample == 1
-        messages = judge_messages(judge_prompt=judge_prompt, task=task, swapped=swapped)
+        messages = judge_messages(
+            judge_prompt=judge_prompt,
+            task=task,
+            swapped=swapped,
+            project_values=context.project_values,
+        )
         request = {k: v for k, v in params.items() if k != "system"}
-        request["response_format"] = judge_response_format(project=run.project)
+        request["response_format"] = context.response_format
         for attempt in range(parse_attempts):
             # A new seed for each try: a server that samples may answer well the next time.
             request["seed"] = params.get("seed", 0) + attempt
@@ -126,6 +162,20 @@ class _Verdict:
     kind: str
 
 
+_FINISHED_FIELDS = [
+    "status",
+    "output",
+    "error",
+    "raw_output",
+    "attempts",
+    "tokens_in",
+    "tokens_out",
+    "latency_ms",
+    "finish_reason",
+    "updated_at",
+]
+
+
 def _item_finish(
     item: GenerationItem,
     *,
@@ -160,7 +210,7 @@ def _item_finish(
             ]
         else:
             locked.status, locked.output, locked.error = ItemStatus.DONE, answer, ""
-        locked.save()
+        locked.save(update_fields=_FINISHED_FIELDS)
         if all(s.status == ItemStatus.DONE for s in siblings):
             _verdict_write(verdict, items=siblings)
     return locked

@@ -50,4 +50,4 @@ class Command(BaseCommand):
         sys.stderr.flush()
         # The command becomes the server, so a signal to this process reaches the server
         # itself and stopping it leaves nothing behind.
-        os.execv(command[0], command)  # noqa: S606 - our own command line, no shell
+        os.execve(command[0], command, local_model.server_env())  # noqa: S606 - our own command line, no shell

@@ -128,7 +128,7 @@ def test_serve_local_model_says_what_to_install_without_the_local_extra(monkeypa
 def test_the_server_command_line_has_the_flags_this_model_needs(tmp_path):
     command = local_model.server_command(model_path=tmp_path / "m.gguf", port=9999)
     flags = dict(zip(command[3::2], command[4::2], strict=True))
-    assert command[1:3] == ["-m", "llama_cpp.server"]
+    assert command[1:3] == ["-m", "evaluation.generation.local_server"]
     assert flags["--host"] == "127.0.0.1" and flags["--port"] == "9999"
     assert flags["--chat_format"] == "vicuna"
     assert flags["--logits_all"] == flags["--interrupt_requests"] == "false"
