@@ -8,7 +8,7 @@ import time
 import pytest
 
 from annotation.judgment_feed import judgments_page
-from annotation.models import Task
+from annotation.models import Judgment, Task
 from evaluation.generation.services.runs import generation_run_cancel, generation_run_resume
 from evaluation.judging.services.runs import judge_run_start
 from evaluation.models import GenerationItem, ItemStatus, JudgeVerdict
@@ -48,6 +48,18 @@ def _pairwise(lead, annotator, *, prompts=4, models=("bad", "good")):
     return project
 
 
+def _settled_pull(project, timeout: float = 30.0) -> dict:
+    """The human judgments pull once it reports every judgment of the project: a write
+    running anywhere on the server holds newer rows back from it for a moment."""
+    expected = Judgment.objects.filter(task__project=project).count()
+    deadline = time.monotonic() + timeout
+    while len((page := judgments_page(project=project))["results"]) < expected:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return page
+
+
 def _truth(task: Task) -> str:
     return "A" if task.response_a.model_name == "good" else "B"
 
@@ -56,7 +68,7 @@ def test_a_truthful_judge_asked_both_orders_writes_one_consistent_verdict_per_ta
     celery_worker, lead, annotator
 ):
     project = _pairwise(lead, annotator)
-    before = judgments_page(project=project)
+    before = _settled_pull(project)
     counts = dict(Task.objects.filter(project=project).values_list("id", "judgment_count"))
     with FakeModelServer(answer=truthful(_good), require_key=TEST_MODEL_KEY) as server:
         endpoint = make_endpoint(lead, server, "judge")
@@ -94,7 +106,7 @@ def test_a_truthful_judge_asked_both_orders_writes_one_consistent_verdict_per_ta
         assert verdict.latency_ms == sum(i.latency_ms for i in task_items)
         assert "response_b shown first" in verdict.rationale
     # The human side is untouched: no task, response, judgment or count changed.
-    assert judgments_page(project=project)["results"] == before["results"]
+    assert _settled_pull(project)["results"] == before["results"]
     assert dict(Task.objects.filter(project=project).values_list("id", "judgment_count")) == counts
     assert Task.objects.filter(project=project).count() == len(tasks)
 
