@@ -106,9 +106,11 @@ def flash_errors(request: HttpRequest) -> Iterator[None]:
 def form_errors(context: dict[str, Any], *, fields: Collection[str] = ()) -> Iterator[None]:
     """Runs a form's action: a domain error ends the block and goes into ``context`` for the
     form shown again: ``fields``, the messages about each of the form's ``fields``, to show
-    beside it; ``error``, the message with any other field's, to show above the form."""
+    beside it; ``error``, the message with any other field's, to show above the form;
+    ``status``, the HTTP status the page answers with (a queue that is down is no bad input)."""
     try:
         yield
     except (DomainError, ValidationError) as error:
         context["error"] = error_text(error, shown_beside=fields)
         context["fields"] = field_errors(error, fields=fields)
+        context["status"] = error.status if isinstance(error, DomainError) else 400

@@ -218,7 +218,8 @@ def test_the_pages_work_and_say_why_nothing_was_started(served_without_redis, wo
     lead = pages(served_without_redis, world["lead"])
     assert lead.get(f"/projects/{project.pk}/").status_code == 200
     export = csrf_post(lead, f"/projects/{project.pk}/exports/", {"kind": "sft", "format": "trl"})
-    assert export.status_code == 200
+    # The form comes back with why, answered as what it is: the service unavailable.
+    assert export.status_code == 503
     assert str(export.url).endswith(f"/projects/{project.pk}/exports/")
     assert "task queue" in export.text
     run = csrf_post(

@@ -107,7 +107,7 @@ def export_new(request, project):
         context["judge_errors"] = {
             name.removeprefix("filters."): found for name, found in failed["fields"].items()
         }
-        return render(request, "evaluation/export_new.html", context, status=400)
+        return render(request, "evaluation/export_new.html", context, status=failed["status"])
     return render(request, "evaluation/export_new.html", _form_context(project))
 
 
