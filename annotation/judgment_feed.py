@@ -54,6 +54,19 @@ def cursor_decode(cursor: str) -> tuple[int, int]:
     return change_seq, judgment_id
 
 
+def settled_rows(alias: str) -> list[str]:
+    """The condition (empty off PostgreSQL) that a pull keyed by ``change_seq`` reads only
+    rows no running transaction can still precede: those written before the oldest one still
+    running. Rows the reading transaction wrote itself are visible and final to it (only the
+    tests write and pull in one transaction; a pull request writes nothing)."""
+    if connection.vendor != "postgresql":
+        return []
+    return [
+        f"({alias}.change_seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        f" OR {alias}.change_seq = pg_current_xact_id_if_assigned()::text::bigint)"
+    ]
+
+
 def db_moment(value: Any) -> datetime:
     """A timestamp read with raw SQL: SQLite gives naive text, stored in UTC."""
     if isinstance(value, str):
@@ -85,13 +98,7 @@ def judgments_page(
     # A row-value comparison, which an index on (change_seq, id) answers by seeking.
     where = ["t.project_id = %s", "(j.change_seq, j.id) > (%s, %s)"]
     params: list[Any] = [project.pk, after[0], after[1]]
-    if connection.vendor == "postgresql":
-        # Rows the reading transaction wrote itself are visible and final to it (only the
-        # tests write and pull in one transaction; a pull request writes nothing).
-        where.append(
-            "(j.change_seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-            " OR j.change_seq = pg_current_xact_id_if_assigned()::text::bigint)"
-        )
+    where += settled_rows("j")
     if updated_after is not None:
         where.append("j.updated_at > %s")
         params.append(updated_after)

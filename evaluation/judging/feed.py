@@ -10,7 +10,14 @@ from typing import Any
 from django.db import connection
 
 from annotation.choices import A, B
-from annotation.judgment_feed import DEFAULT_PAGE, MAX_PAGE, cursor_decode, cursor_encode, db_moment
+from annotation.judgment_feed import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    cursor_decode,
+    cursor_encode,
+    db_moment,
+    settled_rows,
+)
 from annotation.models import Project
 from ftapp.errors import InvalidInput
 
@@ -41,11 +48,7 @@ def judge_verdicts_page(
     # A row-value comparison, which the (project, change_seq, id) index answers by seeking.
     where = ["v.project_id = %s", "(v.change_seq, v.id) > (%s, %s)"]
     params: list[Any] = [project.pk, after[0], after[1]]
-    if connection.vendor == "postgresql":
-        where.append(
-            "(v.change_seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-            " OR v.change_seq = pg_current_xact_id_if_assigned()::text::bigint)"
-        )
+    where += settled_rows("v")
     for condition, value in (
         ("v.updated_at > %s", updated_after),
         ("v.endpoint_id = %s", endpoint_id),
